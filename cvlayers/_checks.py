@@ -1,0 +1,38 @@
+"""Input validation shared by every module: clear errors instead of silent wrong answers."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+__all__ = ["check_complex", "complex_dtype"]
+
+
+def complex_dtype(dtype: torch.dtype | None, name: str = "dtype") -> torch.dtype:
+    """``dtype`` if it is complex (``None`` means complex64), else a ``ValueError``."""
+    if dtype is None:
+        return torch.complex64
+    if not dtype.is_complex:
+        raise ValueError(
+            f"{name} must be a complex dtype (torch.complex64 or torch.complex128), got {dtype}"
+        )
+    if dtype == torch.complex32:
+        raise ValueError(
+            f"{name}=torch.complex32 (chalf) is not supported: most complex kernels lack it; "
+            "use torch.complex64"
+        )
+    return dtype
+
+
+def check_complex(x: Tensor, name: str = "input", dtype: torch.dtype | None = None) -> None:
+    """Raise ``TypeError`` unless ``x`` is complex (and of ``dtype`` when given)."""
+    expected = dtype if dtype is not None else torch.complex64
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_complex():
+        raise TypeError(
+            f"{name} must be a complex tensor ({expected}), got {x.dtype}; convert it with "
+            f"{name}.to({expected})"
+        )
+    if dtype is not None and x.dtype != dtype:
+        raise TypeError(f"{name} has dtype {x.dtype} but this layer is {dtype}; use .to({dtype})")

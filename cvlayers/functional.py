@@ -1,0 +1,30 @@
+"""Functional forms of the cvlayers modules; each module calls the function here."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor
+
+from ._checks import check_complex
+
+__all__ = ["linear"]
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    r"""Complex affine map :math:`y = x W^T + b` (no conjugate on :math:`W`).
+
+    Args:
+        input: complex tensor of shape ``(*, in_features)``.
+        weight: complex tensor of shape ``(out_features, in_features)``.
+        bias: optional complex tensor of shape ``(out_features,)``.
+
+    Example:
+        >>> x = torch.ones(2, 3, dtype=torch.complex64)
+        >>> w = torch.full((4, 3), 1j, dtype=torch.complex64)
+        >>> linear(x, w).shape
+        torch.Size([2, 4])
+    """
+    check_complex(input, "input", weight.dtype)
+    if input.dim() == 0 or input.shape[-1] != weight.shape[-1]:
+        raise ValueError(f"input must have shape (*, {weight.shape[-1]}), got {tuple(input.shape)}")
+    return F.linear(input, weight, bias)

@@ -1,0 +1,5 @@
+"""Functional forms of the cvlayers optimizers (one call = one step, tensors updated in place)."""
+
+from .sgd import sgd
+
+__all__ = ["sgd"]
