@@ -6,6 +6,7 @@ import functools
 
 import pytest
 import torch
+
 from cvlayers.losses import ComplexMSELoss
 from cvlayers.losses.functional import complex_mse_loss
 

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 import torch
+
+import cvlayers
 from cvlayers.losses import ComplexMSELoss
 from cvlayers.optim import SGD
 from cvlayers.optim.functional import sgd
-
-import cvlayers
 from cvlayers.testing import finite_difference_wirtinger
 
 CONVENTIONS = list(itertools.product([True, False], [True, False]))

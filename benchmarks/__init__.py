@@ -1,0 +1,1 @@
+"""Performance comparisons of cvlayers against baselines measured in the same process."""

@@ -1,0 +1,114 @@
+"""Timing and reporting shared by every benchmark.
+
+Each case times a candidate against a baseline with ``torch.utils.benchmark``, interleaving
+the two over several rounds so that drift on a shared machine hits both, and reports medians
+and their ratio.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.utils.benchmark as tb
+
+__all__ = ["Case", "environment", "print_table", "stream_bandwidth", "time_pair", "write_json"]
+
+
+@dataclass
+class Case:
+    """One benchmark row: candidate vs baseline, medians in seconds."""
+
+    bench: str
+    name: str
+    baseline: str
+    candidate_s: float
+    baseline_s: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float:
+        return self.candidate_s / self.baseline_s
+
+
+def _median(fn: Callable[[], object], min_run_time: float, sync: Callable[[], None]) -> float:
+    def run() -> None:
+        fn()
+        sync()
+
+    timer = tb.Timer("run()", globals={"run": run}, num_threads=torch.get_num_threads())
+    return timer.blocked_autorange(min_run_time=min_run_time).median
+
+
+def time_pair(
+    candidate: Callable[[], object],
+    baseline: Callable[[], object],
+    *,
+    min_run_time: float,
+    rounds: int = 3,
+    device: torch.device | str = "cpu",
+) -> tuple[float, float]:
+    """Median times of ``candidate`` and ``baseline``, interleaved over ``rounds``."""
+    sync: Callable[[], None] = (
+        torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
+    )
+    candidate()
+    baseline()
+    cand, base = [], []
+    for _ in range(rounds):
+        base.append(_median(baseline, min_run_time, sync))
+        cand.append(_median(candidate, min_run_time, sync))
+    return statistics.median(cand), statistics.median(base)
+
+
+def stream_bandwidth(nbytes: int, device: torch.device | str = "cpu") -> float:
+    """Measured bytes per second (read + write) of the streaming kernel ``mul(src, 1, out=dst)``
+    on ``nbytes`` buffers: the practical bound of a memory-bound elementwise op. (``copy_``
+    is not used: on CPU it can be a single-threaded memcpy, slower than torch's kernels.)"""
+    src = torch.ones(nbytes // 4, dtype=torch.float32, device=device)
+    dst = torch.empty_like(src)
+    t, _ = time_pair(
+        lambda: torch.mul(src, 1.0, out=dst), lambda: None, min_run_time=0.3, device=device
+    )
+    return 2 * nbytes / t
+
+
+def environment() -> dict[str, Any]:
+    return {
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "threads": torch.get_num_threads(),
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+        "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+    }
+
+
+def print_table(cases: list[Case]) -> str:
+    """A markdown table of the cases (also returned)."""
+    lines = [
+        "| benchmark | case | baseline | cvlayers (ms) | baseline (ms) | ratio | notes |",
+        "|---|---|---|---:|---:|---:|---|",
+    ]
+    for c in cases:
+        notes = ", ".join(f"{k}={v}" for k, v in c.extra.items())
+        lines.append(
+            f"| {c.bench} | {c.name} | {c.baseline} | {c.candidate_s * 1e3:.3f} | "
+            f"{c.baseline_s * 1e3:.3f} | {c.ratio:.3f} | {notes} |"
+        )
+    table = "\n".join(lines)
+    print(table)
+    return table
+
+
+def write_json(path: Path, cases: list[Case], config: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = [{**asdict(c), "ratio": c.ratio} for c in cases]
+    payload = {"environment": environment(), "config": config, "cases": rows}
+    path.write_text(json.dumps(payload, indent=2))

@@ -1,0 +1,32 @@
+"""The benchmark runner's --quick mode runs and writes well-formed JSON (no timing asserts)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_quick_benchmark_writes_json(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--only", "optim", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "| optim | SGD momentum=0.0 conjugate=True half=True |" in proc.stdout
+    payload = json.loads(out.read_text())
+    assert payload["environment"]["torch"] == __import__("torch").__version__
+    cases = payload["cases"]
+    assert len(cases) == 8
+    for case in cases:
+        assert case["candidate_s"] > 0
+        assert case["baseline_s"] > 0
+        assert abs(case["ratio"] - case["candidate_s"] / case["baseline_s"]) < 1e-12
