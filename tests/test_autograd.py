@@ -8,6 +8,9 @@ import torch
 from cvlayers.autograd import wirtinger
 from cvlayers.testing import finite_difference_wirtinger
 
+# Worked example 2 of conventions.md is stated with torch.nn.Linear(...).to(complex64).
+pytestmark = pytest.mark.filterwarnings("ignore:Complex modules are a new feature")
+
 
 def _example_two() -> tuple[torch.nn.Linear, torch.Tensor]:
     torch.manual_seed(2022)
