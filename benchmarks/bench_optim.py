@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import torch
 
-from cvlayers.optim import SGD
+from cvlayers.optim import SGD, Adam
 
 from ._harness import Case, stream_bandwidth, time_pair
 
@@ -41,6 +41,37 @@ def _stepper(
 def run(quick: bool = False, device: torch.device | str = "cpu") -> list[Case]:
     device = torch.device(device)
     min_run_time = 0.05 if quick else 0.5
+    return _sgd_cases(quick, device, min_run_time) + _adam_cases(quick, device, min_run_time)
+
+
+def _adam_cases(quick: bool, device: torch.device, min_run_time: float) -> list[Case]:
+    ours_params = make_params(quick, device)
+    ref_params = make_params(quick, device)
+    baseline = _stepper(lambda p: torch.optim.Adam(p, lr=1e-6, foreach=True), ref_params)
+    cases = []
+    for moment in ("componentwise", "modulus"):
+        for conjugate, half in CONVENTIONS:
+            candidate = _stepper(
+                lambda p, m=moment, c=conjugate, h=half: Adam(
+                    p, lr=1e-6, foreach=True, conjugate=c, half=h, moment=m
+                ),
+                ours_params,
+            )
+            t_ours, t_ref = time_pair(candidate, baseline, min_run_time=min_run_time, device=device)
+            cases.append(
+                Case(
+                    bench="optim",
+                    name=f"Adam moment={moment} conjugate={conjugate} half={half}",
+                    baseline="torch.optim.Adam(foreach=True)",
+                    candidate_s=t_ours,
+                    baseline_s=t_ref,
+                    extra={"numel": sum(p.numel() for p in ours_params)},
+                )
+            )
+    return cases
+
+
+def _sgd_cases(quick: bool, device: torch.device, min_run_time: float) -> list[Case]:
     cases = []
     for momentum in (0.0, 0.9):
         ours_params = make_params(quick, device)

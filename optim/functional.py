@@ -1,5 +1,6 @@
 """Functional forms of the cvlayers optimizers (one call = one step, tensors updated in place)."""
 
+from .adam import adam
 from .sgd import sgd
 
-__all__ = ["sgd"]
+__all__ = ["adam", "sgd"]

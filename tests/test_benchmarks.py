@@ -25,7 +25,7 @@ def test_quick_benchmark_writes_json(tmp_path: Path) -> None:
     payload = json.loads(out.read_text())
     assert payload["environment"]["torch"] == __import__("torch").__version__
     cases = payload["cases"]
-    assert len(cases) == 8
+    assert len(cases) == 16
     for case in cases:
         assert case["candidate_s"] > 0
         assert case["baseline_s"] > 0
