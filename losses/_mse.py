@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ._base import ComplexLoss, check_reduction, check_target
+from ._base import ComplexLoss, check_reduction, check_target, reduce
 
-__all__ = ["ComplexMSELoss", "complex_mse_loss"]
+__all__ = ["ComplexMSELoss", "MagnitudeMSELoss", "complex_mse_loss", "magnitude_mse_loss"]
 
 
 def complex_mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
@@ -53,3 +53,33 @@ class ComplexMSELoss(ComplexLoss):
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return complex_mse_loss(input, target, self.reduction)
+
+
+def magnitude_mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    r"""Phase-blind squared error of the moduli, :math:`\ell_n = (|x_n| - |y_n|)^2`.
+
+    ``target`` may be complex (its modulus is used) or real (its absolute value is used).
+
+    Wirtinger gradient: :math:`\partial\ell_n/\partial\bar x_n = (|x_n| - |y_n|)\,
+    x_n / |x_n|`, and 0 at :math:`x_n = 0`, where the modulus has no gradient direction
+    (the subgradient of smallest modulus: finite, never NaN).
+
+    Example:
+        >>> magnitude_mse_loss(torch.tensor([3 + 4j]), torch.tensor([-2j]))
+        tensor(9.)
+    """
+    check_reduction(reduction)
+    target = check_target(input, target, "magnitude_mse_loss")
+    return reduce((torch.abs(input) - torch.abs(target)).square(), reduction)
+
+
+class MagnitudeMSELoss(ComplexLoss):
+    r"""Module form of :func:`magnitude_mse_loss`: :math:`\operatorname{mean}(|x| - |y|)^2`.
+
+    Example:
+        >>> MagnitudeMSELoss()(torch.tensor([1j, 2.0 + 0j]), torch.tensor([1.0, 0.0]))
+        tensor(2.)
+    """
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return magnitude_mse_loss(input, target, self.reduction)

@@ -1,0 +1,140 @@
+"""Losses on the modulus of the complex error: L1, Huber and smooth L1."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ._base import ComplexLoss, check_reduction, check_target, reduce
+
+__all__ = [
+    "ComplexHuberLoss",
+    "ComplexL1Loss",
+    "ComplexSmoothL1Loss",
+    "complex_huber_loss",
+    "complex_l1_loss",
+    "complex_smooth_l1_loss",
+]
+
+
+def _error(input: Tensor, target: Tensor, reduction: str, name: str) -> Tensor:
+    check_reduction(reduction)
+    return input - check_target(input, target, name)
+
+
+def _squared_modulus(e: Tensor) -> Tensor:
+    """|e|^2 without a square root: smooth (gradient e) at e = 0."""
+    return torch.view_as_real(e).square().sum(-1)
+
+
+def complex_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    r"""Modulus of the error, :math:`\ell_n = |x_n - y_n|`.
+
+    Wirtinger gradient: :math:`\partial\ell_n/\partial\bar x_n = e_n / (2|e_n|)` with
+    :math:`e = x - y`, and 0 where :math:`e_n = 0` (the subgradient of smallest modulus), so
+    the gradient is finite where input and target are equal.
+
+    Example:
+        >>> complex_l1_loss(torch.tensor([3 + 4j, 1j]), torch.tensor([0j, 1j]))
+        tensor(2.5000)
+    """
+    return reduce(torch.abs(_error(input, target, reduction, "complex_l1_loss")), reduction)
+
+
+def complex_huber_loss(
+    input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0
+) -> Tensor:
+    r"""Huber loss of the modulus :math:`r = |x - y|`, as ``torch.nn.HuberLoss`` on :math:`r`:
+
+    .. math::
+        \ell_n = \begin{cases} \tfrac12 r_n^2 & r_n < \delta \\
+                 \delta\,(r_n - \tfrac12\delta) & \text{otherwise} \end{cases}
+
+    Wirtinger gradient: :math:`\partial\ell_n/\partial\bar x_n = e_n/2` in the quadratic zone
+    and :math:`\delta\,e_n/(2 r_n)` beyond it (continuous at :math:`r = \delta`, 0 at e = 0).
+
+    Example:
+        >>> complex_huber_loss(torch.tensor([3 + 4j, 0.5j]), torch.zeros(2), delta=1.0)
+        tensor(2.3125)
+    """
+    if delta <= 0:
+        raise ValueError(f"delta must be positive, got {delta}")
+    e = _error(input, target, reduction, "complex_huber_loss")
+    squared = _squared_modulus(e)
+    modulus = torch.abs(e)
+    loss = torch.where(modulus < delta, 0.5 * squared, delta * (modulus - 0.5 * delta))
+    return reduce(loss, reduction)
+
+
+def complex_smooth_l1_loss(
+    input: Tensor, target: Tensor, reduction: str = "mean", beta: float = 1.0
+) -> Tensor:
+    r"""Smooth L1 of the modulus, as ``torch.nn.SmoothL1Loss`` on :math:`r = |x - y|`:
+    :math:`\tfrac{1}{2\beta} r^2` for :math:`r < \beta`, else :math:`r - \tfrac12\beta`.
+    ``beta = 0`` is :func:`complex_l1_loss`. Equals ``complex_huber_loss(delta=beta) / beta``.
+
+    Wirtinger gradient: :math:`e_n/(2\beta)` inside, :math:`e_n/(2 r_n)` outside.
+
+    Example:
+        >>> complex_smooth_l1_loss(torch.tensor([3 + 4j, 0.5j]), torch.zeros(2), beta=1.0)
+        tensor(2.3125)
+    """
+    if beta < 0:
+        raise ValueError(f"beta must be non-negative, got {beta}")
+    if beta == 0:
+        return complex_l1_loss(input, target, reduction)
+    return complex_huber_loss(input, target, reduction, delta=beta) / beta
+
+
+class ComplexL1Loss(ComplexLoss):
+    r"""Module form of :func:`complex_l1_loss`: :math:`\operatorname{mean}|x - y|`.
+
+    Example:
+        >>> ComplexL1Loss()(torch.tensor([3 + 4j]), torch.tensor([0j]))
+        tensor(5.)
+    """
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return complex_l1_loss(input, target, self.reduction)
+
+
+class ComplexHuberLoss(ComplexLoss):
+    r"""Module form of :func:`complex_huber_loss` (Huber on :math:`|x - y|`).
+
+    Example:
+        >>> ComplexHuberLoss(delta=2.0)(torch.tensor([1j]), torch.tensor([0j]))
+        tensor(0.5000)
+    """
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
+        super().__init__(reduction)
+        if delta <= 0:
+            raise ValueError(f"delta must be positive, got {delta}")
+        self.delta = delta
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return complex_huber_loss(input, target, self.reduction, self.delta)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, delta={self.delta}"
+
+
+class ComplexSmoothL1Loss(ComplexLoss):
+    r"""Module form of :func:`complex_smooth_l1_loss` (smooth L1 on :math:`|x - y|`).
+
+    Example:
+        >>> ComplexSmoothL1Loss(beta=0.5)(torch.tensor([3 + 4j]), torch.tensor([0j]))
+        tensor(4.7500)
+    """
+
+    def __init__(self, reduction: str = "mean", beta: float = 1.0) -> None:
+        super().__init__(reduction)
+        if beta < 0:
+            raise ValueError(f"beta must be non-negative, got {beta}")
+        self.beta = beta
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return complex_smooth_l1_loss(input, target, self.reduction, self.beta)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, beta={self.beta}"
