@@ -15,6 +15,7 @@ import cvlayers
 from cvlayers.losses import ComplexMSELoss
 from cvlayers.optim import Adam, AdamW
 from cvlayers.optim.functional import adam
+from cvlayers.testing import finite_difference_wirtinger
 
 CONVENTIONS = list(itertools.product([True, False], [True, False]))
 CONVENTION_IDS = [f"conj={c},half={h}" for c, h in CONVENTIONS]
@@ -262,3 +263,43 @@ def test_argument_checks(kwargs: dict[str, Any], match: str) -> None:
     w = torch.nn.Parameter(torch.zeros(1, dtype=torch.complex64))
     with pytest.raises(ValueError, match=match):
         Adam([w], **kwargs)
+
+
+@pytest.mark.parametrize(("conjugate", "half"), CONVENTIONS, ids=CONVENTION_IDS)
+@pytest.mark.parametrize("moment", ["componentwise", "modulus"])
+def test_matches_finite_difference_directions(conjugate: bool, half: bool, moment: str) -> None:
+    """Oracle: the Adam update of the docstring applied to float64 finite-difference
+    Wirtinger derivatives (no autograd), written out independently of the optimizer."""
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(6, 3, dtype=torch.complex128, generator=gen)
+    t = torch.randn(6, 2, dtype=torch.complex128, generator=gen)
+    w0 = torch.randn(2, 3, dtype=torch.complex128, generator=gen)
+    lr, eps, (b1, b2) = 0.05, 1e-3, (0.9, 0.999)
+
+    def loss(w: torch.Tensor) -> torch.Tensor:
+        out = x @ w.T
+        return ((out - t).abs() ** 2).mean() + 0.3 * (out.real * out.imag).mean()
+
+    w, m = w0.clone(), torch.zeros_like(w0)
+    v = torch.zeros(w0.shape, dtype=torch.float64) if moment == "modulus" else torch.zeros_like(w0)
+    for k in range(1, 4):
+        d_dz, d_dzconj = finite_difference_wirtinger(loss, [w])
+        d = (d_dzconj[0] if conjugate else d_dz[0]) * (1 if half else 2)
+        m = b1 * m + (1 - b1) * d
+        if moment == "modulus":
+            v = b2 * v + (1 - b2) * d.abs() ** 2
+            w = w - lr * (m / (1 - b1**k)) / ((v / (1 - b2**k)).sqrt() + eps)
+        else:
+            v = b2 * v + (1 - b2) * torch.complex(d.real**2, d.imag**2)
+            denom_re = (v.real / (1 - b2**k)).sqrt() + eps
+            denom_im = (v.imag / (1 - b2**k)).sqrt() + eps
+            m_hat = m / (1 - b1**k)
+            w = w - lr * torch.complex(m_hat.real / denom_re, m_hat.imag / denom_im)
+
+    p = torch.nn.Parameter(w0.clone())
+    opt = Adam([p], lr=lr, eps=eps, conjugate=conjugate, half=half, moment=moment)
+    for _ in range(3):
+        opt.zero_grad()
+        loss(p).backward()
+        opt.step()
+    torch.testing.assert_close(p.detach(), w, rtol=1e-7, atol=1e-8)
