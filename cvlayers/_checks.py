@@ -32,7 +32,7 @@ def check_complex(x: Tensor, name: str = "input", dtype: torch.dtype | None = No
     if not x.is_complex():
         raise TypeError(
             f"{name} must be a complex tensor ({expected}), got {x.dtype}; convert it with "
-            f"{name}.to({expected})"
+            f"{name}.to({expected}) or cvlayers.RealToComplex()"
         )
     if dtype is not None and x.dtype != dtype:
         raise TypeError(f"{name} has dtype {x.dtype} but this layer is {dtype}; use .to({dtype})")

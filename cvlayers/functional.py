@@ -5,9 +5,41 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
+from ._activation_functional import (
+    cardioid,
+    celu,
+    cgelu,
+    complex_to_real,
+    cprelu,
+    crelu,
+    csigmoid,
+    ctanh,
+    mod,
+    mod_sigmoid,
+    mod_tanh,
+    modrelu,
+    real_to_complex,
+    zrelu,
+)
 from ._checks import check_complex
 
-__all__ = ["linear"]
+__all__ = [
+    "cardioid",
+    "celu",
+    "cgelu",
+    "complex_to_real",
+    "cprelu",
+    "crelu",
+    "csigmoid",
+    "ctanh",
+    "linear",
+    "mod",
+    "mod_sigmoid",
+    "mod_tanh",
+    "modrelu",
+    "real_to_complex",
+    "zrelu",
+]
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:

@@ -1,0 +1,268 @@
+"""Complex activation modules; each calls its functional form in cvlayers.functional."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from . import _activation_functional as AF
+
+__all__ = [
+    "CELU",
+    "CGELU",
+    "CPReLU",
+    "CReLU",
+    "CSigmoid",
+    "CTanh",
+    "Cardioid",
+    "ComplexToReal",
+    "Mod",
+    "ModReLU",
+    "ModSigmoid",
+    "ModTanh",
+    "RealToComplex",
+    "ZReLU",
+]
+
+
+class CReLU(nn.Module):
+    r"""ReLU on the real and imaginary parts separately (one kernel on the real view).
+
+    Example:
+        >>> CReLU()(torch.tensor([1 - 2j, -1 + 3j]))
+        tensor([1.+0.j, 0.+3.j])
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AF.crelu(input)
+
+
+class CELU(nn.Module):
+    r"""ELU on the real and imaginary parts separately (torchcvnn's ``CELU``).
+
+    Example:
+        >>> CELU()(torch.tensor([1 + 0j]))
+        tensor([1.+0.j])
+    """
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        super().__init__()
+        self.alpha = alpha
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AF.celu(input, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}"
+
+
+class CGELU(nn.Module):
+    r"""GELU on the real and imaginary parts separately.
+
+    Example:
+        >>> CGELU()(torch.tensor([0j]))
+        tensor([0.+0.j])
+    """
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AF.cgelu(input, self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+
+class CSigmoid(nn.Module):
+    r"""Sigmoid on the real and imaginary parts separately; :math:`(1+i)/2` at 0.
+
+    Example:
+        >>> CSigmoid()(torch.tensor([0j]))
+        tensor([0.5000+0.5000j])
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AF.csigmoid(input)
+
+
+class CTanh(nn.Module):
+    r"""Tanh on the real and imaginary parts separately.
+
+    Example:
+        >>> CTanh()(torch.tensor([0j]))
+        tensor([0.+0.j])
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AF.ctanh(input)
+
+
+class CPReLU(nn.Module):
+    r"""PReLU on the real and imaginary parts with learnable slopes (one for each part),
+    initialised to ``init`` as ``torch.nn.PReLU`` and torchcvnn's ``CPReLU``.
+
+    Example:
+        >>> CPReLU()(torch.tensor([-4 - 8j]))
+        tensor([-1.-2.j], grad_fn=<ViewAsComplexBackward0>)
+    """
+
+    def __init__(
+        self,
+        init: float = 0.25,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.full((2,), init, device=device, dtype=dtype))
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AF.cprelu(input, self.weight.to(input.real.dtype))
+
+
+class ZReLU(nn.Module):
+    r"""Pass :math:`z` only in the open first quadrant (:math:`\mathrm{Re}, \mathrm{Im} > 0`).
+
+    Example:
+        >>> ZReLU()(torch.tensor([1 + 1j, 1 - 1j, 0j]))
+        tensor([1.+1.j, 0.+0.j, 0.+0.j])
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AF.zrelu(input)
+
+
+class ModReLU(nn.Module):
+    r""":math:`\mathrm{ReLU}(|z| + b)\,e^{i\angle z}` with a learnable real bias :math:`b`.
+
+    ``ModReLU()`` has one shared bias initialised at 0, as torchcvnn's ``modReLU``;
+    ``ModReLU(num_features=C)`` learns one bias per channel (dimension 1 of the input). The
+    output is 0 at :math:`z = 0`, where the phase is undefined (torchcvnn returns
+    :math:`\mathrm{ReLU}(b)` there); the gradient is finite everywhere.
+
+    Example:
+        >>> m = ModReLU(bias=-1.0)
+        >>> m(torch.tensor([3 + 4j, 0.5j]))
+        tensor([2.4000+3.2000j, 0.0000+0.0000j], grad_fn=<_ModulusScaleBackward>)
+    """
+
+    def __init__(
+        self,
+        num_features: int | None = None,
+        bias: float = 0.0,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        if num_features is not None and num_features <= 0:
+            raise ValueError(f"num_features must be a positive int or None, got {num_features}")
+        self.num_features = num_features
+        shape = () if num_features is None else (num_features,)
+        self.bias = nn.Parameter(torch.full(shape, bias, device=device, dtype=dtype))
+
+    def forward(self, input: Tensor) -> Tensor:
+        bias = self.bias.to(input.real.dtype)
+        if self.num_features is not None:
+            if input.dim() < 2 or input.shape[1] != self.num_features:
+                raise ValueError(
+                    f"ModReLU(num_features={self.num_features}) expects input of shape "
+                    f"(N, {self.num_features}, ...), got {tuple(input.shape)}"
+                )
+            bias = bias.view(-1, *([1] * (input.dim() - 2)))
+        return AF.modrelu(input, bias)
+
+    def extra_repr(self) -> str:
+        return f"num_features={self.num_features}"
+
+
+class ModTanh(nn.Module):
+    r""":math:`\tanh(|z|)\,e^{i\angle z}`: squash the modulus, keep the phase.
+
+    Example:
+        >>> ModTanh()(torch.tensor([0j]))
+        tensor([0.+0.j])
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AF.mod_tanh(input)
+
+
+class ModSigmoid(nn.Module):
+    r""":math:`\sigma(|z|)\,e^{i\angle z}`: squash the modulus, keep the phase; 0 at 0.
+
+    Example:
+        >>> ModSigmoid()(torch.tensor([0j]))
+        tensor([0.+0.j])
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AF.mod_sigmoid(input)
+
+
+class Cardioid(nn.Module):
+    r""":math:`\tfrac12(1 + \cos\angle z)\,z` (Virtue et al., 2017): ReLU on the real line.
+
+    Example:
+        >>> Cardioid()(torch.tensor([2 + 0j, 1j]))
+        tensor([2.+0.0000j, 0.+0.5000j])
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AF.cardioid(input)
+
+
+class Mod(nn.Module):
+    r"""The modulus :math:`|z|` as a real tensor (gradient 0 at :math:`z = 0`).
+
+    Example:
+        >>> Mod()(torch.tensor([3 + 4j]))
+        tensor([5.])
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AF.mod(input)
+
+
+class ComplexToReal(nn.Module):
+    r"""Complex to real features: ``mode`` in ``"real"``, ``"imag"``, ``"abs"``, ``"angle"``,
+    ``"cat"`` (Re and Im concatenated along ``dim``).
+
+    Example:
+        >>> ComplexToReal("cat", dim=-1)(torch.tensor([[1 + 2j]]))
+        tensor([[1., 2.]])
+    """
+
+    def __init__(self, mode: str = "real", dim: int = 1) -> None:
+        super().__init__()
+        if mode not in (*AF.CONVERSIONS, "cat"):
+            raise ValueError(f"mode must be one of {(*AF.CONVERSIONS, 'cat')}, got {mode!r}")
+        self.mode = mode
+        self.dim = dim
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AF.complex_to_real(input, self.mode, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"mode={self.mode!r}" + (f", dim={self.dim}" if self.mode == "cat" else "")
+
+
+class RealToComplex(nn.Module):
+    r"""Real to complex: :math:`x + 0i`, or split ``dim`` into (Re, Im) halves.
+
+    Example:
+        >>> RealToComplex(dim=-1)(torch.tensor([[1.0, 2.0]]))
+        tensor([[1.+2.j]])
+    """
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AF.real_to_complex(input, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"

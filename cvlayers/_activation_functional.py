@@ -1,0 +1,151 @@
+"""Functional forms of the complex activations (re-exported by cvlayers.functional)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ._checks import check_complex
+from ._modulus import cardioid as _cardioid
+from ._modulus import modulus_fn, modulus_scale
+
+__all__ = [
+    "CONVERSIONS",
+    "cardioid",
+    "celu",
+    "cgelu",
+    "complex_to_real",
+    "cprelu",
+    "crelu",
+    "csigmoid",
+    "ctanh",
+    "mod",
+    "mod_sigmoid",
+    "mod_tanh",
+    "modrelu",
+    "real_to_complex",
+    "zrelu",
+]
+
+
+def _split(fn: Callable[[Tensor], Tensor], z: Tensor) -> Tensor:
+    """Apply a real function to Re and Im in one kernel, on the real view."""
+    check_complex(z, "input", None)
+    out = fn(torch.view_as_real(z))
+    return torch.view_as_complex(out if out.stride(-1) == 1 else out.contiguous())
+
+
+def crelu(z: Tensor) -> Tensor:
+    r""":math:`\mathrm{ReLU}(\mathrm{Re}\,z) + i\,\mathrm{ReLU}(\mathrm{Im}\,z)`; 0 at 0."""
+    return _split(torch.relu, z)
+
+
+def celu(z: Tensor, alpha: float = 1.0) -> Tensor:
+    r""":math:`\mathrm{ELU}(\mathrm{Re}\,z) + i\,\mathrm{ELU}(\mathrm{Im}\,z)`; 0 at 0."""
+    return _split(lambda t: F.elu(t, alpha), z)
+
+
+def cgelu(z: Tensor, approximate: str = "none") -> Tensor:
+    r""":math:`\mathrm{GELU}(\mathrm{Re}\,z) + i\,\mathrm{GELU}(\mathrm{Im}\,z)`; 0 at 0."""
+    return _split(lambda t: F.gelu(t, approximate=approximate), z)
+
+
+def csigmoid(z: Tensor) -> Tensor:
+    r""":math:`\sigma(\mathrm{Re}\,z) + i\,\sigma(\mathrm{Im}\,z)`; :math:`(1+i)/2` at 0."""
+    return _split(torch.sigmoid, z)
+
+
+def ctanh(z: Tensor) -> Tensor:
+    r""":math:`\tanh(\mathrm{Re}\,z) + i\,\tanh(\mathrm{Im}\,z)`; 0 at 0."""
+    return _split(torch.tanh, z)
+
+
+def cprelu(z: Tensor, weight: Tensor) -> Tensor:
+    r"""PReLU on Re and Im with slopes ``weight[0]`` and ``weight[1]`` (shape ``(2,)``)."""
+    if weight.shape != (2,):
+        raise ValueError(f"weight must have shape (2,) (real, imag slopes), got {weight.shape}")
+    # F.prelu takes one slope per channel (dim 1): put the (Re, Im) axis there. It saves
+    # only its input, where a torch.where formulation saves the mask and a temporary too.
+    return _split(lambda t: F.prelu(t.movedim(-1, 1), weight).movedim(1, -1), z)
+
+
+def zrelu(z: Tensor) -> Tensor:
+    r""":math:`z` if :math:`\mathrm{Re}\,z > 0` and :math:`\mathrm{Im}\,z > 0`, else 0
+    (Guberman, 2016): only the open first quadrant passes; 0 (and gradient 0) at 0."""
+    check_complex(z, "input", None)
+    return z * ((z.real > 0) & (z.imag > 0))
+
+
+def modrelu(z: Tensor, bias: Tensor) -> Tensor:
+    r""":math:`\mathrm{ReLU}(|z| + b)\,z/|z|` (Arjovsky et al., 2016): phase kept, modulus
+    shifted by the real ``bias`` :math:`b` (broadcast against :math:`|z|`). 0 at z = 0."""
+    check_complex(z, "input", None)
+    if bias.is_complex():
+        raise TypeError(f"bias must be real, got {bias.dtype}")
+    return modulus_scale(z, "relu_bias", bias)
+
+
+def mod_tanh(z: Tensor) -> Tensor:
+    r""":math:`\tanh(|z|)\,z/|z|`: squashes the modulus into [0, 1), keeps the phase; 0 at 0."""
+    check_complex(z, "input", None)
+    return modulus_scale(z, "tanh")
+
+
+def mod_sigmoid(z: Tensor) -> Tensor:
+    r""":math:`\sigma(|z|)\,z/|z|`: modulus into (1/2, 1), phase kept; 0 at z = 0 (where the
+    phase is undefined), with the finite gradient of the limit :math:`g(r)/r \to g'(0)`."""
+    check_complex(z, "input", None)
+    return modulus_scale(z, "sigmoid")
+
+
+def cardioid(z: Tensor) -> Tensor:
+    r""":math:`\tfrac12(1 + \cos\angle z)\,z` (Virtue et al., 2017); 0 at z = 0."""
+    check_complex(z, "input", None)
+    return _cardioid(z)
+
+
+def mod(z: Tensor) -> Tensor:
+    r""":math:`|z|` as a real tensor; gradient :math:`z/|z|` (0 at z = 0)."""
+    check_complex(z, "input", None)
+    return modulus_fn(z)
+
+
+def _angle(z: Tensor) -> Tensor:
+    return torch.angle(z)
+
+
+CONVERSIONS: dict[str, Callable[[Tensor], Tensor]] = {
+    "real": torch.real,
+    "imag": torch.imag,
+    "abs": modulus_fn,
+    "angle": _angle,
+}
+
+
+def complex_to_real(z: Tensor, mode: str = "real", dim: int = 1) -> Tensor:
+    r"""Complex to real: ``"real"``, ``"imag"``, ``"abs"`` (:math:`|z|`), ``"angle"`` (in
+    :math:`(-\pi, \pi]`, 0 at z = 0, gradient 0 there) or ``"cat"`` (Re and Im concatenated
+    along ``dim``, which doubles that dimension)."""
+    check_complex(z, "input", None)
+    if mode == "cat":
+        return torch.cat([z.real, z.imag], dim=dim)
+    if mode not in CONVERSIONS:
+        raise ValueError(f"mode must be one of {(*CONVERSIONS, 'cat')}, got {mode!r}")
+    return CONVERSIONS[mode](z)
+
+
+def real_to_complex(x: Tensor, dim: int | None = None) -> Tensor:
+    r"""Real to complex: :math:`x + 0i` when ``dim`` is None, else the inverse of
+    ``complex_to_real(mode="cat", dim=dim)`` (first half real, second half imaginary)."""
+    if x.is_complex() or not x.is_floating_point():
+        raise TypeError(f"input must be a real floating point tensor, got {x.dtype}")
+    if dim is None:
+        return torch.complex(x, torch.zeros_like(x))
+    size = x.shape[dim]
+    if size % 2:
+        raise ValueError(f"dimension {dim} must have even size to split into (Re, Im), got {size}")
+    real, imag = torch.chunk(x, 2, dim=dim)
+    return torch.complex(real, imag)

@@ -1,0 +1,157 @@
+r"""Modulus and phase maths with an explicit, finite value at :math:`z = 0`.
+
+One place for |z|, z/|z| and the phase-preserving activations
+:math:`f(z) = g(|z|)\,z/|z|`. The autograd Functions here save only their input and
+recompute the rest in backward (one saved tensor of the input's size), using the Wirtinger
+derivatives of :math:`f = g(r)\,u`, :math:`r = |z|`, :math:`u = z/r`:
+
+.. math::
+    \frac{\partial f}{\partial z} = \tfrac12\Big(g'(r) + \frac{g(r)}{r}\Big), \qquad
+    \frac{\partial f}{\partial \bar z} = \tfrac12\Big(g'(r) - \frac{g(r)}{r}\Big)\,u^2,
+
+and PyTorch's vector-Jacobian product
+
+.. math::
+    \texttt{grad\_z} = \overline{\partial f/\partial z}\,G + (\partial f/\partial\bar z)\,\bar G .
+
+At :math:`z = 0` every function returns 0; :math:`g(r)/r` takes its limit :math:`g'(0)`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+__all__ = ["KINDS", "cardioid", "modulus", "modulus_fn", "modulus_scale", "unit"]
+
+KINDS = ("relu_bias", "tanh", "sigmoid")
+
+
+def modulus(z: Tensor) -> Tensor:
+    """|z| as sqrt(Re^2 + Im^2): ~3x faster than ``torch.abs`` on CPU (which calls hypot).
+    Overflows to inf only for |z| beyond ~1e19 in float32."""
+    x, y = z.real, z.imag
+    return torch.addcmul(x * x, y, y).sqrt_()
+
+
+def unit(z: Tensor, r: Tensor | None = None) -> Tensor:
+    """z / |z|, and 0 at z = 0."""
+    r = modulus(z) if r is None else r
+    return z / torch.where(r > 0, r, torch.ones_like(r))
+
+
+def _g(kind: str, r: Tensor, bias: Tensor | None) -> tuple[Tensor, Tensor]:
+    """g(r) and g'(r) of the modulus map."""
+    if kind == "relu_bias":
+        assert bias is not None
+        shifted = r + bias
+        return torch.relu(shifted), (shifted > 0).to(r.dtype)
+    if kind == "tanh":
+        g = torch.tanh(r)
+        return g, 1 - g * g
+    if kind == "sigmoid":
+        g = torch.sigmoid(r)
+        return g, g * (1 - g)
+    raise ValueError(f"unknown modulus activation {kind!r}; expected one of {KINDS}")
+
+
+def _reduce_to(grad: Tensor, shape: torch.Size) -> Tensor:
+    """Sum a broadcast gradient back to ``shape``."""
+    while grad.dim() > len(shape):
+        grad = grad.sum(0)
+    for i, n in enumerate(shape):
+        if n == 1 and grad.shape[i] != 1:
+            grad = grad.sum(i, keepdim=True)
+    return grad
+
+
+class _ModulusScale(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, z: Tensor, bias: Tensor | None, kind: str) -> Tensor:
+        ctx.save_for_backward(z, bias)
+        ctx.kind = kind
+        r = modulus(z)
+        g, _ = _g(kind, r, bias)
+        return z * (g / torch.where(r > 0, r, torch.ones_like(r)))
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
+        z, bias = ctx.saved_tensors
+        r = modulus(z)
+        positive = r > 0
+        safe_r = torch.where(positive, r, torch.ones_like(r))
+        g, dg = _g(ctx.kind, r, bias)
+        ratio = torch.where(positive, g / safe_r, dg)  # g(r)/r, its limit g'(0) at 0
+        u = z / safe_r
+        grad_z = None
+        if ctx.needs_input_grad[0]:
+            grad_z = (dg + ratio) / 2 * grad + ((dg - ratio) / 2 * u * u) * grad.conj()
+        grad_bias = None
+        if bias is not None and ctx.needs_input_grad[1]:
+            # df/db = 1[r + b > 0] u; a real parameter gets Re(conj(G) df/db).
+            grad_bias = _reduce_to((grad.conj() * u).real * dg, bias.shape)
+        return grad_z, grad_bias, None
+
+
+def modulus_scale(z: Tensor, kind: str, bias: Tensor | None = None) -> Tensor:
+    r""":math:`g(|z|)\,z/|z|` for ``kind`` in :data:`KINDS` (``relu_bias``:
+    :math:`\mathrm{ReLU}(r + b)`, ``tanh``, ``sigmoid``), 0 at :math:`z = 0`."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown modulus activation {kind!r}; expected one of {KINDS}")
+    out: Tensor = _ModulusScale.apply(z, bias, kind)  # type: ignore[no-untyped-call]
+    return out
+
+
+class _Cardioid(torch.autograd.Function):
+    """f = (1 + cos theta) z / 2 with cos theta = Re(z)/|z| (0 at z = 0)."""
+
+    @staticmethod
+    def forward(ctx: Any, z: Tensor) -> Tensor:
+        ctx.save_for_backward(z)
+        r = modulus(z)
+        cos = z.real / torch.where(r > 0, r, torch.ones_like(r))
+        return z * ((1 + cos) / 2)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        (z,) = ctx.saved_tensors
+        r = modulus(z)
+        safe_r = torch.where(r > 0, r, torch.ones_like(r))
+        x = z.real
+        cos = x / safe_r
+        # dc/dz = 1/(2r) - x conj(z)/(2r^3), dc/dzbar = 1/(2r) - x z/(2r^3)
+        # df/dz = (1 + c)/2 + z dc/dz / 2, df/dzbar = z dc/dzbar / 2
+        inv = 1 / (2 * safe_r)
+        x_over_r3 = x / (2 * safe_r**3)
+        df_dz = (1 + cos) / 2 + z * (inv - x_over_r3 * z.conj()) / 2
+        df_dzbar = z * (inv - x_over_r3 * z) / 2
+        zero = r == 0
+        df_dz = torch.where(zero, torch.full_like(df_dz, 0.5), df_dz)
+        df_dzbar = torch.where(zero, torch.zeros_like(df_dzbar), df_dzbar)
+        return df_dz.conj() * grad + df_dzbar * grad.conj()
+
+
+def cardioid(z: Tensor) -> Tensor:
+    r"""Cardioid (Virtue et al., 2017): :math:`\tfrac12(1 + \cos\angle z)\,z`, 0 at z = 0."""
+    out: Tensor = _Cardioid.apply(z)  # type: ignore[no-untyped-call]
+    return out
+
+
+class _Modulus(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, z: Tensor) -> Tensor:
+        ctx.save_for_backward(z)
+        return modulus(z)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        (z,) = ctx.saved_tensors
+        return grad * unit(z)
+
+
+def modulus_fn(z: Tensor) -> Tensor:
+    """Differentiable |z| (real output) with gradient 0 at z = 0; saves only z."""
+    out: Tensor = _Modulus.apply(z)  # type: ignore[no-untyped-call]
+    return out

@@ -1,0 +1,206 @@
+"""Complex activations: closed forms, finiteness at 0, gradcheck, torchcvnn parity, memory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import torch
+from torch import Tensor, nn
+
+import cvlayers
+from cvlayers import functional as CF
+from cvlayers.testing import finite_difference_wirtinger
+
+COMPLEX_TO_COMPLEX: dict[str, Callable[[], nn.Module]] = {
+    "CReLU": cvlayers.CReLU,
+    "CPReLU": cvlayers.CPReLU,
+    "CELU": cvlayers.CELU,
+    "CGELU": cvlayers.CGELU,
+    "CSigmoid": cvlayers.CSigmoid,
+    "CTanh": cvlayers.CTanh,
+    "ZReLU": cvlayers.ZReLU,
+    "ModReLU": lambda: cvlayers.ModReLU(bias=-0.3),
+    "ModReLU+": lambda: cvlayers.ModReLU(bias=0.3),
+    "ModTanh": cvlayers.ModTanh,
+    "ModSigmoid": cvlayers.ModSigmoid,
+    "Cardioid": cvlayers.Cardioid,
+}
+COMPLEX_TO_REAL: dict[str, Callable[[], nn.Module]] = {
+    "Mod": cvlayers.Mod,
+    **{
+        f"ComplexToReal-{m}": (lambda m=m: cvlayers.ComplexToReal(m))
+        for m in ("real", "imag", "abs", "angle", "cat")
+    },
+}
+ALL = {**COMPLEX_TO_COMPLEX, **COMPLEX_TO_REAL}
+
+
+def _points(dtype: torch.dtype, device: torch.device) -> Tensor:
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(3, 4, 5, dtype=dtype, generator=gen).to(device)
+    return z
+
+
+def _real_loss(out: Tensor) -> Tensor:
+    """A real loss that weights every output component differently."""
+    w = torch.linspace(0.5, 1.5, out.numel(), dtype=torch.float64).view(out.shape)
+    if out.is_complex():
+        return (w.to(out.device) * (out.real + 2 * out.imag)).sum()
+    return (w.to(out.device) * out).sum()
+
+
+@pytest.mark.parametrize("name", list(ALL))
+def test_finite_at_zero(name: str, device: torch.device, dtype: torch.dtype) -> None:
+    z = torch.zeros(2, 3, dtype=dtype, device=device, requires_grad=True)
+    module = ALL[name]().to(device)
+    out = module(z)
+    _real_loss(out.to(torch.complex128 if out.is_complex() else torch.float64)).backward()
+    assert torch.isfinite(torch.view_as_real(out) if out.is_complex() else out).all()
+    assert z.grad is not None
+    assert torch.isfinite(torch.view_as_real(z.grad)).all()
+
+
+ZERO_VALUES = {
+    "CSigmoid": 0.5 + 0.5j,
+    "ComplexToReal-angle": 0.0,
+}
+
+
+@pytest.mark.parametrize("name", list(ALL))
+def test_documented_value_at_zero(name: str) -> None:
+    out = ALL[name]()(torch.zeros(2, 3, dtype=torch.complex128))
+    expected = ZERO_VALUES.get(name, 0.0)
+    assert torch.all(out == expected)
+
+
+@pytest.mark.parametrize("name", list(ALL))
+def test_gradcheck(name: str) -> None:
+    module = ALL[name]().to(torch.float64)  # learnable real parameters in float64
+    z = _points(torch.complex128, torch.device("cpu")).requires_grad_(True)
+    params = list(module.parameters())
+    assert torch.autograd.gradcheck(lambda x, *_: module(x), (z, *params))
+
+
+@pytest.mark.parametrize("name", ["ModReLU", "ModReLU+", "ModTanh", "ModSigmoid", "Cardioid"])
+def test_custom_backward_matches_finite_differences(name: str) -> None:
+    module = ALL[name]().to(torch.float64)
+    z = _points(torch.complex128, torch.device("cpu"))[0].requires_grad_(True)
+    _real_loss(module(z)).backward()
+    _, fd = finite_difference_wirtinger(lambda x: _real_loss(module(x)), [z])
+    torch.testing.assert_close(z.grad, 2 * fd[0], rtol=1e-6, atol=1e-8)
+
+
+def test_modrelu_bias_gradient_matches_finite_differences() -> None:
+    m = cvlayers.ModReLU(num_features=4, bias=-0.2, dtype=torch.float64)
+    z = _points(torch.complex128, torch.device("cpu"))
+    _real_loss(m(z)).backward()
+    assert m.bias.grad is not None
+    eps = 1e-6
+    for c in range(4):
+        with torch.no_grad():
+            m.bias[c] += eps
+            plus = _real_loss(m(z))
+            m.bias[c] -= 2 * eps
+            minus = _real_loss(m(z))
+            m.bias[c] += eps
+        assert m.bias.grad[c].item() == pytest.approx(((plus - minus) / (2 * eps)).item(), rel=1e-6)
+
+
+def test_closed_forms() -> None:
+    z = torch.tensor([3 + 4j, -1 + 2j, 1 - 1j], dtype=torch.complex128)
+    torch.testing.assert_close(CF.crelu(z), torch.tensor([3 + 4j, 2j, 1 + 0j], dtype=z.dtype))
+    torch.testing.assert_close(
+        CF.modrelu(z, torch.tensor(-4.0, dtype=torch.float64)),
+        torch.tensor([0.6 + 0.8j, 0j, 0j], dtype=z.dtype),
+    )
+    r = z.abs()
+    torch.testing.assert_close(CF.mod_tanh(z), torch.tanh(r) * z / r)
+    torch.testing.assert_close(CF.mod_sigmoid(z), torch.sigmoid(r) * z / r)
+    torch.testing.assert_close(CF.cardioid(z), (1 + z.real / r) / 2 * z)
+    torch.testing.assert_close(CF.zrelu(z), torch.tensor([3 + 4j, 0j, 0j], dtype=z.dtype))
+    torch.testing.assert_close(CF.mod(z), r)
+    torch.testing.assert_close(CF.complex_to_real(z, "angle"), torch.atan2(z.imag, z.real))
+
+
+def test_modrelu_per_channel_bias() -> None:
+    m = cvlayers.ModReLU(num_features=2, bias=0.0)
+    with torch.no_grad():
+        m.bias.copy_(torch.tensor([0.0, -10.0]))
+    z = torch.ones(1, 2, 3, dtype=torch.complex64)
+    out = m(z)
+    torch.testing.assert_close(out[0, 0], z[0, 0])
+    assert torch.count_nonzero(out[0, 1]) == 0
+    with pytest.raises(ValueError, match=r"expects input of shape \(N, 2, ...\)"):
+        m(torch.ones(1, 3, dtype=torch.complex64))
+
+
+def test_conversions_round_trip_and_errors() -> None:
+    z = torch.randn(2, 3, 4, dtype=torch.complex64)
+    cat = cvlayers.ComplexToReal("cat", dim=1)(z)
+    assert cat.shape == (2, 6, 4)
+    torch.testing.assert_close(cvlayers.RealToComplex(dim=1)(cat), z)
+    x = torch.randn(5)
+    torch.testing.assert_close(cvlayers.RealToComplex()(x), x.to(torch.complex64))
+    with pytest.raises(ValueError, match="mode must be one of"):
+        cvlayers.ComplexToReal("phase")
+    with pytest.raises(ValueError, match="even size"):
+        cvlayers.RealToComplex(dim=0)(torch.randn(3))
+    with pytest.raises(TypeError, match="real floating point"):
+        cvlayers.RealToComplex()(z)
+
+
+@pytest.mark.parametrize("name", list(ALL))
+def test_real_input_is_a_type_error(name: str) -> None:
+    with pytest.raises(TypeError, match="complex tensor"):
+        ALL[name]()(torch.randn(3))
+
+
+# -- memory: at most one tensor of the input's size saved for backward ----------------------
+
+
+def _saved_bytes(module: nn.Module, z: Tensor) -> int:
+    """Bytes of the distinct storages autograd saves, parameters excluded."""
+    storages: dict[int, int] = {}
+    params = {p.untyped_storage().data_ptr() for p in module.parameters()}
+
+    def pack(t: Tensor) -> Tensor:
+        if t.untyped_storage().data_ptr() not in params and t.numel() > 1:
+            storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        module(z)
+    return sum(storages.values())
+
+
+@pytest.mark.parametrize("name", list(COMPLEX_TO_COMPLEX))
+def test_saves_at_most_one_input_sized_tensor(name: str) -> None:
+    z = torch.randn(64, 64, dtype=torch.complex64, requires_grad=True)
+    assert _saved_bytes(ALL[name](), z) <= z.numel() * z.element_size()
+
+
+# -- torchcvnn parity (names equal ignoring case) -------------------------------------------
+
+PARITY = {
+    "CReLU": "CReLU",
+    "CPReLU": "CPReLU",
+    "CELU": "CELU",
+    "CGELU": "CGELU",
+    "CSigmoid": "CSigmoid",
+    "CTanh": "CTanh",
+    "ZReLU": "zReLU",
+    "ModReLU": "modReLU",
+    "Cardioid": "Cardioid",
+    "Mod": "Mod",
+}
+
+
+@pytest.mark.parametrize("name", list(PARITY))
+def test_parity_with_torchcvnn(name: str) -> None:
+    tnn = pytest.importorskip("torchcvnn.nn")
+    theirs = getattr(tnn, PARITY[name])()  # same (empty) constructor arguments
+    ours = getattr(cvlayers, name)()
+    z = torch.randn(8, 16, dtype=torch.complex64)
+    z = z[z.abs() > 1e-3]  # away from z = 0
+    torch.testing.assert_close(ours(z), theirs(z), rtol=1e-5, atol=1e-6)
