@@ -14,11 +14,11 @@ $(BIN)/python:
 venv: $(BIN)/python
 
 demo: venv
-	$(BIN)/pip install -q $(TORCH) -e ".[plots]"
-	$(BIN)/python -m cvlayers.train $(ARGS)
+	$(BIN)/pip install -q $(TORCH) -e ".[train]"
+	$(BIN)/python -m cvlayers.train --compare $(ARGS)
 
 test: venv
-	$(BIN)/pip install -q $(TORCH) -e ".[dev,plots]"
+	$(BIN)/pip install -q $(TORCH) -e ".[dev,train]"
 	$(MAKE) lint typecheck
 	$(BIN)/python -m pytest $(ARGS)
 

@@ -1,5 +1,10 @@
-"""The main job: train complex models and compare gradient conventions."""
+"""The main job: train complex models and compare gradient conventions.
 
-from .compare import CONVENTIONS, Row, compare_conventions
+Run ``python -m cvlayers.train --help``.
+"""
 
-__all__ = ["CONVENTIONS", "Row", "compare_conventions"]
+from .loop import History, train
+from .optimizers import Row, rows
+from .tasks import TASKS
+
+__all__ = ["TASKS", "History", "Row", "rows", "train"]
