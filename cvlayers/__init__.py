@@ -21,18 +21,51 @@ from ._activation import (
     RealToComplex,
     ZReLU,
 )
+from ._conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d
+from ._dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
 from ._linear import Linear
+from ._norm import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm
+from ._pool import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    MaxPool1d,
+    MaxPool2d,
+)
 
 __all__ = [
     "CELU",
     "CGELU",
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool2d",
+    "AvgPool1d",
+    "AvgPool2d",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "BatchNorm3d",
     "CPReLU",
     "CReLU",
     "CSigmoid",
     "CTanh",
     "Cardioid",
     "ComplexToReal",
+    "Conv1d",
+    "Conv2d",
+    "Conv3d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
+    "Dropout",
+    "Dropout1d",
+    "Dropout2d",
+    "Dropout3d",
+    "GroupNorm",
+    "LayerNorm",
     "Linear",
+    "MaxPool1d",
+    "MaxPool2d",
     "Mod",
     "ModReLU",
     "ModSigmoid",

@@ -22,8 +22,25 @@ from ._activation_functional import (
     zrelu,
 )
 from ._checks import check_complex
+from ._dropout import dropout
+from ._norm import batch_norm
+from ._pool import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    adaptive_max_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    max_pool1d,
+    max_pool2d,
+)
 
 __all__ = [
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "batch_norm",
     "cardioid",
     "celu",
     "cgelu",
@@ -32,7 +49,10 @@ __all__ = [
     "crelu",
     "csigmoid",
     "ctanh",
+    "dropout",
     "linear",
+    "max_pool1d",
+    "max_pool2d",
     "mod",
     "mod_sigmoid",
     "mod_tanh",

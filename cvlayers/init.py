@@ -24,7 +24,7 @@ import math
 import torch
 from torch import Tensor
 
-__all__ = ["complex_glorot_", "complex_he_", "complex_rayleigh_"]
+__all__ = ["complex_glorot_", "complex_he_", "complex_rayleigh_", "unitary_"]
 
 
 def _fans(tensor: Tensor) -> tuple[int, int]:
@@ -72,3 +72,26 @@ def complex_he_(tensor: Tensor, generator: torch.Generator | None = None) -> Ten
     r"""Complex He: :math:`\mathbb{E}|W|^2 = 2/\text{fan\_in}`."""
     fan_in, _ = _fans(tensor)
     return complex_rayleigh_(tensor, 1.0 / math.sqrt(fan_in), generator)
+
+
+def unitary_(tensor: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    r"""Fill a square complex ``(n, n)`` tensor with a Haar-random unitary matrix
+    (:math:`W^H W = I`): QR of a complex Gaussian matrix, with the phases of ``diag(R)``
+    moved into ``Q`` so that the distribution is uniform (Mezzadri, 2007).
+
+    Example:
+        >>> w = unitary_(torch.empty(4, 4, dtype=torch.complex128))
+        >>> torch.allclose(w.conj().T @ w, torch.eye(4, dtype=torch.complex128))
+        True
+    """
+    if not tensor.is_complex():
+        raise TypeError(f"tensor must be complex, got {tensor.dtype}")
+    if tensor.dim() != 2 or tensor.shape[0] != tensor.shape[1]:
+        raise ValueError(f"unitary_ needs a square 2-D tensor, got shape {tuple(tensor.shape)}")
+    with torch.no_grad():
+        a = torch.randn(tensor.shape, dtype=torch.complex128, generator=generator)
+        q, r = torch.linalg.qr(a)
+        d = torch.diagonal(r)
+        q = q * (d / d.abs())
+        tensor.copy_(q.to(tensor.device, tensor.dtype))
+    return tensor

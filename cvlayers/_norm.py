@@ -1,0 +1,371 @@
+r"""Normalisation of complex features.
+
+``BatchNorm*`` whitens the 2x2 covariance of :math:`(\mathrm{Re}\,z, \mathrm{Im}\,z)` per
+channel (Trabelsi et al., *Deep Complex Networks*, 2018):
+
+.. math::
+    \tilde z = V^{-1/2} (z - \mu), \qquad
+    V = \begin{pmatrix} V_{rr} + \epsilon & V_{ri} \\ V_{ri} & V_{ii} + \epsilon \end{pmatrix},
+    \qquad y = \Gamma \tilde z + \beta,
+
+with the closed form :math:`V^{-1/2} = \frac{1}{st}\begin{pmatrix} V_{ii} + s & -V_{ri} \\
+-V_{ri} & V_{rr} + s\end{pmatrix}`, :math:`s = \sqrt{\det V}`, :math:`t = \sqrt{V_{rr} + V_{ii}
++ 2s}`, a symmetric 2x2 scale :math:`\Gamma` that starts at :math:`I/\sqrt 2` and a complex
+shift :math:`\beta`. A fresh layer thus outputs :math:`(\mathrm{Re}, \mathrm{Im})` covariance
+:math:`I/2`, i.e. :math:`\mathbb{E}|y|^2 = 1`; ``affine=False`` whitens to the same. The
+:math:`\epsilon` on the diagonal keeps a constant (singular) channel finite: it maps to
+:math:`\beta`.
+
+``LayerNorm`` and ``GroupNorm`` normalise the power, per sample:
+:math:`y = (z - \mu)/\sqrt{\mathbb{E}|z - \mu|^2 + \epsilon}\cdot\gamma + \beta` with complex
+:math:`\gamma` (starting at 1) and :math:`\beta` (starting at 0).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from ._checks import check_complex, complex_dtype
+
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "GroupNorm", "LayerNorm", "batch_norm"]
+
+
+def _inverse_sqrt_2x2(vrr: Tensor, vri: Tensor, vii: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """(W_rr, W_ri, W_ii) of the symmetric W = V^{-1/2} for symmetric positive definite V."""
+    s = torch.sqrt(vrr * vii - vri * vri)
+    t = torch.sqrt(vrr + vii + 2 * s)
+    inv = 1.0 / (s * t)
+    return (vii + s) * inv, -vri * inv, (vrr + s) * inv
+
+
+def _channel_view(t: Tensor, dim: int) -> Tensor:
+    """A per-channel (C,) tensor shaped to broadcast against (N, C, *spatial)."""
+    return t.view(-1, *([1] * (dim - 2)))
+
+
+def batch_norm(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_covar: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float | None = 0.1,
+    eps: float = 1e-5,
+    num_batches_tracked: Tensor | None = None,
+) -> Tensor:
+    r"""Whitening batch normalisation of ``(N, C, *)`` complex input (see the module doc).
+
+    ``running_mean`` is complex ``(C,)``; ``running_covar`` is real ``(C, 3)`` holding
+    :math:`(V_{rr}, V_{ri}, V_{ii})`; ``weight`` is ``(C, 3)`` holding
+    :math:`(\Gamma_{rr}, \Gamma_{ri}, \Gamma_{ii})` (``None``: :math:`I/\sqrt2`); ``bias`` is
+    complex ``(C,)``. In training mode the batch statistics are used and the running ones
+    updated in place (unbiased covariance, as ``torch.nn.BatchNorm`` does for the variance);
+    ``momentum=None`` is a cumulative average over ``num_batches_tracked``.
+    """
+    check_complex(input, "input", None)
+    if input.dim() < 2:
+        raise ValueError(f"expected input of shape (N, C, *), got {tuple(input.shape)}")
+    dims = [d for d in range(input.dim()) if d != 1]
+    use_batch = training or running_mean is None or running_covar is None
+    if use_batch:
+        count = input.numel() // input.shape[1]
+        if count < 2:
+            raise ValueError(
+                f"expected more than 1 value per channel when training, got input size "
+                f"{tuple(input.shape)}"
+            )
+        mean = input.mean(dim=dims)
+        centred = input - _channel_view(mean, input.dim())
+        vrr = centred.real.square().mean(dim=dims)
+        vii = centred.imag.square().mean(dim=dims)
+        vri = (centred.real * centred.imag).mean(dim=dims)
+        if training and running_mean is not None and running_covar is not None:
+            with torch.no_grad():
+                factor = _average_factor(momentum, num_batches_tracked)
+                unbiased = count / (count - 1)
+                running_mean.lerp_(mean.detach(), factor)
+                batch_cov = torch.stack([vrr, vri, vii], dim=1).detach() * unbiased
+                running_covar.lerp_(batch_cov.to(running_covar.dtype), factor)
+    else:
+        assert running_mean is not None and running_covar is not None
+        mean = running_mean
+        centred = input - _channel_view(mean, input.dim())
+        vrr, vri, vii = running_covar.unbind(1)
+    wrr, wri, wii = _inverse_sqrt_2x2(vrr + eps, vri, vii + eps)
+    if weight is None:
+        g = 1 / math.sqrt(2.0)
+        mrr, mri, mir, mii = g * wrr, g * wri, g * wri, g * wii
+    else:
+        grr, gri, gii = weight.unbind(1)
+        mrr, mri = grr * wrr + gri * wri, grr * wri + gri * wii
+        mir, mii = gri * wrr + gii * wri, gri * wri + gii * wii
+    d = input.dim()
+    x, y = centred.real, centred.imag
+    real = _channel_view(mrr, d) * x + _channel_view(mri, d) * y
+    imag = _channel_view(mir, d) * x + _channel_view(mii, d) * y
+    out = torch.complex(real, imag)
+    return out if bias is None else out + _channel_view(bias, d)
+
+
+def _average_factor(momentum: float | None, num_batches_tracked: Tensor | None) -> float:
+    if momentum is not None:
+        return momentum
+    if num_batches_tracked is None:
+        raise ValueError("momentum=None (cumulative average) needs num_batches_tracked")
+    return 1.0 / float(num_batches_tracked.item())
+
+
+class _BatchNorm(nn.Module):
+    spatial_dims: int
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = torch.complex64,
+    ) -> None:
+        super().__init__()
+        if num_features <= 0:
+            raise ValueError(f"num_features must be positive, got {num_features}")
+        if eps <= 0:
+            raise ValueError(
+                f"eps must be positive (it keeps singular covariances finite), got {eps}"
+            )
+        dtype = complex_dtype(dtype)
+        real = torch.zeros((), dtype=dtype).real.dtype
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        self.weight: nn.Parameter | None = None
+        self.bias: nn.Parameter | None = None
+        if affine:
+            self.weight = nn.Parameter(torch.empty(num_features, 3, device=device, dtype=real))
+            self.bias = nn.Parameter(torch.empty(num_features, device=device, dtype=dtype))
+        self.running_mean: Tensor | None
+        self.running_covar: Tensor | None
+        self.num_batches_tracked: Tensor | None
+        if track_running_stats:
+            self.register_buffer(
+                "running_mean", torch.zeros(num_features, device=device, dtype=dtype)
+            )
+            self.register_buffer(
+                "running_covar", torch.empty(num_features, 3, device=device, dtype=real)
+            )
+            self.register_buffer(
+                "num_batches_tracked", torch.tensor(0, dtype=torch.long, device=device)
+            )
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_covar", None)
+            self.register_buffer("num_batches_tracked", None)
+        self.reset_parameters()
+
+    def reset_running_stats(self) -> None:
+        """Running mean 0 and covariance I/2 (a unit-power circular signal)."""
+        if self.running_mean is not None and self.running_covar is not None:
+            assert self.num_batches_tracked is not None
+            self.running_mean.zero_()
+            self.running_covar.copy_(torch.tensor([0.5, 0.0, 0.5]))
+            self.num_batches_tracked.zero_()
+
+    def reset_parameters(self) -> None:
+        self.reset_running_stats()
+        if self.weight is not None and self.bias is not None:
+            with torch.no_grad():
+                self.weight.copy_(torch.tensor([1 / math.sqrt(2.0), 0.0, 1 / math.sqrt(2.0)]))
+                self.bias.zero_()
+
+    def forward(self, input: Tensor) -> Tensor:
+        expected = (self.spatial_dims + 1, self.spatial_dims + 2)
+        if input.dim() not in expected:
+            raise ValueError(
+                f"{type(self).__name__} expects {expected[0] + 1}D (N, C, ...) or {expected[0]}D "
+                f"input, got {input.dim()}D input of shape {tuple(input.shape)}"
+            )
+        if input.dim() == expected[0] and self.spatial_dims > 0:
+            input = input.unsqueeze(0)
+            return self.forward(input).squeeze(0)
+        if input.shape[1] != self.num_features:
+            raise ValueError(
+                f"expected {self.num_features} channels (dim 1), got input of shape "
+                f"{tuple(input.shape)}"
+            )
+        if self.training and self.num_batches_tracked is not None:
+            self.num_batches_tracked.add_(1)
+        return batch_norm(
+            input,
+            self.running_mean if not self.training or self.track_running_stats else None,
+            self.running_covar if not self.training or self.track_running_stats else None,
+            self.weight,
+            self.bias,
+            self.training or not self.track_running_stats,
+            self.momentum,
+            self.eps,
+            self.num_batches_tracked,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+            f"affine={self.affine}, track_running_stats={self.track_running_stats}"
+        )
+
+
+class BatchNorm1d(_BatchNorm):
+    """Whitening batch norm of ``(N, C)`` or ``(N, C, L)`` complex input.
+
+    Example:
+        >>> bn = BatchNorm1d(4)
+        >>> bn(torch.randn(32, 4, dtype=torch.complex64)).shape
+        torch.Size([32, 4])
+    """
+
+    spatial_dims = 1
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.dim() == 2:  # (N, C): no length dimension
+            return super().forward(input.unsqueeze(-1)).squeeze(-1)
+        return super().forward(input)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Whitening batch norm of ``(N, C, H, W)`` complex input (see the module doc)."""
+
+    spatial_dims = 2
+
+
+class BatchNorm3d(_BatchNorm):
+    """Whitening batch norm of ``(N, C, D, H, W)`` complex input (see the module doc)."""
+
+    spatial_dims = 3
+
+
+def _power_norm(z: Tensor, dims: list[int], eps: float) -> Tensor:
+    mean = z.mean(dim=dims, keepdim=True)
+    centred = z - mean
+    power = torch.view_as_real(centred).square().sum(-1).mean(dim=dims, keepdim=True)
+    return centred / torch.sqrt(power + eps)
+
+
+class LayerNorm(nn.Module):
+    r"""Per-sample complex layer norm over the last ``len(normalized_shape)`` dimensions:
+    :math:`y = (z - \mu)/\sqrt{\mathbb{E}|z-\mu|^2 + \epsilon}\,\gamma + \beta`.
+
+    Statistics never mix samples of a batch (torchcvnn's ``LayerNorm`` does).
+
+    Example:
+        >>> ln = LayerNorm(8)
+        >>> y = ln(torch.randn(4, 8, dtype=torch.complex64) * 5 + 3)
+        >>> round(y.abs().pow(2).mean().item(), 3)
+        1.0
+    """
+
+    def __init__(
+        self,
+        normalized_shape: int | tuple[int, ...],
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = torch.complex64,
+    ) -> None:
+        super().__init__()
+        shape = (
+            (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        )
+        self.normalized_shape, self.eps = shape, eps
+        self.elementwise_affine = elementwise_affine
+        dtype = complex_dtype(dtype)
+        self.weight = (
+            nn.Parameter(torch.ones(shape, device=device, dtype=dtype))
+            if elementwise_affine
+            else None
+        )
+        self.bias = (
+            nn.Parameter(torch.zeros(shape, device=device, dtype=dtype))
+            if elementwise_affine and bias
+            else None
+        )
+
+    def forward(self, input: Tensor) -> Tensor:
+        check_complex(input, "input", None)
+        n = len(self.normalized_shape)
+        if tuple(input.shape[-n:]) != self.normalized_shape:
+            raise ValueError(
+                f"expected input of shape (*, {', '.join(map(str, self.normalized_shape))}), "
+                f"got {tuple(input.shape)}"
+            )
+        out = _power_norm(input, list(range(-n, 0)), self.eps)
+        if self.weight is not None:
+            out = out * self.weight
+        if self.bias is not None:
+            out = out + self.bias
+        return out
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        )
+
+
+class GroupNorm(nn.Module):
+    r"""Per-sample complex group norm: channels split into ``num_groups`` groups, each
+    normalised to :math:`\mathbb{E}|z|^2 = 1` around its complex mean, then a per-channel
+    complex :math:`\gamma, \beta`.
+
+    Example:
+        >>> GroupNorm(2, 4)(torch.randn(3, 4, 5, dtype=torch.complex64)).shape
+        torch.Size([3, 4, 5])
+    """
+
+    def __init__(
+        self,
+        num_groups: int,
+        num_channels: int,
+        eps: float = 1e-5,
+        affine: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = torch.complex64,
+    ) -> None:
+        super().__init__()
+        if num_groups <= 0 or num_channels % num_groups:
+            raise ValueError(
+                f"num_channels ({num_channels}) must be divisible by num_groups ({num_groups})"
+            )
+        self.num_groups, self.num_channels, self.eps, self.affine = (
+            num_groups,
+            num_channels,
+            eps,
+            affine,
+        )
+        dtype = complex_dtype(dtype)
+        self.weight = (
+            nn.Parameter(torch.ones(num_channels, device=device, dtype=dtype)) if affine else None
+        )
+        self.bias = (
+            nn.Parameter(torch.zeros(num_channels, device=device, dtype=dtype)) if affine else None
+        )
+
+    def forward(self, input: Tensor) -> Tensor:
+        check_complex(input, "input", None)
+        if input.dim() < 2 or input.shape[1] != self.num_channels:
+            raise ValueError(
+                f"expected input of shape (N, {self.num_channels}, *), got {tuple(input.shape)}"
+            )
+        n = input.shape[0]
+        grouped = input.reshape(n, self.num_groups, -1)
+        out = _power_norm(grouped, [2], self.eps).reshape(input.shape)
+        if self.weight is not None and self.bias is not None:
+            shape = (1, -1, *([1] * (input.dim() - 2)))
+            out = out * self.weight.view(shape) + self.bias.view(shape)
+        return out
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"

@@ -1,0 +1,342 @@
+"""Convolutions, normalisation, pooling, dropout and initialisation."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+import cvlayers
+from cvlayers import functional as CF
+from cvlayers import init
+
+# -- convolutions ---------------------------------------------------------------------------
+
+CONVS: list[tuple[Any, Any, dict[str, Any], tuple[int, ...]]] = [
+    (cvlayers.Conv1d, F.conv1d, {"padding": "same", "padding_mode": "reflect"}, (2, 3, 16)),
+    (cvlayers.Conv2d, F.conv2d, {"stride": 2, "padding": 1, "dilation": 1}, (2, 4, 9, 9)),
+    (
+        cvlayers.Conv2d,
+        F.conv2d,
+        {"groups": 2, "padding": "same", "padding_mode": "circular"},
+        (2, 4, 8, 8),
+    ),
+    (cvlayers.Conv3d, F.conv3d, {"padding": 1}, (1, 4, 5, 5, 5)),
+    (cvlayers.ConvTranspose1d, F.conv_transpose1d, {"stride": 2}, (2, 4, 7)),
+    (
+        cvlayers.ConvTranspose2d,
+        F.conv_transpose2d,
+        {"stride": 2, "output_padding": 1},
+        (1, 4, 5, 5),
+    ),
+]
+
+
+def _real_decomposition(conv: Any, fn: Any, z: Tensor) -> Tensor:
+    """(Wr*xr - Wi*xi) + i(Wr*xi + Wi*xr) with torch.nn.functional on real tensors."""
+    w, b = conv.weight, conv.bias
+    kw = {"stride": conv.stride, "dilation": conv.dilation, "groups": conv.groups}
+    if "transpose" in fn.__name__:
+        kw["padding"], kw["output_padding"] = conv.padding, conv.output_padding
+    x = z
+    if conv.padding_mode != "zeros" and "transpose" not in fn.__name__:
+        x = F.pad(z, conv._reversed_padding_repeated_twice, mode=conv.padding_mode)
+        kw["padding"] = 0
+    elif "transpose" not in fn.__name__:
+        kw["padding"] = conv.padding
+    real = fn(x.real, w.real, None, **kw) - fn(x.imag, w.imag, None, **kw)
+    imag = fn(x.imag, w.real, None, **kw) + fn(x.real, w.imag, None, **kw)
+    out = torch.complex(real, imag)
+    return out if b is None else out + b.view(1, -1, *([1] * (out.dim() - 2)))
+
+
+@pytest.mark.parametrize(("cls", "fn", "kwargs", "shape"), CONVS)
+def test_conv_matches_real_decomposition(
+    cls: Any,
+    fn: Any,
+    kwargs: dict[str, Any],
+    shape: tuple[int, ...],
+    device: torch.device,
+    dtype: torch.dtype,
+) -> None:
+    conv = cls(shape[1], 4, 3, device=device, dtype=dtype, **kwargs)
+    with torch.no_grad():
+        conv.bias.copy_(torch.randn(4, dtype=dtype))
+    z = torch.randn(shape, dtype=dtype, device=device)
+    tol = {"rtol": 1e-4, "atol": 1e-5} if dtype == torch.complex64 else {}
+    torch.testing.assert_close(conv(z), _real_decomposition(conv, fn, z), **tol)
+
+
+@pytest.mark.parametrize(("cls", "fn", "kwargs", "shape"), CONVS[:2])
+def test_conv_gradcheck_and_errors(
+    cls: Any, fn: Any, kwargs: dict[str, Any], shape: tuple[int, ...]
+) -> None:
+    conv = cls(shape[1], 2, 3, dtype=torch.complex128, **kwargs)
+    z = torch.randn(shape, dtype=torch.complex128, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda x, w, b: conv._conv_forward(x, w, b), (z, conv.weight, conv.bias)
+    )
+    with pytest.raises(TypeError, match="complex tensor"):
+        conv(torch.randn(shape, dtype=torch.float64))
+    with pytest.raises(ValueError, match="must be a complex dtype"):
+        cls(2, 2, 3, dtype=torch.float32)
+
+
+def test_conv_keeps_torch_nn_signature_and_repr() -> None:
+    conv = cvlayers.Conv2d(3, 8, kernel_size=3, stride=2, padding=1, bias=False)
+    assert isinstance(conv, torch.nn.Conv2d)
+    assert conv.weight.dtype == torch.complex64
+    assert (
+        repr(conv) == "Conv2d(3, 8, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), bias=False)"
+    )
+    fan_in = 3 * 9
+    power = cvlayers.Conv2d(64, 64, 3).weight.abs().square().mean().item()
+    assert power == pytest.approx(2 / (2 * 64 * 9), rel=0.05)
+    assert fan_in == 27
+
+
+# -- batch norm -----------------------------------------------------------------------------
+
+
+def _improper(n: int, channels: int, gen: torch.Generator) -> Tensor:
+    """Strongly correlated, non-circular data with a non-zero mean per channel."""
+    a = torch.randn(n, channels, 6, generator=gen, dtype=torch.float64)
+    b = torch.randn(n, channels, 6, generator=gen, dtype=torch.float64)
+    return torch.complex(3 * a + 2, 0.9 * 3 * a + 0.3 * b - 1) * torch.arange(1, channels + 1).view(
+        1, -1, 1
+    )
+
+
+def _cov(z: Tensor) -> Tensor:
+    x = torch.view_as_real(z).transpose(0, 1).reshape(z.shape[1], -1, 2)  # (C, samples, 2)
+    x = x - x.mean(1, keepdim=True)
+    return x.transpose(1, 2) @ x / x.shape[1]
+
+
+def test_batchnorm_whitens_improper_input(device: torch.device) -> None:
+    gen = torch.Generator().manual_seed(0)
+    z = _improper(256, 3, gen).to(device)
+    bn = cvlayers.BatchNorm1d(3, dtype=torch.complex128, device=device)
+    out = bn(z)
+    assert out.mean(dim=(0, 2)).abs().max() < 1e-10
+    eye_half = torch.eye(2, dtype=torch.float64, device=device).expand(3, 2, 2) / 2
+    torch.testing.assert_close(_cov(out), eye_half, atol=1e-4, rtol=0)  # E|y|^2 = 1
+    plain = cvlayers.BatchNorm1d(3, affine=False, dtype=torch.complex128, device=device)
+    torch.testing.assert_close(_cov(plain(z)), eye_half, atol=1e-4, rtol=0)
+    assert _cov(z)[0, 0, 1].abs() > 1  # the input was far from white
+
+
+def test_batchnorm_running_stats_and_eval() -> None:
+    gen = torch.Generator().manual_seed(1)
+    bn = cvlayers.BatchNorm1d(2, momentum=None, dtype=torch.complex128)
+    batches = [_improper(64, 2, gen) for _ in range(3)]
+    for b in batches:
+        bn(b)
+    assert bn.num_batches_tracked is not None and bn.num_batches_tracked.item() == 3
+    everything = torch.cat(batches)
+    # momentum=None: cumulative average of the batch means / unbiased covariances.
+    means = torch.stack([b.mean(dim=(0, 2)) for b in batches]).mean(0)
+    torch.testing.assert_close(bn.running_mean, means)
+    bn.eval()
+    out = bn(everything)
+    fresh = cvlayers.BatchNorm1d(2, dtype=torch.complex128).eval()
+    assert not torch.allclose(out, fresh(everything))  # eval uses the running statistics
+    torch.testing.assert_close(
+        _cov(out), torch.eye(2, dtype=torch.float64).expand(2, 2, 2) / 2, atol=0.05, rtol=0
+    )
+
+
+def test_batchnorm_constant_channel_is_finite_and_maps_to_bias() -> None:
+    bn = cvlayers.BatchNorm2d(2, dtype=torch.complex128)
+    with torch.no_grad():
+        bn.bias.copy_(torch.tensor([1 + 1j, -2j]))
+    z = torch.randn(4, 2, 3, 3, dtype=torch.complex128)
+    z[:, 0] = 5 - 3j
+    z.requires_grad_(True)
+    out = bn(z)
+    out.abs().sum().backward()
+    assert torch.isfinite(torch.view_as_real(out)).all()
+    assert z.grad is not None and torch.isfinite(torch.view_as_real(z.grad)).all()
+    torch.testing.assert_close(out[:, 0], torch.full_like(out[:, 0], 1 + 1j))
+
+
+def test_batchnorm_state_dict_and_gradcheck() -> None:
+    a = cvlayers.BatchNorm2d(3)
+    a(torch.randn(8, 3, 4, 4, dtype=torch.complex64))
+    b = cvlayers.BatchNorm2d(3)
+    b.load_state_dict(a.state_dict())
+    a.eval(), b.eval()
+    z = torch.randn(2, 3, 4, 4, dtype=torch.complex64)
+    assert torch.equal(a(z), b(z))
+    assert set(a.state_dict()) == {
+        "weight",
+        "bias",
+        "running_mean",
+        "running_covar",
+        "num_batches_tracked",
+    }
+    bn = cvlayers.BatchNorm1d(2, dtype=torch.complex128)
+    x = torch.randn(6, 2, 3, dtype=torch.complex128, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda t: CF.batch_norm(t, None, None, bn.weight, bn.bias, training=True), (x,)
+    )
+
+
+def test_batchnorm_errors() -> None:
+    with pytest.raises(ValueError, match="expected 3 channels"):
+        cvlayers.BatchNorm2d(3)(torch.randn(2, 4, 5, 5, dtype=torch.complex64))
+    with pytest.raises(ValueError, match="expects 4D"):
+        cvlayers.BatchNorm2d(3)(torch.randn(2, 3, dtype=torch.complex64))
+    with pytest.raises(TypeError, match="complex tensor"):
+        cvlayers.BatchNorm1d(3)(torch.randn(4, 3))
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        cvlayers.BatchNorm1d(3)(torch.randn(1, 3, dtype=torch.complex64))
+
+
+# -- layer norm and group norm ---------------------------------------------------------------
+
+
+def test_layernorm_is_per_sample_and_unit_power() -> None:
+    z = torch.randn(5, 4, 8, dtype=torch.complex128) * 3 + (1 - 2j)
+    ln = cvlayers.LayerNorm((4, 8), dtype=torch.complex128)
+    out = ln(z)
+    torch.testing.assert_close(out[1:2], ln(z[1:2]))  # no statistics across the batch
+    torch.testing.assert_close(
+        out.abs().square().mean(dim=(1, 2)), torch.ones(5, dtype=torch.float64), rtol=1e-4, atol=0
+    )
+    assert out.mean(dim=(1, 2)).abs().max() < 1e-12
+    x = torch.randn(3, 4, dtype=torch.complex128, requires_grad=True)
+    ln2 = cvlayers.LayerNorm(4, dtype=torch.complex128)
+    assert torch.autograd.gradcheck(ln2, (x,))
+
+
+def test_torchcvnn_layernorm_mixes_the_batch() -> None:
+    tnn = pytest.importorskip("torchcvnn.nn")
+    z = torch.randn(5, 8, dtype=torch.complex64) * torch.arange(1, 6).view(-1, 1)
+    theirs = tnn.LayerNorm(8)
+    ours = cvlayers.LayerNorm(8)
+    # ours: a sample's output does not depend on the other samples; theirs does.
+    torch.testing.assert_close(ours(z)[:1], ours(z[:1]))
+    assert not torch.allclose(theirs(z)[:1], theirs(z[:1]), atol=1e-3)
+
+
+def test_groupnorm() -> None:
+    z = torch.randn(2, 6, 5, dtype=torch.complex128)
+    gn = cvlayers.GroupNorm(3, 6, dtype=torch.complex128)
+    out = gn(z)
+    groups = out.reshape(2, 3, -1)
+    torch.testing.assert_close(
+        groups.abs().square().mean(-1), torch.ones(2, 3, dtype=torch.float64), rtol=1e-4, atol=0
+    )
+    with pytest.raises(ValueError, match="divisible"):
+        cvlayers.GroupNorm(4, 6)
+    x = torch.randn(2, 4, 3, dtype=torch.complex128, requires_grad=True)
+    assert torch.autograd.gradcheck(cvlayers.GroupNorm(2, 4, dtype=torch.complex128), (x,))
+
+
+# -- pooling ---------------------------------------------------------------------------------
+
+
+def test_maxpool_picks_largest_modulus_per_plane(device: torch.device) -> None:
+    z = torch.randn(3, 4, 6, 6, dtype=torch.complex128, device=device)
+    out = cvlayers.MaxPool2d(2)(z)
+    windows = z.unfold(2, 2, 2).unfold(3, 2, 2).reshape(3, 4, 3, 3, 4)
+    best = windows.gather(-1, windows.abs().argmax(-1, keepdim=True)).squeeze(-1)
+    assert torch.equal(out, best)
+    one_plane = cvlayers.MaxPool2d(2)(z[1:2, 2:3])
+    assert torch.equal(one_plane, out[1:2, 2:3])  # planes never mix
+
+
+def test_maxpool1d_adaptive_and_indices() -> None:
+    z = torch.tensor([[[1 + 0j, -3j, 2 + 0j, 1 + 1j]]])
+    out, idx = CF.max_pool1d(z, 2, return_indices=True)
+    assert torch.equal(out, torch.tensor([[[-3j, 2 + 0j]]]))
+    assert idx.tolist() == [[[1, 2]]]
+    z2 = torch.randn(2, 3, 8, 8, dtype=torch.complex64)
+    assert torch.equal(cvlayers.AdaptiveMaxPool2d(4)(z2), cvlayers.MaxPool2d(2)(z2))
+
+
+def test_maxpool_gradient_flows_to_the_selected_entry() -> None:
+    z = torch.randn(1, 1, 4, 4, dtype=torch.complex128, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: CF.max_pool2d(t, 2), (z,))
+
+
+def test_average_pools_match_parts() -> None:
+    z = torch.randn(2, 3, 8, 8, dtype=torch.complex64)
+    for ours, theirs in (
+        (cvlayers.AvgPool2d(2), torch.nn.AvgPool2d(2)),
+        (cvlayers.AdaptiveAvgPool2d(3), torch.nn.AdaptiveAvgPool2d(3)),
+    ):
+        torch.testing.assert_close(ours(z), torch.complex(theirs(z.real), theirs(z.imag)))
+    z1 = torch.randn(2, 3, 8, dtype=torch.complex64)
+    torch.testing.assert_close(
+        cvlayers.AvgPool1d(2)(z1), torch.complex(F.avg_pool1d(z1.real, 2), F.avg_pool1d(z1.imag, 2))
+    )
+    torch.testing.assert_close(cvlayers.AdaptiveAvgPool1d(1)(z1), z1.mean(-1, keepdim=True))
+    with pytest.raises(ValueError, match="dimensions"):
+        cvlayers.MaxPool2d(2)(torch.randn(8, dtype=torch.complex64))
+
+
+def test_torchcvnn_maxpool_mixes_planes() -> None:
+    tnn = pytest.importorskip("torchcvnn.nn")
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(2, 3, 4, 4, dtype=torch.complex64, generator=gen)
+    z[0, 0] *= 100  # one loud plane
+    ours = cvlayers.MaxPool2d(2)(z)
+    assert torch.equal(ours[1, 2], cvlayers.MaxPool2d(2)(z[1:2, 2:3])[0, 0])
+    theirs = tnn.MaxPool2d(2)(z)
+    assert not torch.equal(theirs, ours)
+
+
+# -- dropout ---------------------------------------------------------------------------------
+
+
+def test_dropout_shares_the_mask(device: torch.device) -> None:
+    z = torch.full((4000,), 1 + 1j, dtype=torch.complex64, device=device)
+    out = cvlayers.Dropout(0.3)(z)
+    kept = out != 0
+    assert torch.equal(out.real != 0, out.imag != 0)
+    torch.testing.assert_close(out[kept], torch.full_like(out[kept], (1 + 1j) / 0.7))
+    assert abs(kept.float().mean().item() - 0.7) < 0.03
+    assert torch.equal(cvlayers.Dropout(0.3).eval()(z), z)
+
+
+def test_channel_dropout() -> None:
+    z = torch.ones(50, 8, 3, 3, dtype=torch.complex64)
+    out = cvlayers.Dropout2d(0.5)(z)
+    per_channel = out.reshape(50, 8, -1)
+    assert torch.all((per_channel == 0).all(-1) | (per_channel == 2).all(-1))
+    with pytest.raises(ValueError, match="Dropout2d expects"):
+        cvlayers.Dropout2d(0.5)(torch.ones(2, 3, dtype=torch.complex64))
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        cvlayers.Dropout(1.5)
+    assert torch.count_nonzero(cvlayers.Dropout(1.0)(z)) == 0
+
+
+# -- initialisation --------------------------------------------------------------------------
+
+
+def test_unitary_and_he() -> None:
+    w = init.unitary_(torch.empty(16, 16, dtype=torch.complex128))
+    torch.testing.assert_close(w.conj().T @ w, torch.eye(16, dtype=torch.complex128))
+    with pytest.raises(ValueError, match="square"):
+        init.unitary_(torch.empty(3, 4, dtype=torch.complex64))
+    he = init.complex_he_(torch.empty(500, 400, dtype=torch.complex128))
+    assert he.abs().square().mean().item() == pytest.approx(2 / 400, rel=0.02)
+    with pytest.raises(TypeError, match="complex"):
+        init.complex_glorot_(torch.empty(3, 3))
+
+
+def test_init_is_usable_from_reset_parameters() -> None:
+    class Unitary(cvlayers.Linear):
+        def reset_parameters(self) -> None:
+            init.unitary_(self.weight)
+
+    layer = Unitary(8, 8, bias=False, dtype=torch.complex128)
+    x = torch.randn(5, 8, dtype=torch.complex128)
+    torch.testing.assert_close(layer(x).norm(dim=1), x.norm(dim=1))  # norm preserving
+    assert math.isclose(layer.weight.abs().square().sum().item(), 8, rel_tol=1e-12)
