@@ -16,6 +16,13 @@ shift :math:`\beta`. A fresh layer thus outputs :math:`(\mathrm{Re}, \mathrm{Im}
 :math:`\epsilon` on the diagonal keeps a constant (singular) channel finite: it maps to
 :math:`\beta`.
 
+Like ``torch.nn.BatchNorm``, training mode normalises with the biased (population) batch
+covariance and tracks the unbiased one in ``running_covar`` (which starts at
+:math:`I/\sqrt 2`, as in the paper's code). torchcvnn's ``BatchNorm`` normalises with the
+unbiased covariance: its training outputs are ours times :math:`\sqrt{(n-1)/n}` for
+:math:`n` values per channel; in eval mode the two agree. ``cdtype=`` is accepted as an alias
+of ``dtype=`` for drop-in use; the state dicts differ (``weight`` is ``(C, 3)`` here).
+
 ``LayerNorm`` and ``GroupNorm`` normalise the power, per sample:
 :math:`y = (z - \mu)/\sqrt{\mathbb{E}|z - \mu|^2 + \epsilon}\cdot\gamma + \beta` with complex
 :math:`\gamma` (starting at 1) and :math:`\beta` (starting at 0).
@@ -131,8 +138,10 @@ class _BatchNorm(nn.Module):
         track_running_stats: bool = True,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = torch.complex64,
+        cdtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
+        dtype = cdtype if cdtype is not None else dtype  # torchcvnn names it cdtype
         if num_features <= 0:
             raise ValueError(f"num_features must be positive, got {num_features}")
         if eps <= 0:
@@ -168,11 +177,11 @@ class _BatchNorm(nn.Module):
         self.reset_parameters()
 
     def reset_running_stats(self) -> None:
-        """Running mean 0 and covariance I/2 (a unit-power circular signal)."""
+        """Running mean 0 and covariance I/sqrt(2), as Trabelsi et al.'s code and torchcvnn."""
         if self.running_mean is not None and self.running_covar is not None:
             assert self.num_batches_tracked is not None
             self.running_mean.zero_()
-            self.running_covar.copy_(torch.tensor([0.5, 0.0, 0.5]))
+            self.running_covar.copy_(torch.tensor([1 / math.sqrt(2.0), 0.0, 1 / math.sqrt(2.0)]))
             self.num_batches_tracked.zero_()
 
     def reset_parameters(self) -> None:

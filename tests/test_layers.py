@@ -340,3 +340,22 @@ def test_init_is_usable_from_reset_parameters() -> None:
     x = torch.randn(5, 8, dtype=torch.complex128)
     torch.testing.assert_close(layer(x).norm(dim=1), x.norm(dim=1))  # norm preserving
     assert math.isclose(layer.weight.abs().square().sum().item(), 8, rel_tol=1e-12)
+
+
+def test_batchnorm_against_torchcvnn() -> None:
+    tnn = pytest.importorskip("torchcvnn.nn")
+    gen = torch.Generator().manual_seed(3)
+    theirs, ours = (
+        tnn.BatchNorm2d(3, cdtype=torch.complex64),
+        cvlayers.BatchNorm2d(3, cdtype=torch.complex64),
+    )
+    batches = [
+        torch.randn(8, 3, 4, 4, dtype=torch.complex64, generator=gen) * 2 + 1j for _ in range(3)
+    ]
+    n = 8 * 4 * 4
+    for z in batches:  # training: the unbiased vs biased covariance, an exact scalar factor
+        torch.testing.assert_close(
+            theirs(z), ours(z) * math.sqrt((n - 1) / n), rtol=1e-4, atol=1e-5
+        )
+    theirs.eval(), ours.eval()
+    torch.testing.assert_close(theirs(batches[0]), ours(batches[0]), rtol=1e-4, atol=1e-5)
