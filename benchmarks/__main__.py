@@ -11,10 +11,10 @@ from pathlib import Path
 
 import torch
 
-from . import bench_optim
+from . import bench_layers, bench_optim
 from ._harness import Case, environment, print_table, write_json
 
-BENCHMARKS = {"optim": bench_optim.run}
+BENCHMARKS = {"optim": bench_optim.run, "layers": bench_layers.run}
 
 
 def main(argv: list[str] | None = None) -> None:

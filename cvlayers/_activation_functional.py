@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -67,9 +68,9 @@ def cprelu(z: Tensor, weight: Tensor) -> Tensor:
     r"""PReLU on Re and Im with slopes ``weight[0]`` and ``weight[1]`` (shape ``(2,)``)."""
     if weight.shape != (2,):
         raise ValueError(f"weight must have shape (2,) (real, imag slopes), got {weight.shape}")
-    # F.prelu takes one slope per channel (dim 1): put the (Re, Im) axis there. It saves
-    # only its input, where a torch.where formulation saves the mask and a temporary too.
-    return _split(lambda t: F.prelu(t.movedim(-1, 1), weight).movedim(1, -1), z)
+    check_complex(z, "input", None)
+    out: Tensor = _SplitPReLU.apply(z, weight)  # type: ignore[no-untyped-call]
+    return out
 
 
 def zrelu(z: Tensor) -> Tensor:
@@ -149,3 +150,25 @@ def real_to_complex(x: Tensor, dim: int | None = None) -> Tensor:
         raise ValueError(f"dimension {dim} must have even size to split into (Re, Im), got {size}")
     real, imag = torch.chunk(x, 2, dim=dim)
     return torch.complex(real, imag)
+
+
+class _SplitPReLU(torch.autograd.Function):
+    """PReLU on the real view with slopes (w_re, w_im), saving only the input:
+    prelu(t) = max(t, 0) + w min(t, 0). (On CPU, F.prelu with the (Re, Im) axis as channels
+    and torch.where are both ~10x slower than these clamps.)"""
+
+    @staticmethod
+    def forward(ctx: Any, z: Tensor, weight: Tensor) -> Tensor:
+        ctx.save_for_backward(z, weight)
+        t = torch.view_as_real(z)
+        return torch.view_as_complex(torch.clamp_min(t, 0).add_(torch.clamp_max(t, 0) * weight))
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, Tensor]:
+        z, weight = ctx.saved_tensors
+        t, g = torch.view_as_real(z), torch.view_as_real(grad)
+        negative_part = torch.clamp_max(t, 0)
+        # d/dt = 1 for t >= 0 and w for t < 0: g + (w - 1) g [t < 0]
+        grad_t = g + (weight - 1) * (g * (negative_part < 0))
+        grad_w = (g * negative_part).reshape(-1, 2).sum(0)
+        return torch.view_as_complex(grad_t.contiguous()), grad_w

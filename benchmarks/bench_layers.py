@@ -1,0 +1,142 @@
+"""Forward + backward of Linear, Conv2d and each activation against native torch complex ops,
+torchcvnn and complextorch (where installed), all in one process."""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+from torch import nn
+
+import cvlayers
+
+from ._fwdbwd import fwd_bwd, runs, third_party
+from ._harness import Case, time_pair
+
+ACTIVATIONS = [
+    "CReLU",
+    "CPReLU",
+    "CELU",
+    "CGELU",
+    "CSigmoid",
+    "CTanh",
+    "ZReLU",
+    "ModReLU",
+    "ModTanh",
+    "ModSigmoid",
+    "Cardioid",
+    "Mod",
+]
+# Same concept under another name elsewhere.
+ALIASES = {"ZReLU": ["zReLU"], "ModReLU": ["modReLU"], "Cardioid": ["Cardioid", "CVCardiod"]}
+
+
+def _case(
+    name: str,
+    baseline: str,
+    ours: object,
+    theirs: object,
+    device: torch.device,
+    min_run_time: float,
+    **extra: object,
+) -> Case:
+    t_ours, t_ref = time_pair(ours, theirs, min_run_time=min_run_time, device=device)  # type: ignore[arg-type]
+    return Case("layers", name, baseline, t_ours, t_ref, dict(extra))
+
+
+def run(quick: bool = False, device: torch.device | str = "cpu") -> list[Case]:
+    device = torch.device(device)
+    warnings.filterwarnings("ignore", message="Complex modules are a new feature")
+    min_run_time = 0.05 if quick else 0.4
+    cases: list[Case] = []
+    dtype = torch.complex64
+
+    # Linear: cvlayers vs torch.nn.Linear in complex64 (native complex matmul).
+    batch, width = (64, 64) if quick else (1024, 512)
+    x = torch.randn(batch, width, dtype=dtype, device=device)
+    ours = cvlayers.Linear(width, width, device=device)
+    native = nn.Linear(width, width, dtype=dtype, device=device)
+    cases.append(
+        _case(
+            f"Linear {width}->{width}, batch {batch}",
+            "torch.nn.Linear(complex64)",
+            fwd_bwd(ours, x),
+            fwd_bwd(native, x),
+            device,
+            min_run_time,
+        )
+    )
+    other = third_party("complextorch.nn", ["Linear"], width, width)
+    if other is not None:
+        cases.append(
+            _case(
+                f"Linear {width}->{width}, batch {batch}",
+                "complextorch Linear",
+                fwd_bwd(ours, x),
+                fwd_bwd(other.to(device), x),
+                device,
+                min_run_time,
+            )
+        )
+
+    # Conv2d 3x3.
+    n, c, hw = (2, 8, 16) if quick else (16, 16, 64)
+    img = torch.randn(n, c, hw, hw, dtype=dtype, device=device)
+    conv = cvlayers.Conv2d(c, c, 3, padding=1, device=device)
+    native_conv = nn.Conv2d(c, c, 3, padding=1, dtype=dtype, device=device)
+    shape = f"Conv2d {c}->{c} 3x3 on {n}x{hw}x{hw}"
+    cases.append(
+        _case(
+            shape,
+            "torch.nn.Conv2d(complex64)",
+            fwd_bwd(conv, img),
+            fwd_bwd(native_conv, img),
+            device,
+            min_run_time,
+        )
+    )
+    other = third_party("complextorch.nn", ["Conv2d"], c, c, 3, padding=1)
+    if other is not None:
+        cases.append(
+            _case(
+                shape,
+                "complextorch Conv2d",
+                fwd_bwd(conv, img),
+                fwd_bwd(other.to(device), img),
+                device,
+                min_run_time,
+            )
+        )
+
+    # Activations on a flat tensor, against a memory-bound reference and the peers.
+    numel = 1 << (14 if quick else 21)
+    z = torch.randn(numel, dtype=dtype, device=device)
+    reference = fwd_bwd(lambda t: t * 2.0, z)
+    for name in ACTIVATIONS:
+        ours_act = getattr(cvlayers, name)().to(device)
+        run_ours = fwd_bwd(ours_act, z)
+        cases.append(
+            _case(
+                f"{name} fwd+bwd, {numel} elements",
+                "z * 2 (memory-bound)",
+                run_ours,
+                reference,
+                device,
+                min_run_time,
+            )
+        )
+        for package in ("torchcvnn.nn", "complextorch.nn"):
+            peer = third_party(package, ALIASES.get(name, [name]))
+            label = f"{package.split('.')[0]} {type(peer).__name__}"
+            if peer is not None and runs(peer_run := fwd_bwd(peer.to(device), z), label):
+                cases.append(
+                    _case(
+                        f"{name} fwd+bwd, {numel} elements",
+                        f"{package.split('.')[0]} {type(peer).__name__}",
+                        run_ours,
+                        fwd_bwd(peer.to(device), z),
+                        device,
+                        min_run_time,
+                    )
+                )
+    return cases
