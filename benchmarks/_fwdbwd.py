@@ -28,7 +28,7 @@ def runs(fn: Callable[[], None], label: str) -> bool:
     """Whether ``fn`` runs; a peer that cannot do a training step is reported and skipped."""
     try:
         fn()
-    except Exception as err:  # noqa: BLE001 - any failure of a third-party module
+    except Exception as err:
         print(f"skipped {label}: {type(err).__name__}: {str(err)[:80]}")
         return False
     return True

@@ -128,15 +128,10 @@ def run(quick: bool = False, device: torch.device | str = "cpu") -> list[Case]:
         for package in ("torchcvnn.nn", "complextorch.nn"):
             peer = third_party(package, ALIASES.get(name, [name]))
             label = f"{package.split('.')[0]} {type(peer).__name__}"
-            if peer is not None and runs(peer_run := fwd_bwd(peer.to(device), z), label):
-                cases.append(
-                    _case(
-                        f"{name} fwd+bwd, {numel} elements",
-                        f"{package.split('.')[0]} {type(peer).__name__}",
-                        run_ours,
-                        fwd_bwd(peer.to(device), z),
-                        device,
-                        min_run_time,
-                    )
-                )
+            if peer is None:
+                continue
+            peer_run = fwd_bwd(peer.to(device), z)
+            if runs(peer_run, label):
+                case_name = f"{name} fwd+bwd, {numel} elements"
+                cases.append(_case(case_name, label, run_ours, peer_run, device, min_run_time))
     return cases
