@@ -11,10 +11,15 @@ from pathlib import Path
 
 import torch
 
-from . import bench_layers, bench_optim
+from . import bench_e2e, bench_layers, bench_losses, bench_optim
 from ._harness import Case, environment, print_table, write_json
 
-BENCHMARKS = {"optim": bench_optim.run, "layers": bench_layers.run}
+BENCHMARKS = {
+    "optim": bench_optim.run,
+    "layers": bench_layers.run,
+    "losses": bench_losses.run,
+    "e2e": bench_e2e.run,
+}
 
 
 def main(argv: list[str] | None = None) -> None:
