@@ -106,8 +106,8 @@ class CPReLU(nn.Module):
     initialised to ``init`` as ``torch.nn.PReLU`` and torchcvnn's ``CPReLU``.
 
     Example:
-        >>> CPReLU()(torch.tensor([-4 - 8j]))
-        tensor([-1.-2.j], grad_fn=<ViewAsComplexBackward0>)
+        >>> CPReLU()(torch.tensor([-4 - 8j])).detach()
+        tensor([-1.-2.j])
     """
 
     def __init__(

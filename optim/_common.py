@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 import torch
 from torch import Tensor
 from torch.optim.optimizer import _default_to_fused_or_foreach
 
-__all__ = ["check_lr", "resolve_foreach", "scalar"]
+__all__ = ["check_lr", "like_param", "resolve_foreach", "scalar", "to_local"]
 
 
 def check_lr(lr: float | Tensor) -> None:
@@ -31,3 +31,42 @@ def scalar(value: float | Tensor) -> float:
     if isinstance(value, Tensor) and not torch.compiler.is_compiling():
         return float(value.item())
     return cast(float, value)
+
+
+def _dtensor_type() -> Any:
+    if not torch.distributed.is_available():
+        return None
+    from torch.distributed.tensor import DTensor
+
+    return DTensor
+
+
+def to_local(tensors: list[Tensor]) -> list[Tensor]:
+    """The local shards of DTensors (FSDP2 parameters and their state), others unchanged.
+
+    Every cvlayers optimizer is elementwise per parameter, so it steps on the shards; in-place
+    updates of a shard update its DTensor.
+    """
+    dtensor = _dtensor_type()
+    if dtensor is None:
+        return tensors
+    return [cast(Any, t).to_local() if isinstance(t, dtensor) else t for t in tensors]
+
+
+def like_param(local: Tensor, param: Tensor) -> Tensor:
+    """A new state tensor made from a local shard, as a DTensor sharded like ``param``."""
+    dtensor = _dtensor_type()
+    if dtensor is None or not isinstance(param, dtensor):
+        return local
+    sharded = cast(Any, param)
+    return cast(
+        Tensor,
+        dtensor.from_local(
+            local,
+            sharded.device_mesh,
+            sharded.placements,
+            run_check=False,
+            shape=param.shape,
+            stride=param.stride(),
+        ),
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 import torch
@@ -9,7 +10,7 @@ from torch import Tensor
 from torch.optim.optimizer import Optimizer, ParamsT
 
 from . import _convention as cv
-from ._common import check_lr, resolve_foreach, scalar
+from ._common import check_lr, resolve_foreach, scalar, to_local
 
 __all__ = ["MOMENTS", "Adam", "AdamW", "adam"]
 
@@ -253,9 +254,13 @@ def _check_moment(moment: object) -> None:
         raise ValueError(f"Invalid moment value: {moment!r} (expected one of {MOMENTS})")
 
 
+_REAL = {torch.complex64: torch.float32, torch.complex128: torch.float64}
+
+
 def _second_moment_like(p: Tensor, moment: str) -> Tensor:
+    """Like ``p`` (sharded like it under FSDP2); real for the modulus of a complex ``p``."""
     if p.is_complex() and moment == "modulus":
-        return torch.zeros(p.shape, dtype=p.real.dtype, device=p.device)
+        return torch.zeros_like(p, dtype=_REAL[p.dtype])
     return torch.zeros_like(p, memory_format=torch.preserve_format)
 
 
@@ -289,7 +294,10 @@ def adam(
     _check_moment(moment)
     if not params:
         return
-    lists = [params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps]
+    # FSDP2: Adam is elementwise per parameter, so it steps on the local shards.
+    lists = [to_local(t) for t in (params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs)]
+    lists.append(state_steps)
+    params = lists[0]
     use_foreach = resolve_foreach(foreach, params)
     if use_foreach:
         grouped = Optimizer._group_tensors_by_device_and_dtype(lists)  # type: ignore[arg-type]
@@ -407,8 +415,18 @@ def _adam_batch(
     torch._foreach_add_(denom, eps / scale)
     if modulus:  # one denominator for both parts: phase-equivariant
         for part in (torch.real, torch.imag):
-            torch._foreach_addcdiv_(
-                [part(p) for p in params], [part(m) for m in exp_avgs], denom, step_sizes
-            )
+            _addcdiv_([part(p) for p in params], [part(m) for m in exp_avgs], denom, step_sizes)
     else:
-        torch._foreach_addcdiv_(_real(params), _real(exp_avgs), denom, step_sizes)
+        _addcdiv_(_real(params), _real(exp_avgs), denom, step_sizes)
+
+
+def _addcdiv_(
+    targets: list[Tensor], nums: list[Tensor], denoms: Sequence[Tensor], values: list[float]
+) -> None:
+    """``t += value * num / denom``: torch.optim's foreach op in eager mode; plain ops that
+    inductor fuses under torch.compile, where the step sizes are tensors."""
+    if torch.compiler.is_compiling():
+        for t, n, d, v in zip(targets, nums, denoms, values, strict=True):
+            t.add_(n / d * v)
+    else:
+        torch._foreach_addcdiv_(targets, nums, list(denoms), values)

@@ -9,7 +9,7 @@ from torch import Tensor
 from torch.optim.optimizer import Optimizer, ParamsT
 
 from . import _convention as cv
-from ._common import check_lr, resolve_foreach, scalar
+from ._common import check_lr, like_param, resolve_foreach, scalar, to_local
 
 __all__ = ["SGD", "sgd"]
 
@@ -200,10 +200,14 @@ def sgd(
         )
     use_foreach = resolve_foreach(foreach, params) and not any(g.is_sparse for g in d_p_list)
     kernel = _multi_tensor_sgd if use_foreach else _single_tensor_sgd
+    # FSDP2: step on the local shards; new momentum buffers become DTensors like their params.
+    local_bufs: list[Tensor | None] = [
+        None if b is None else to_local([b])[0] for b in momentum_buffer_list
+    ]
     kernel(
-        params,
-        d_p_list,
-        momentum_buffer_list,
+        to_local(params),
+        to_local(d_p_list),
+        local_bufs,
         weight_decay=weight_decay,
         momentum=momentum,
         lr=scalar(lr),
@@ -213,6 +217,9 @@ def sgd(
         conjugate=conjugate,
         half=half,
     )
+    for i, (old, new) in enumerate(zip(momentum_buffer_list, local_bufs, strict=True)):
+        if old is None and new is not None:
+            momentum_buffer_list[i] = like_param(new, params[i])
 
 
 def _single_tensor_sgd(

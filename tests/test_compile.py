@@ -7,6 +7,7 @@ import torch
 import torch._dynamo
 
 import cvlayers
+import cvlayers.optim
 
 
 def _cnn() -> torch.nn.Module:
@@ -45,3 +46,42 @@ def test_cnn_has_no_graph_breaks() -> None:
     explanation = torch._dynamo.explain(_cnn())(torch.randn(2, 1, 8, 8, dtype=torch.complex64))
     assert explanation.graph_break_count == 0, explanation.break_reasons
     assert explanation.graph_count == 1
+
+
+OPTIMIZERS = [
+    *[
+        ("SGD", {"momentum": 0.9, "conjugate": c, "half": h})
+        for c in (True, False)
+        for h in (True, False)
+    ],
+    ("Adam", {"moment": "componentwise", "conjugate": False}),
+    ("Adam", {"moment": "modulus"}),
+]
+
+
+def _model_and_optimizer(
+    name: str, options: dict[str, object]
+) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
+    torch.manual_seed(0)
+    model = cvlayers.Linear(6, 4)
+    for p in model.parameters():
+        p.grad = torch.randn_like(p)
+    cls = getattr(cvlayers.optim, name)
+    return model, cls(model.parameters(), lr=0.1, **options)
+
+
+@pytest.mark.parametrize(("name", "options"), OPTIMIZERS, ids=[f"{n}-{o}" for n, o in OPTIMIZERS])
+def test_compiled_optimizer_step_matches_eager(name: str, options: dict[str, object]) -> None:
+    """As in PyTorch's tutorial on compiling optimizers: wrap opt.step in torch.compile."""
+    eager_model, eager_opt = _model_and_optimizer(name, options)
+    model, opt = _model_and_optimizer(name, options)
+    torch._dynamo.reset()
+    explanation = torch._dynamo.explain(_model_and_optimizer(name, options)[1].step)()
+    assert explanation.graph_break_count == 0, explanation.break_reasons
+    step = torch.compile(opt.step)
+    for _ in range(3):
+        eager_opt.step()
+        step()
+    for a, b in zip(model.parameters(), eager_model.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    assert not torch.equal(model.weight, _model_and_optimizer(name, options)[0].weight)
