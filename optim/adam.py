@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import torch
 from torch import Tensor
 from torch.optim.optimizer import Optimizer, ParamsT
 
 from . import _convention as cv
+from ._base import ConventionOptimizer
 from ._common import check_lr, resolve_foreach, scalar, to_local
 
 __all__ = ["MOMENTS", "Adam", "AdamW", "adam"]
@@ -17,7 +18,7 @@ __all__ = ["MOMENTS", "Adam", "AdamW", "adam"]
 MOMENTS = ("componentwise", "modulus")
 
 
-class Adam(Optimizer):
+class Adam(ConventionOptimizer):
     r"""Adam with an explicit complex gradient convention and a choice of second moment.
 
     With the direction :math:`d_t = s\,C(\texttt{w.grad})` of :class:`cvlayers.optim.SGD`
@@ -120,22 +121,16 @@ class Adam(Optimizer):
         }
         super().__init__(params, defaults)
 
-    def add_param_group(self, param_group: dict[str, Any]) -> None:
-        super().add_param_group(param_group)
-        group = self.param_groups[-1]
-        cv.check_convention(group["conjugate"], group["half"])
-        _check_moment(group["moment"])
+    group_defaults: ClassVar[dict[str, Any]] = {
+        **ConventionOptimizer.group_defaults,
+        "amsgrad": False,
+        "decoupled_weight_decay": False,
+        "moment": "componentwise",
+    }
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("amsgrad", False)
-            group.setdefault("maximize", False)
-            group.setdefault("foreach", None)
-            group.setdefault("decoupled_weight_decay", False)
-            group.setdefault("conjugate", True)
-            group.setdefault("half", True)
-            group.setdefault("moment", "componentwise")
+    def _check_group(self, group: dict[str, Any]) -> None:
+        super()._check_group(group)
+        _check_moment(group["moment"])
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Tensor]:
         state = self.state[p]
@@ -153,54 +148,42 @@ class Adam(Optimizer):
             )
         return cast(dict[str, Tensor], state)
 
-    @torch.no_grad()
-    def step(self, closure: Any = None) -> Any:
-        """Perform a single optimisation step.
-
-        Args:
-            closure: a closure that re-evaluates the model and returns the loss.
-        """
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            params, grads, exp_avgs, exp_avg_sqs, max_sqs, steps = [], [], [], [], [], []
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if p.grad.is_sparse:
-                    raise RuntimeError("Adam does not support sparse gradients")
-                state = self._init_state(p, group)
-                params.append(p)
-                grads.append(p.grad)
-                exp_avgs.append(state["exp_avg"])
-                exp_avg_sqs.append(state["exp_avg_sq"])
-                if group["amsgrad"]:
-                    max_sqs.append(state["max_exp_avg_sq"])
-                steps.append(state["step"])
-            beta1, beta2 = group["betas"]
-            adam(
-                params,
-                grads,
-                exp_avgs,
-                exp_avg_sqs,
-                max_sqs,
-                steps,
-                foreach=group["foreach"],
-                amsgrad=group["amsgrad"],
-                beta1=beta1,
-                beta2=beta2,
-                lr=group["lr"],
-                weight_decay=group["weight_decay"],
-                eps=group["eps"],
-                maximize=group["maximize"],
-                decoupled_weight_decay=group["decoupled_weight_decay"],
-                conjugate=group["conjugate"],
-                half=group["half"],
-                moment=group["moment"],
-            )
-        return loss
+    def _step_group(self, group: dict[str, Any]) -> None:
+        params, grads, exp_avgs, exp_avg_sqs, max_sqs, steps = [], [], [], [], [], []
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            if p.grad.is_sparse:
+                raise RuntimeError("Adam does not support sparse gradients")
+            state = self._init_state(p, group)
+            params.append(p)
+            grads.append(p.grad)
+            exp_avgs.append(state["exp_avg"])
+            exp_avg_sqs.append(state["exp_avg_sq"])
+            if group["amsgrad"]:
+                max_sqs.append(state["max_exp_avg_sq"])
+            steps.append(state["step"])
+        beta1, beta2 = group["betas"]
+        adam(
+            params,
+            grads,
+            exp_avgs,
+            exp_avg_sqs,
+            max_sqs,
+            steps,
+            foreach=group["foreach"],
+            amsgrad=group["amsgrad"],
+            beta1=beta1,
+            beta2=beta2,
+            lr=group["lr"],
+            weight_decay=group["weight_decay"],
+            eps=group["eps"],
+            maximize=group["maximize"],
+            decoupled_weight_decay=group["decoupled_weight_decay"],
+            conjugate=group["conjugate"],
+            half=group["half"],
+            moment=group["moment"],
+        )
 
 
 class AdamW(Adam):

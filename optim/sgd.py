@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import torch
 from torch import Tensor
 from torch.optim.optimizer import Optimizer, ParamsT
 
 from . import _convention as cv
+from ._base import ConventionOptimizer
 from ._common import check_lr, like_param, resolve_foreach, scalar, to_local
 
 __all__ = ["SGD", "sgd"]
 
 
-class SGD(Optimizer):
+class SGD(ConventionOptimizer):
     r"""Stochastic gradient descent (optionally with momentum) with an explicit complex
     gradient convention.
 
@@ -113,63 +114,41 @@ class SGD(Optimizer):
         }
         super().__init__(params, defaults)
 
-    def add_param_group(self, param_group: dict[str, Any]) -> None:
-        super().add_param_group(param_group)
-        group = self.param_groups[-1]
-        cv.check_convention(group["conjugate"], group["half"])
+    group_defaults: ClassVar[dict[str, Any]] = {
+        **ConventionOptimizer.group_defaults,
+        "nesterov": False,
+    }
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("nesterov", False)
-            group.setdefault("maximize", False)
-            group.setdefault("foreach", None)
-            group.setdefault("conjugate", True)
-            group.setdefault("half", True)
-
-    @torch.no_grad()
-    def step(self, closure: Any = None) -> Any:
-        """Perform a single optimisation step.
-
-        Args:
-            closure: a closure that re-evaluates the model and returns the loss.
-        """
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-
-        for group in self.param_groups:
-            params: list[Tensor] = []
-            grads: list[Tensor] = []
-            bufs: list[Tensor | None] = []
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                params.append(p)
-                grads.append(p.grad)
-                if group["momentum"] != 0:
-                    bufs.append(self.state[p].get("momentum_buffer"))
-
-            sgd(
-                params,
-                grads,
-                bufs,
-                foreach=group["foreach"],
-                weight_decay=group["weight_decay"],
-                momentum=group["momentum"],
-                lr=group["lr"],
-                dampening=group["dampening"],
-                nesterov=group["nesterov"],
-                maximize=group["maximize"],
-                conjugate=group["conjugate"],
-                half=group["half"],
-            )
-
+    def _step_group(self, group: dict[str, Any]) -> None:
+        params: list[Tensor] = []
+        grads: list[Tensor] = []
+        bufs: list[Tensor | None] = []
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            params.append(p)
+            grads.append(p.grad)
             if group["momentum"] != 0:
-                for p, buf in zip(params, bufs, strict=True):
-                    self.state[p]["momentum_buffer"] = buf
-        return loss
+                bufs.append(self.state[p].get("momentum_buffer"))
+
+        sgd(
+            params,
+            grads,
+            bufs,
+            foreach=group["foreach"],
+            weight_decay=group["weight_decay"],
+            momentum=group["momentum"],
+            lr=group["lr"],
+            dampening=group["dampening"],
+            nesterov=group["nesterov"],
+            maximize=group["maximize"],
+            conjugate=group["conjugate"],
+            half=group["half"],
+        )
+
+        if group["momentum"] != 0:
+            for p, buf in zip(params, bufs, strict=True):
+                self.state[p]["momentum_buffer"] = buf
 
 
 def sgd(

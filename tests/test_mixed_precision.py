@@ -36,5 +36,5 @@ def test_complex32_is_refused_clearly(make: object) -> None:
 
 
 def test_complex32_input_is_a_dtype_error() -> None:
-    with pytest.raises(TypeError, match="complex32 but this layer is torch.complex64"):
+    with pytest.raises(TypeError, match=r"complex32 but this layer is torch\.complex64"):
         cvlayers.Linear(2, 2)(torch.zeros(1, 2, dtype=torch.complex32))
