@@ -139,19 +139,8 @@ def cardioid(z: Tensor) -> Tensor:
     return out
 
 
-class _Modulus(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx: Any, z: Tensor) -> Tensor:
-        ctx.save_for_backward(z)
-        return modulus(z)
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> Tensor:
-        (z,) = ctx.saved_tensors
-        return grad * unit(z)
-
-
 def modulus_fn(z: Tensor) -> Tensor:
-    """Differentiable |z| (real output) with gradient 0 at z = 0; saves only z."""
-    out: Tensor = _Modulus.apply(z)  # type: ignore[no-untyped-call]
-    return out
+    """Differentiable |z| (real output): ``torch.abs``, whose backward ``grad * sgn(z)`` is 0
+    at z = 0 and saves only z. (Measured: a custom Function with the fast ``modulus`` forward
+    is slower end to end, its backward being a complex-by-real product.)"""
+    return torch.abs(z)
