@@ -48,7 +48,9 @@ def parse() -> argparse.Namespace:
 
 def init_distributed() -> tuple[int, int]:
     if "RANK" not in os.environ:  # plain `python examples/train_ddp.py`: one process
-        os.environ.update(RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1", MASTER_PORT="29591")
+        os.environ.update(RANK="0", WORLD_SIZE="1")
+        os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
+        os.environ.setdefault("MASTER_PORT", "29591")
     dist.init_process_group("gloo", timeout=datetime.timedelta(seconds=60))
     return dist.get_rank(), dist.get_world_size()
 
@@ -96,6 +98,7 @@ def main() -> None:
         print(f"held-out: {task.evaluate(model)}")
         if args.out is not None:
             torch.save([p.detach() for p in model.parameters()], args.out)
+    dist.barrier()  # no rank tears the group down while another still communicates
     dist.destroy_process_group()
 
 

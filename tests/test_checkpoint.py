@@ -3,6 +3,7 @@ documented example script; the same script runs on 2 processes under torchrun.""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,13 @@ import torch
 SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "train_ddp.py"
 
 
-def _run(*args: str, port: int, launcher: list[str] | None = None) -> None:
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _run(*args: str, launcher: list[str] | None = None) -> None:
     cmd = [
         *(launcher or [sys.executable]),
         str(SCRIPT),
@@ -23,7 +30,7 @@ def _run(*args: str, port: int, launcher: list[str] | None = None) -> None:
         "4",
         *args,
     ]
-    env = {"MASTER_PORT": str(port)} if launcher is None else {}  # torchrun picks its own
+    env = {"MASTER_PORT": str(_free_port())} if launcher is None else {}  # torchrun: own
     proc = subprocess.run(
         cmd,
         capture_output=True,
@@ -38,9 +45,9 @@ def _run(*args: str, port: int, launcher: list[str] | None = None) -> None:
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_resume_in_a_new_process_is_bit_identical(optimizer: str, tmp_path: Path) -> None:
     common = ["--optimizer", optimizer, "--lr", "0.05" if optimizer == "sgd" else "0.003"]
-    _run(*common, "--out", str(tmp_path / "straight.pt"), port=29601)
+    _run(*common, "--out", str(tmp_path / "straight.pt"))
     ckpt = str(tmp_path / "ck.pt")
-    _run(*common, "--checkpoint", ckpt, "--stop-after", "6", port=29602)
+    _run(*common, "--checkpoint", ckpt, "--stop-after", "6")
     midway = list(torch.load(ckpt)["model"].values())  # before the resumed run overwrites it
     _run(
         *common, "--checkpoint", ckpt, "--resume", "--out", str(tmp_path / "resumed.pt"), port=29603
@@ -54,5 +61,5 @@ def test_resume_in_a_new_process_is_bit_identical(optimizer: str, tmp_path: Path
 
 def test_example_runs_on_two_processes(tmp_path: Path) -> None:
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
-    _run("--out", str(tmp_path / "p.pt"), port=0, launcher=launcher)
+    _run("--out", str(tmp_path / "p.pt"), launcher=launcher)
     assert len(torch.load(tmp_path / "p.pt")) == 5
