@@ -105,32 +105,34 @@ def modulus_scale(z: Tensor, kind: str, bias: Tensor | None = None) -> Tensor:
 
 
 class _Cardioid(torch.autograd.Function):
-    """f = (1 + cos theta) z / 2 with cos theta = Re(z)/|z| (0 at z = 0)."""
+    """f = (1 + cos theta) z / 2 with cos theta = Re(z)/|z| (0 at z = 0).
+
+    Backward in real arithmetic with c = x/r, w = y/r (both 0 at z = 0) and G = Gx + i Gy:
+    grad_x = (1 + c)/2 Gx + w/4 Gy + w/4 (2cw Gx + (w^2 - c^2) Gy),
+    grad_y = (1 + c)/2 Gy - w/4 Gx + w/4 ((w^2 - c^2) Gx - 2cw Gy);
+    complex-by-real products are several times slower on CPU.
+    """
 
     @staticmethod
     def forward(ctx: Any, z: Tensor) -> Tensor:
         ctx.save_for_backward(z)
         r = modulus(z)
-        cos = z.real / torch.where(r > 0, r, torch.ones_like(r))
-        return z * ((1 + cos) / 2)
+        half_one_plus_cos = (z.real / torch.where(r > 0, r, torch.ones_like(r))).add_(1).mul_(0.5)
+        return z * half_one_plus_cos
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
         (z,) = ctx.saved_tensors
         r = modulus(z)
         safe_r = torch.where(r > 0, r, torch.ones_like(r))
-        x = z.real
-        cos = x / safe_r
-        # dc/dz = 1/(2r) - x conj(z)/(2r^3), dc/dzbar = 1/(2r) - x z/(2r^3)
-        # df/dz = (1 + c)/2 + z dc/dz / 2, df/dzbar = z dc/dzbar / 2
-        inv = 1 / (2 * safe_r)
-        x_over_r3 = x / (2 * safe_r**3)
-        df_dz = (1 + cos) / 2 + z * (inv - x_over_r3 * z.conj()) / 2
-        df_dzbar = z * (inv - x_over_r3 * z) / 2
-        zero = r == 0
-        df_dz = torch.where(zero, torch.full_like(df_dz, 0.5), df_dz)
-        df_dzbar = torch.where(zero, torch.zeros_like(df_dzbar), df_dzbar)
-        return df_dz.conj() * grad + df_dzbar * grad.conj()
+        c, w = z.real / safe_r, z.imag / safe_r
+        gx, gy = grad.real, grad.imag
+        a, b = 2 * c * w, w * w - c * c
+        half = (1 + c) * 0.5
+        quarter_w = 0.25 * w
+        grad_x = half * gx + quarter_w * (gy + a * gx + b * gy)
+        grad_y = half * gy + quarter_w * (b * gx - a * gy - gx)
+        return torch.complex(grad_x, grad_y)
 
 
 def cardioid(z: Tensor) -> Tensor:
