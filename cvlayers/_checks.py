@@ -5,7 +5,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["check_complex", "complex_dtype"]
+__all__ = ["REAL_DTYPE", "check_complex", "complex_dtype"]
+
+# The dtype of the real and imaginary parts of each supported complex dtype.
+REAL_DTYPE = {torch.complex64: torch.float32, torch.complex128: torch.float64}
 
 
 def complex_dtype(dtype: torch.dtype | None, name: str = "dtype") -> torch.dtype:

@@ -35,7 +35,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from ._checks import check_complex, complex_dtype
+from ._checks import REAL_DTYPE, check_complex, complex_dtype
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "GroupNorm", "LayerNorm", "batch_norm"]
 
@@ -149,7 +149,7 @@ class _BatchNorm(nn.Module):
                 f"eps must be positive (it keeps singular covariances finite), got {eps}"
             )
         dtype = complex_dtype(dtype)
-        real = torch.zeros((), dtype=dtype).real.dtype
+        real = REAL_DTYPE[dtype]
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         self.weight: nn.Parameter | None = None

@@ -29,6 +29,8 @@ import math
 import torch
 from torch import Tensor
 
+from cvlayers._checks import REAL_DTYPE
+
 __all__ = [
     "add_",
     "add_conj_",
@@ -69,9 +71,6 @@ def conj_copy(x: Tensor, scale: float = 1.0) -> Tensor:
     return out
 
 
-_REAL_DTYPE = {torch.complex64: torch.float32, torch.complex128: torch.float64}
-
-
 @functools.lru_cache(maxsize=1024)
 def _row_length(shape: tuple[int, ...]) -> int:
     """Complex elements per row of the sign-trick view of ``shape``; 0 when none is good.
@@ -100,7 +99,7 @@ def _sign_plan(t: Tensor) -> tuple[int, Tensor | None]:
         k = _row_length(tuple(t.shape))
         sign = None
         if k:
-            ones = torch.ones(k, dtype=_REAL_DTYPE[t.dtype], device=t.device)
+            ones = torch.ones(k, dtype=REAL_DTYPE[t.dtype], device=t.device)
             sign = torch.stack([ones, -ones], dim=-1).view(2 * k)
         plan = _plans[key] = (k, sign)
     return plan
@@ -108,7 +107,7 @@ def _sign_plan(t: Tensor) -> tuple[int, Tensor | None]:
 
 def _rows(t: Tensor, k: int) -> Tensor:
     """The real view of contiguous complex ``t`` as rows of ``2k`` reals (re, im, re, im...)."""
-    return t.view(-1, k).view(_REAL_DTYPE[t.dtype])
+    return t.view(-1, k).view(REAL_DTYPE[t.dtype])
 
 
 def _fast_path(acc: Tensor, x: Tensor) -> tuple[int, Tensor | None]:

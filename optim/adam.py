@@ -9,6 +9,8 @@ import torch
 from torch import Tensor
 from torch.optim.optimizer import Optimizer, ParamsT
 
+from cvlayers._checks import REAL_DTYPE
+
 from . import _convention as cv
 from ._base import ConventionOptimizer
 from ._common import check_lr, resolve_foreach, scalar, to_local
@@ -237,13 +239,10 @@ def _check_moment(moment: object) -> None:
         raise ValueError(f"Invalid moment value: {moment!r} (expected one of {MOMENTS})")
 
 
-_REAL = {torch.complex64: torch.float32, torch.complex128: torch.float64}
-
-
 def _second_moment_like(p: Tensor, moment: str) -> Tensor:
     """Like ``p`` (sharded like it under FSDP2); real for the modulus of a complex ``p``."""
     if p.is_complex() and moment == "modulus":
-        return torch.zeros_like(p, dtype=_REAL[p.dtype])
+        return torch.zeros_like(p, dtype=REAL_DTYPE[p.dtype])
     return torch.zeros_like(p, memory_format=torch.preserve_format)
 
 
