@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+import functools
+from typing import Any, TypeVar, cast
 
 import torch
 from torch import Tensor
 from torch.optim.optimizer import _default_to_fused_or_foreach
 
 __all__ = ["check_lr", "like_param", "resolve_foreach", "scalar", "to_local"]
+
+T = TypeVar("T", Tensor, Tensor | None)
 
 
 def check_lr(lr: float | Tensor) -> None:
@@ -33,7 +36,9 @@ def scalar(value: float | Tensor) -> float:
     return cast(float, value)
 
 
+@functools.cache
 def _dtensor_type() -> Any:
+    """DTensor, or None where torch.distributed is missing (looked up once: hot path)."""
     if not torch.distributed.is_available():
         return None
     from torch.distributed.tensor import DTensor
@@ -41,11 +46,12 @@ def _dtensor_type() -> Any:
     return DTensor
 
 
-def to_local(tensors: list[Tensor]) -> list[Tensor]:
+def to_local(tensors: list[T]) -> list[T]:
     """The local shards of DTensors (FSDP2 parameters and their state), others unchanged.
 
     Every cvlayers optimizer is elementwise per parameter, so it steps on the shards; in-place
-    updates of a shard update its DTensor.
+    updates of a shard update its DTensor. ``None`` entries (momentum buffers not created yet)
+    pass through.
     """
     dtensor = _dtensor_type()
     if dtensor is None:

@@ -106,8 +106,6 @@ class Adam(ConventionOptimizer):
                 raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
         if not weight_decay >= 0.0:
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        cv.check_convention(conjugate, half)
-        _check_moment(moment)
         defaults: dict[str, Any] = {
             "lr": lr,
             "betas": betas,
@@ -286,6 +284,7 @@ def adam(
         batches = [cast(list[list[Tensor]], tensors) for tensors, _ in grouped.values()]
     else:
         batches = [[t[i : i + 1] for t in lists] for i in range(len(params))]
+    lr = scalar(lr)
     for p, g, m, v, vmax, steps in batches:
         _adam_batch(
             p,
@@ -298,7 +297,7 @@ def adam(
             amsgrad=amsgrad,
             beta1=beta1,
             beta2=beta2,
-            lr=scalar(lr),
+            lr=lr,
             weight_decay=weight_decay,
             eps=eps,
             maximize=maximize,

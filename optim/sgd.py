@@ -100,7 +100,6 @@ class SGD(ConventionOptimizer):
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
-        cv.check_convention(conjugate, half)
         defaults: dict[str, Any] = {
             "lr": lr,
             "momentum": momentum,
@@ -180,9 +179,7 @@ def sgd(
     use_foreach = resolve_foreach(foreach, params) and not any(g.is_sparse for g in d_p_list)
     kernel = _multi_tensor_sgd if use_foreach else _single_tensor_sgd
     # FSDP2: step on the local shards; new momentum buffers become DTensors like their params.
-    local_bufs: list[Tensor | None] = [
-        None if b is None else to_local([b])[0] for b in momentum_buffer_list
-    ]
+    local_bufs = to_local(momentum_buffer_list)
     kernel(
         to_local(params),
         to_local(d_p_list),
