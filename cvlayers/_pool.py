@@ -53,10 +53,10 @@ def _by_modulus(
 def _by_parts(real_pool: Callable[..., Tensor]) -> Callable[..., Tensor]:
     def pool(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
         check_complex(input, "input", None)
-        both = torch.cat([input.real, input.imag], dim=0) if input.dim() > 1 else None
-        if both is None:
+        if input.dim() < 2:
             raise ValueError(f"expected a batched or unbatched complex input, got {input.shape}")
-        out = real_pool(both, *args, **kwargs)
+        # Pool Re and Im in one call, stacked along the first dimension.
+        out = real_pool(torch.cat([input.real, input.imag], dim=0), *args, **kwargs)
         real, imag = out.chunk(2, dim=0)
         return torch.complex(real, imag)
 

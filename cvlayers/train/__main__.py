@@ -96,23 +96,29 @@ def _table(histories: list[History], baseline: dict[str, float], headline: str) 
     return "\n".join(lines)
 
 
+def _write_curves(path: Path, header: tuple[str, str, str], curves: dict[str, list[float]]) -> Path:
+    """One row per (curve, 1-based index, value)."""
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        for label, values in curves.items():
+            writer.writerows([label, i, f"{v:.9g}"] for i, v in enumerate(values, 1))
+    return path
+
+
 def _write(
     out: Path, config: dict[str, object], histories: list[History], task_baseline: dict[str, float]
 ) -> list[Path]:
-    metrics_csv = out / "metrics.csv"
-    with metrics_csv.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["optimizer", "epoch", "train_loss"])
-        for h in histories:
-            for epoch, loss in enumerate(h.train_loss, 1):
-                writer.writerow([h.label, epoch, f"{loss:.9g}"])
-    steps_csv = out / "step_losses.csv"
-    with steps_csv.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["optimizer", "step", "loss"])
-        for h in histories:
-            for step, loss in enumerate(h.step_loss, 1):
-                writer.writerow([h.label, step, f"{loss:.9g}"])
+    metrics_csv = _write_curves(
+        out / "metrics.csv",
+        ("optimizer", "epoch", "train_loss"),
+        {h.label: h.train_loss for h in histories},
+    )
+    steps_csv = _write_curves(
+        out / "step_losses.csv",
+        ("optimizer", "step", "loss"),
+        {h.label: h.step_loss for h in histories},
+    )
     results = out / "results.json"
     payload = {
         "config": config,
