@@ -68,6 +68,7 @@ def main() -> None:
     args = parser.parse_args()
     dist.init_process_group("gloo", timeout=datetime.timedelta(seconds=30))
     rank, world = dist.get_rank(), dist.get_world_size()
+    assert world == 2, f"launch with --nproc_per_node=2, got world size {world}"
     x, y = data()
     xs, ys = x.chunk(world)[rank], y.chunk(world)[rank]
     results = []
@@ -84,6 +85,10 @@ def main() -> None:
                 if isinstance(layer, cvlayers.Linear):
                     fully_shard(layer, mesh=mesh)
             wrapped = fully_shard(model, mesh=mesh)
+            # Otherwise the comparison with one process would hold trivially.
+            for p in model.parameters():
+                assert hasattr(p, "to_local"), f"{name}: parameter not sharded by fully_shard"
+                assert p.to_local().numel() < p.numel(), f"{name}: shard is the whole tensor"
         opt = make_optimizer(name, wrapped.parameters(), options)
         train(wrapped, opt, xs, ys)
         results.append([full(p) for p in model.parameters()])
