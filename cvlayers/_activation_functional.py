@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from . import _native
 from ._checks import check_complex
 from ._modulus import cardioid as _cardioid
 from ._modulus import modulus_fn, modulus_scale
@@ -77,7 +78,8 @@ def zrelu(z: Tensor) -> Tensor:
     r""":math:`z` if :math:`\mathrm{Re}\,z > 0` and :math:`\mathrm{Im}\,z > 0`, else 0
     (Guberman, 2016): only the open first quadrant passes; 0 (and gradient 0) at 0."""
     check_complex(z, "input", None)
-    return z * ((z.real > 0) & (z.imag > 0))
+    out: Tensor = _ZReLU.apply(z)  # type: ignore[no-untyped-call]
+    return out
 
 
 def modrelu(z: Tensor, bias: Tensor) -> Tensor:
@@ -152,6 +154,32 @@ def real_to_complex(x: Tensor, dim: int | None = None) -> Tensor:
     return torch.complex(real, imag)
 
 
+class _ZReLU(torch.autograd.Function):
+    """z times the first-quadrant mask; the backward recomputes the mask from z."""
+
+    @staticmethod
+    def forward(ctx: Any, z: Tensor) -> Tensor:
+        ctx.save_for_backward(z)
+        if _native.usable(z):
+            out = torch.empty_like(z)
+            _native.launch("zrelu_fwd", z, z, out)
+            return out
+        return z * _first_quadrant(z)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        (z,) = ctx.saved_tensors
+        if _native.usable_backward(z):
+            grad_z = torch.empty_like(z)
+            _native.launch("zrelu_bwd", z, z, _native.raw(grad), grad_z)
+            return grad_z
+        return grad * _first_quadrant(z)
+
+
+def _first_quadrant(z: Tensor) -> Tensor:
+    return (z.real > 0) & (z.imag > 0)
+
+
 class _SplitPReLU(torch.autograd.Function):
     """PReLU on the real view with slopes (w_re, w_im), saving only the input:
     prelu(t) = max(t, 0) + w min(t, 0). (On CPU, F.prelu with the (Re, Im) axis as channels
@@ -160,12 +188,21 @@ class _SplitPReLU(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, z: Tensor, weight: Tensor) -> Tensor:
         ctx.save_for_backward(z, weight)
+        if _native.usable(z, weight):
+            out = torch.empty_like(z)
+            _native.launch("cprelu_fwd", z, z, out, weight)
+            return out
         t = torch.view_as_real(z)
         return torch.view_as_complex(torch.clamp_min(t, 0).add_(torch.clamp_max(t, 0) * weight))
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, Tensor]:
         z, weight = ctx.saved_tensors
+        if _native.usable_backward(z, weight):
+            grad_z = torch.empty_like(z)
+            sums = _native.launch("cprelu_bwd", z, z, _native.raw(grad), grad_z, weight, partial=2)
+            assert sums is not None
+            return grad_z, sums.to(weight.dtype)
         t, g = torch.view_as_real(z), torch.view_as_real(grad)
         negative_part = torch.clamp_max(t, 0)
         # d/dt = 1 for t >= 0 and w for t < 0: g + (w - 1) g [t < 0]

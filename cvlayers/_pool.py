@@ -41,7 +41,7 @@ def _by_modulus(
                 f"dimensions, got shape {tuple(input.shape)}"
             )
         with torch.no_grad():
-            _, idx = real_pool(modulus(input), *args, return_indices=True, **kwargs)
+            _, idx = real_pool(modulus(input.detach()), *args, return_indices=True, **kwargs)
         # Indices address each (batch, channel) plane separately: gather plane by plane.
         flat = input.flatten(-spatial)
         out = flat.gather(-1, idx.flatten(-spatial)).view(idx.shape)

@@ -1,0 +1,165 @@
+"""Fused CPU kernels for the activations (``_ckernels.c``), called through ctypes.
+
+The eager formulas in :mod:`cvlayers._modulus` and :mod:`cvlayers._activation_functional`
+take 10-20 passes over memory on CPU (complex ``abs`` alone is ~10x a real elementwise op);
+these kernels take one. They are the same maths, in the same order, and are used only where
+they apply exactly:
+
+- the extension was built (an optional part of the install; without a C compiler it is
+  skipped) and ``CVLAYERS_NATIVE`` is not ``0``;
+- CPU tensors, complex64 or complex128, contiguous, without a lazy conjugate or negation;
+- not while ``torch.compile`` traces (the eager maths is traceable), and in backward only when
+  no graph is being built (``create_graph=True`` keeps the differentiable eager backward).
+
+Everywhere else (CUDA, strided inputs, double backward) the eager maths runs. Large tensors are
+split into ranges that run in ``torch.get_num_threads()`` threads (ctypes releases the GIL).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ._checks import REAL_DTYPE
+
+__all__ = ["available", "enabled", "launch", "raw", "usable", "usable_backward"]
+
+_SUFFIX = {torch.complex64: "f32", torch.complex128: "f64"}
+# Elements per thread below which another thread costs more than it saves.
+_MIN_RANGE = 1 << 15
+_ALIGN = 64
+
+_P, _I = ctypes.c_void_p, ctypes.c_int64
+# Argument types after (start, stop) for each kernel family.
+_SIGNATURES: dict[str, list[Any]] = {
+    "modrelu_fwd": [_P, _P, _P, _I, _I],
+    "modrelu_bwd": [_P, _P, _P, _P, _I, _I, _P],
+    "cardioid_fwd": [_P, _P],
+    "cardioid_bwd": [_P, _P, _P],
+    "zrelu_fwd": [_P, _P],
+    "zrelu_bwd": [_P, _P, _P],
+    "cprelu_fwd": [_P, _P, _P],
+    "cprelu_bwd": [_P, _P, _P, _P, _P],
+    "abs_fwd": [_P, _P],
+    "abs_bwd": [_P, _P, _P],
+}
+
+
+def _load() -> ctypes.CDLL | None:
+    if os.environ.get("CVLAYERS_NATIVE", "1") == "0":
+        return None
+    spec = importlib.util.find_spec("cvlayers._ckernels")
+    if spec is None or spec.origin is None:
+        return None
+    lib = ctypes.CDLL(spec.origin)
+    for family, argtypes in _SIGNATURES.items():
+        for suffix in _SUFFIX.values():
+            fn = getattr(lib, f"cv_{family}_{suffix}")
+            fn.argtypes = [_I, _I, *argtypes]
+            fn.restype = None
+    return lib
+
+
+_LIB = _load()
+_enabled = _LIB is not None
+
+
+def available() -> bool:
+    """Whether the compiled kernels were built and loaded."""
+    return _LIB is not None
+
+
+def enabled(value: bool | None = None) -> bool:
+    """Whether the kernels are used; ``enabled(False)`` switches to the eager maths (tests
+    compare the two), ``enabled(True)`` back where they are available. Returns the state."""
+    global _enabled
+    if value is not None:
+        _enabled = value and _LIB is not None
+    return _enabled
+
+
+def _native_complex(t: Tensor) -> bool:
+    return (
+        t.dtype in _SUFFIX
+        and t.device.type == "cpu"
+        and t.is_contiguous()
+        and not t.is_conj()
+        and not t.is_neg()
+    )
+
+
+def usable(z: Tensor, *real: Tensor | None) -> bool:
+    """Whether the kernels apply to complex ``z`` and its real parameters ``real``."""
+    if not _enabled or torch.compiler.is_compiling() or not _native_complex(z):
+        return False
+    dtype = REAL_DTYPE[z.dtype]
+    return all(
+        t is None or (t.dtype == dtype and t.device.type == "cpu" and t.is_contiguous())
+        for t in real
+    )
+
+
+def usable_backward(z: Tensor, *real: Tensor | None) -> bool:
+    """:func:`usable`, and no graph of the backward is being recorded."""
+    return not torch.is_grad_enabled() and usable(z, *real)
+
+
+def raw(t: Tensor) -> Tensor:
+    """``t`` as a dense tensor without lazy conjugate or negation (a gradient may be either)."""
+    return t.resolve_conj().resolve_neg().contiguous()
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_key = (-1, 0)  # (process id, workers)
+
+
+def _executor(workers: int) -> ThreadPoolExecutor:
+    global _pool, _pool_key
+    pid, size = _pool_key
+    # A pool inherited through fork has no threads in the child: start a new one.
+    if _pool is None or pid != os.getpid() or size < workers:
+        _pool = ThreadPoolExecutor(workers, thread_name_prefix="cvlayers")
+        _pool_key = (os.getpid(), workers)
+    return _pool
+
+
+def _ranges(n: int) -> list[tuple[int, int]]:
+    parts = max(1, min(torch.get_num_threads(), n // _MIN_RANGE))
+    if parts == 1:
+        return [(0, n)]
+    step = -(-n // parts // _ALIGN) * _ALIGN
+    return [(start, min(start + step, n)) for start in range(0, n, step)]
+
+
+def launch(family: str, z: Tensor, *args: Tensor | int | None, partial: int = 0) -> Tensor | None:
+    """Run kernel ``family`` for ``z``'s dtype over all of ``z``'s elements, in parallel ranges.
+
+    ``args`` are tensors (passed by address), ints, or None (a null pointer). With ``partial``
+    = k, the kernel's last argument is a float64 accumulator of k values per range; their sum
+    over the ranges is returned.
+    """
+    assert _LIB is not None
+    fn = getattr(_LIB, f"cv_{family}_{_SUFFIX[z.dtype]}")
+    values = [a.data_ptr() if isinstance(a, Tensor) else a for a in args]
+    ranges = _ranges(z.numel())
+    sums = torch.zeros(len(ranges), partial, dtype=torch.float64) if partial else None
+
+    def call(k: int) -> None:
+        extra = [sums[k].data_ptr()] if sums is not None else []
+        fn(*ranges[k], *values, *extra)
+
+    if len(ranges) > 1:
+        pool = _executor(len(ranges) - 1)
+        futures: list[Future[None]] = [pool.submit(call, k) for k in range(1, len(ranges))]
+        call(0)
+        for future in futures:
+            future.result()
+    else:
+        call(0)
+    return None if sums is None else sums.sum(0)

@@ -1,0 +1,163 @@
+"""The fused CPU kernels (cvlayers/_ckernels.c) against the eager maths they replace."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable
+
+import pytest
+import torch
+from torch import Tensor, nn
+
+import cvlayers
+from cvlayers import _native
+from cvlayers import functional as CF
+
+pytestmark = pytest.mark.skipif(
+    not _native.available() and os.environ.get("CVLAYERS_NATIVE") == "0",
+    reason="kernels switched off by CVLAYERS_NATIVE=0",
+)
+
+# Every Function with a kernel, as (module factory, input shape); per-channel ModReLU has a
+# bias on dim 1, the functional form one on the last dim.
+CASES: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
+    "ModReLU": (lambda: cvlayers.ModReLU(bias=-0.3), (4, 3, 50)),
+    "ModReLU+": (lambda: cvlayers.ModReLU(bias=0.2), (4, 3, 50)),
+    "ModReLU-channels": (lambda: cvlayers.ModReLU(num_features=3, bias=-0.2), (4, 3, 7, 5)),
+    "Cardioid": (cvlayers.Cardioid, (4, 3, 50)),
+    "ZReLU": (cvlayers.ZReLU, (4, 3, 50)),
+    "CPReLU": (cvlayers.CPReLU, (4, 3, 50)),
+    "Mod": (cvlayers.Mod, (4, 3, 50)),
+}
+
+
+def test_kernels_are_built() -> None:
+    """CI installs with a C compiler, so the fast path must be there (not silently eager)."""
+    assert _native.available() and _native.enabled()
+
+
+def _run(module: nn.Module, z: Tensor, grad_seed: int = 1) -> list[Tensor]:
+    """Output, input gradient and parameter gradients for a fixed upstream gradient."""
+    z = z.detach().requires_grad_(True)
+    for p in module.parameters():
+        p.grad = None
+    out = module(z)
+    grad = torch.randn(
+        out.shape, dtype=out.dtype, generator=torch.Generator().manual_seed(grad_seed)
+    )
+    out.backward(grad)
+    assert z.grad is not None
+    return [out.detach(), z.grad, *[p.grad for p in module.parameters() if p.grad is not None]]
+
+
+def _both(module: nn.Module, z: Tensor) -> tuple[list[Tensor], list[Tensor]]:
+    fused = _run(module, z)
+    _native.enabled(False)
+    try:
+        eager = _run(module, z)
+    finally:
+        _native.enabled(True)
+    return fused, eager
+
+
+def _real_dtype(dtype: torch.dtype) -> torch.dtype:
+    return torch.float64 if dtype == torch.complex128 else torch.float32
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_kernel_matches_eager(name: str, dtype: torch.dtype) -> None:
+    factory, shape = CASES[name]
+    module = factory().to(_real_dtype(dtype))
+    z = torch.randn(shape, dtype=dtype)
+    z.view(-1)[:7] = 0  # z = 0 takes each kernel's limit branch
+    z.view(-1)[7:11] = torch.tensor([1e-30, -1e-30j, 1e3 + 0j, -1e3j], dtype=dtype)
+    fused, eager = _both(module, z)
+    assert len(fused) == len(eager) >= 2
+    for a, b in zip(fused, eager, strict=True):
+        assert torch.isfinite(torch.view_as_real(a) if a.is_complex() else a).all()
+        torch.testing.assert_close(
+            a, b, rtol=1e-5 if dtype == torch.complex64 else 1e-12, atol=1e-5
+        )
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_kernel_over_parallel_ranges(name: str) -> None:
+    """Large enough to be split across threads: ranges and per-range sums agree with eager."""
+    factory, _ = CASES[name]
+    module = factory().to(torch.float64)
+    n = 3 * (1 << 15) + 5  # three ranges and a ragged end
+    channels = 3 if name == "ModReLU-channels" else 1
+    z = torch.randn(2, channels, n // (2 * channels), 1, dtype=torch.complex128)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        assert len(_native._ranges(z.numel())) == 3
+        fused, eager = _both(module, z)
+    finally:
+        torch.set_num_threads(threads)
+    for a, b in zip(fused, eager, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [0, 1, 100, 1 << 15, 3 * (1 << 15) + 5, 1 << 20])
+def test_ranges_cover_every_element_once(n: int) -> None:
+    ranges = _native._ranges(n)
+    assert ranges[0][0] == 0 and ranges[-1][1] == n
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
+    assert all(start % 64 == 0 for start, _ in ranges)
+
+
+@pytest.mark.parametrize(
+    ("bias_shape", "layout"),
+    [((), (1, 60)), ((3, 1, 1), (3, 20)), ((5,), (5, 1)), ((1, 4, 1), (4, 5)), ((3, 4, 1), None)],
+)
+def test_bias_layouts(bias_shape: tuple[int, ...], layout: tuple[int, int] | None) -> None:
+    """Scalar, per-channel and last-dim biases take the kernel; a 2-D one the eager maths, and
+    both agree with the broadcast formula relu(|z| + b) z/|z|."""
+    from cvlayers._modulus import _bias_layout
+
+    z = torch.randn(3, 4, 5, dtype=torch.complex128, requires_grad=True)
+    bias = (-0.5 * torch.rand(bias_shape, dtype=torch.float64)).requires_grad_(True)
+    assert _bias_layout(z, bias) == layout
+    out = CF.modrelu(z, bias)
+    r = z.abs()
+    torch.testing.assert_close(out, torch.relu(r + bias) / r * z)
+    torch.autograd.gradcheck(lambda z, b: CF.modrelu(z, b), (z, bias))
+
+
+def test_strided_and_conjugate_inputs_take_the_eager_path() -> None:
+    z = torch.randn(6, 8, dtype=torch.complex64)
+    for view in (z.t(), z.conj(), z[:, ::2]):
+        assert not _native.usable(view)
+        torch.testing.assert_close(CF.cardioid(view), CF.cardioid(view.resolve_conj().contiguous()))
+
+
+def test_abs_neither_overflows_nor_underflows(dtype: torch.dtype) -> None:
+    big = 1e200 if dtype == torch.complex128 else 1e30
+    tiny = 1e-200 if dtype == torch.complex128 else 1e-30
+    z = torch.tensor([big + big * 1j, tiny - tiny * 1j, 3 + 4j, 0j], dtype=dtype)
+    z.requires_grad_(True)
+    out = CF.mod(z)
+    torch.testing.assert_close(out, torch.abs(z.detach()))
+    out.sum().backward()
+    assert z.grad is not None
+    torch.testing.assert_close(z.grad, torch.sgn(z.detach()))
+
+
+def test_double_backward_uses_the_differentiable_eager_path() -> None:
+    z = torch.randn(4, 5, dtype=torch.complex128, requires_grad=True)
+    bias = torch.tensor(-0.2, dtype=torch.float64, requires_grad=True)
+    torch.autograd.gradgradcheck(lambda z, b: CF.modrelu(z, b), (z, bias))
+    torch.autograd.gradgradcheck(CF.cardioid, (z,))
+    torch.autograd.gradgradcheck(CF.mod, (z,))
+
+
+def test_switch_off_gives_the_eager_maths() -> None:
+    z = torch.randn(10, dtype=torch.complex64)
+    _native.enabled(False)
+    try:
+        assert not _native.usable(z)
+    finally:
+        _native.enabled(True)
+    assert _native.usable(z)
