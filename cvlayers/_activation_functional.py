@@ -62,7 +62,9 @@ def csigmoid(z: Tensor) -> Tensor:
 
 def ctanh(z: Tensor) -> Tensor:
     r""":math:`\tanh(\mathrm{Re}\,z) + i\,\tanh(\mathrm{Im}\,z)`; 0 at 0."""
-    return _split(torch.tanh, z)
+    check_complex(z, "input", None)
+    out: Tensor = _SplitTanh.apply(z)  # type: ignore[no-untyped-call]
+    return out
 
 
 def cprelu(z: Tensor, weight: Tensor) -> Tensor:
@@ -154,6 +156,30 @@ def real_to_complex(x: Tensor, dim: int | None = None) -> Tensor:
     return torch.complex(real, imag)
 
 
+class _SplitTanh(torch.autograd.Function):
+    """tanh on the real view, saving the output: the backward is G (1 - out^2)."""
+
+    @staticmethod
+    def forward(ctx: Any, z: Tensor) -> Tensor:
+        if _native.usable(z):
+            out = torch.empty_like(z)
+            _native.launch("ctanh_fwd", z, z, out)
+        else:
+            out = torch.view_as_complex(torch.tanh(torch.view_as_real(z)))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        (out,) = ctx.saved_tensors
+        if _native.usable_backward(out):
+            grad_z = torch.empty_like(out)
+            _native.launch("ctanh_bwd", out, out, _native.raw(grad), grad_z)
+            return grad_z
+        t = torch.view_as_real(out)
+        return torch.view_as_complex(torch.view_as_real(grad.resolve_conj()) * (1 - t * t))
+
+
 class _ZReLU(torch.autograd.Function):
     """z times the first-quadrant mask; the backward recomputes the mask from z."""
 
@@ -203,7 +229,7 @@ class _SplitPReLU(torch.autograd.Function):
             sums = _native.launch("cprelu_bwd", z, z, _native.raw(grad), grad_z, weight, partial=2)
             assert sums is not None
             return grad_z, sums.to(weight.dtype)
-        t, g = torch.view_as_real(z), torch.view_as_real(grad)
+        t, g = torch.view_as_real(z), torch.view_as_real(grad.resolve_conj())
         negative_part = torch.clamp_max(t, 0)
         # d/dt = 1 for t >= 0 and w for t < 0: g + (w - 1) g [t < 0]
         grad_t = g + (weight - 1) * (g * (negative_part < 0))

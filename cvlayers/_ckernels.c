@@ -13,10 +13,11 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <string.h>
 #include <tgmath.h> /* sqrt, exp, tanh of the argument's type */
 
 #if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__)
-#define CV_KERNEL __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define CV_KERNEL __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define CV_KERNEL
 #endif
@@ -28,18 +29,90 @@
 /* Sums run in blocks of the input type, accumulated across blocks in double. */
 #define CV_BLOCK 256
 
+/* expm1 without a libm call, so that loops calling it vectorise: 2^n e^r with n = rint(x/ln 2)
+   taken from the low bits of x/ln 2 + 1.5 * 2^p, a two-part (Cody-Waite) ln 2, and Taylor
+   series to degree 7 (float) or 13 (double) on |r| <= ln(2)/2. Within 1.2 ulp of expm1 for
+   |x| <= 88 (float) and 709 (double); larger |x| saturate (to -1, or a finite huge value),
+   which the tanh and sigmoid below only need the sign and size of. NaN propagates. */
+static inline float cv_expm1_f32(float x) {
+    x = x > 88.0f ? 88.0f : x;
+    x = x < -88.0f ? -88.0f : x;
+    const float shifter = 12582912.0f; /* 1.5 * 2^23 */
+    float t = x * 1.44269504088896341f + shifter;
+    float n = t - shifter;
+    float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
+    int32_t bits;
+    memcpy(&bits, &t, sizeof bits);
+    bits = (bits - 0x4B400000 + 127) << 23; /* 2^n */
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    float p = 1.0f / 5040;
+    p = 1.0f / 720 + r * p;
+    p = 1.0f / 120 + r * p;
+    p = 1.0f / 24 + r * p;
+    p = 1.0f / 6 + r * p;
+    p = 0.5f + r * p;
+    p = r + r * r * p;
+    return scale * p + (scale - 1);
+}
+
+static inline double cv_expm1_f64(double x) {
+    x = x > 709.0 ? 709.0 : x;
+    x = x < -709.0 ? -709.0 : x;
+    const double shifter = 6755399441055744.0; /* 1.5 * 2^52 */
+    double t = x * 1.4426950408889634074 + shifter;
+    double n = t - shifter;
+    double r = (x - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
+    int64_t bits;
+    memcpy(&bits, &t, sizeof bits);
+    bits = (bits - 0x4338000000000000LL + 1023) * ((int64_t)1 << 52); /* 2^n */
+    double scale;
+    memcpy(&scale, &bits, sizeof scale);
+    double p = 1.0 / 6227020800.0;
+    p = 1.0 / 479001600.0 + r * p;
+    p = 1.0 / 39916800.0 + r * p;
+    p = 1.0 / 3628800.0 + r * p;
+    p = 1.0 / 362880.0 + r * p;
+    p = 1.0 / 40320.0 + r * p;
+    p = 1.0 / 5040.0 + r * p;
+    p = 1.0 / 720.0 + r * p;
+    p = 1.0 / 120.0 + r * p;
+    p = 1.0 / 24.0 + r * p;
+    p = 1.0 / 6.0 + r * p;
+    p = 0.5 + r * p;
+    p = r + r * r * p;
+    return scale * p + (scale - 1);
+}
+
+/* tanh x = sign(x) e / (e + 2), e = expm1(2|x|): no cancellation near 0. */
+#define TANH_FN(SUF, T)                                                                            \
+    static inline T cv_tanh_##SUF(T x) {                                                           \
+        T e = cv_expm1_##SUF(2 * (x < 0 ? -x : x));                                                \
+        T t = e / (e + 2);                                                                         \
+        return x < 0 ? -t : (x == 0 ? x : t); /* tanh(-0) = -0 */                                  \
+    }
+TANH_FN(f32, float)
+TANH_FN(f64, double)
+
 /* g(r) and g'(r) of the modulus maps f(z) = g(|z|) z/|z|. */
-#define RELU_G(T, r, b, g, dg)                                                                     \
+#define RELU_G(T, SUF, r, b, g, dg)                                                                \
     T sh_ = (r) + (b);                                                                             \
     T g = sh_ > 0 ? sh_ : (T)0;                                                                    \
     T dg = sh_ > 0 ? (T)1 : (T)0
+#define TANH_G(T, SUF, r, b, g, dg)                                                                \
+    T g = cv_tanh_##SUF(r);                                                                        \
+    T dg = 1 - g * g
+/* sigma(r) = 1 / (1 + e^-r) = 1 / (2 + expm1(-r)) */
+#define SIGMOID_G(T, SUF, r, b, g, dg)                                                             \
+    T g = 1 / (2 + cv_expm1_##SUF(-(r)));                                                          \
+    T dg = g * (1 - g)
 
 /* Forward and backward of g(|z|) z/|z| for one kind, with a real parameter b constant over
    runs of `inner` elements and cycling through `channels` values (a scalar: channels = 1).
    The backward writes PyTorch's vector-Jacobian product
      grad_z = (g' + g/r)/2 G + (g' - g/r)/2 u^2 conj(G),  u = z/r,
    and, when gbias is not NULL, adds sum(g' Re(conj(G) u)) per channel into gbias.
-   Only the relu kind is instantiated: scalar tanh/exp calls are slower than the eager maths. */
+   */
 #define MODSCALE_KERNELS(NAME, SUF, T, GFN)                                                        \
     CV_KERNEL void cv_##NAME##_fwd_##SUF(int64_t start, int64_t stop, const T *z, T *out,          \
                                          const T *bias, int64_t channels, int64_t inner) {         \
@@ -52,7 +125,7 @@
             CV_SIMD for (int64_t i = j; i < end; ++i) {                                            \
                 T x = z[2 * i], y = z[2 * i + 1];                                                  \
                 T r = sqrt(x * x + y * y);                                                         \
-                GFN(T, r, b, g, dg);                                                               \
+                GFN(T, SUF, r, b, g, dg);                                                          \
                 (void)dg;                                                                          \
                 T s = r > 0 ? g / r : (T)0;                                                        \
                 out[2 * i] = x * s;                                                                \
@@ -78,7 +151,7 @@
                     T x = z[2 * i], y = z[2 * i + 1], gx = grad[2 * i], gy = grad[2 * i + 1];      \
                     T r = sqrt(x * x + y * y);                                                     \
                     T inv = 1 / (r > 0 ? r : (T)1);                                                \
-                    GFN(T, r, b, g, dg);                                                           \
+                    GFN(T, SUF, r, b, g, dg);                                                      \
                     T ratio = r > 0 ? g * inv : dg;                                                \
                     T A = (dg + ratio) / 2, B = (dg - ratio) / 2;                                  \
                     T c = x * inv, w = y * inv;                                                    \
@@ -177,6 +250,17 @@
         gw[1] += total1;                                                                           \
     }
 
+/* tanh of Re and Im, over the 2n reals; the backward G (1 - out^2) from the saved output. */
+#define CTANH_KERNELS(SUF, T)                                                                      \
+    CV_KERNEL void cv_ctanh_fwd_##SUF(int64_t start, int64_t stop, const T *z, T *out) {           \
+        CV_SIMD for (int64_t i = 2 * start; i < 2 * stop; ++i) out[i] = cv_tanh_##SUF(z[i]);       \
+    }                                                                                              \
+    CV_KERNEL void cv_ctanh_bwd_##SUF(int64_t start, int64_t stop, const T *out, const T *grad,    \
+                                      T *gz) {                                                     \
+        CV_SIMD for (int64_t i = 2 * start; i < 2 * stop; ++i) gz[i] =                             \
+            grad[i] * (1 - out[i] * out[i]);                                                       \
+    }
+
 /* |z| and its backward grad * z/|z| (0 at z = 0). The float32 modulus is taken in double, so
    it neither overflows nor underflows; in double a second pass redoes with hypot() the
    elements whose square overflowed or underflowed (|z| beyond ~1e154 or below ~1e-154). */
@@ -227,6 +311,9 @@ CV_KERNEL void cv_abs_fwd_f64(int64_t start, int64_t stop, const double *z, doub
 
 #define ALL_KERNELS(SUF, T)                                                                        \
     MODSCALE_KERNELS(modrelu, SUF, T, RELU_G)                                                      \
+    MODSCALE_KERNELS(modtanh, SUF, T, TANH_G)                                                      \
+    MODSCALE_KERNELS(modsigmoid, SUF, T, SIGMOID_G)                                                \
+    CTANH_KERNELS(SUF, T)                                                                          \
     CARDIOID_KERNELS(SUF, T)                                                                       \
     ZRELU_KERNELS(SUF, T)                                                                          \
     CPRELU_KERNELS(SUF, T)                                                                         \

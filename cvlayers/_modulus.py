@@ -77,10 +77,18 @@ def _reduce_to(grad: Tensor, shape: torch.Size) -> Tensor:
     return grad
 
 
+_KERNELS = {"relu_bias": "modrelu", "tanh": "modtanh", "sigmoid": "modsigmoid"}
+
+
 def _bias_layout(z: Tensor, bias: Tensor | None) -> tuple[int, int] | None:
     """(channels, inner) such that element i of flat ``z`` reads ``bias[(i // inner) %
-    channels]``, when the ModReLU kernel applies to ``z`` and its broadcast ``bias``; else None."""
-    if bias is None or not _native.usable(z, bias) or z.numel() == 0 or bias.dim() > z.dim():
+    channels]``, when the kernels apply to ``z`` and its broadcast ``bias`` (None: no bias);
+    else None."""
+    if not _native.usable(z, bias) or z.numel() == 0:
+        return None
+    if bias is None:
+        return 1, z.numel()
+    if bias.dim() > z.dim():
         return None
     if any(b not in (1, n) for b, n in zip(reversed(bias.shape), reversed(z.shape), strict=False)):
         return None  # the eager path raises the broadcasting error
@@ -99,10 +107,10 @@ class _ModulusScale(torch.autograd.Function):
     def forward(ctx: Any, z: Tensor, bias: Tensor | None, kind: str) -> Tensor:
         ctx.save_for_backward(z, bias)
         ctx.kind = kind
-        layout = _bias_layout(z, bias) if kind == "relu_bias" else None
+        layout = _bias_layout(z, bias)
         if layout is not None:
             out = torch.empty_like(z)
-            _native.launch("modrelu_fwd", z, z, out, bias, *layout)
+            _native.launch(f"{_KERNELS[kind]}_fwd", z, z, out, bias, *layout)
             return out
         r = modulus(z)
         g, _ = _g(kind, r, bias)
@@ -111,12 +119,14 @@ class _ModulusScale(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
         z, bias = ctx.saved_tensors
-        layout = _bias_layout(z, bias) if ctx.kind == "relu_bias" else None
+        layout = _bias_layout(z, bias)
         if layout is not None and not torch.is_grad_enabled():
             fused = torch.empty_like(z)
-            sums = _native.launch(
-                "modrelu_bwd", z, z, _native.raw(grad), fused, bias, *layout, partial=layout[0]
-            )
+            name, g = f"{_KERNELS[ctx.kind]}_bwd", _native.raw(grad)
+            if bias is None:
+                _native.launch(name, z, z, g, fused, None, *layout, None)
+                return fused, None, None
+            sums = _native.launch(name, z, z, g, fused, bias, *layout, partial=layout[0])
             assert sums is not None
             if not ctx.needs_input_grad[1]:
                 return fused, None, None

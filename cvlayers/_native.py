@@ -38,8 +38,10 @@ _ALIGN = 64
 _P, _I = ctypes.c_void_p, ctypes.c_int64
 # Argument types after (start, stop) for each kernel family.
 _SIGNATURES: dict[str, list[Any]] = {
-    "modrelu_fwd": [_P, _P, _P, _I, _I],
-    "modrelu_bwd": [_P, _P, _P, _P, _I, _I, _P],
+    **{f"mod{kind}_fwd": [_P, _P, _P, _I, _I] for kind in ("relu", "tanh", "sigmoid")},
+    **{f"mod{kind}_bwd": [_P, _P, _P, _P, _I, _I, _P] for kind in ("relu", "tanh", "sigmoid")},
+    "ctanh_fwd": [_P, _P],
+    "ctanh_bwd": [_P, _P, _P],
     "cardioid_fwd": [_P, _P],
     "cardioid_bwd": [_P, _P, _P],
     "zrelu_fwd": [_P, _P],

@@ -25,6 +25,9 @@ CASES: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
     "ModReLU": (lambda: cvlayers.ModReLU(bias=-0.3), (4, 3, 50)),
     "ModReLU+": (lambda: cvlayers.ModReLU(bias=0.2), (4, 3, 50)),
     "ModReLU-channels": (lambda: cvlayers.ModReLU(num_features=3, bias=-0.2), (4, 3, 7, 5)),
+    "ModTanh": (cvlayers.ModTanh, (4, 3, 50)),
+    "ModSigmoid": (cvlayers.ModSigmoid, (4, 3, 50)),
+    "CTanh": (cvlayers.CTanh, (4, 3, 50)),
     "Cardioid": (cvlayers.Cardioid, (4, 3, 50)),
     "ZReLU": (cvlayers.ZReLU, (4, 3, 50)),
     "CPReLU": (cvlayers.CPReLU, (4, 3, 50)),
@@ -149,8 +152,27 @@ def test_double_backward_uses_the_differentiable_eager_path() -> None:
     z = torch.randn(4, 5, dtype=torch.complex128, requires_grad=True)
     bias = torch.tensor(-0.2, dtype=torch.float64, requires_grad=True)
     torch.autograd.gradgradcheck(lambda z, b: CF.modrelu(z, b), (z, bias))
-    torch.autograd.gradgradcheck(CF.cardioid, (z,))
-    torch.autograd.gradgradcheck(CF.mod, (z,))
+    for fn in (CF.cardioid, CF.mod, CF.mod_tanh, CF.mod_sigmoid, CF.ctanh, CF.zrelu):
+        torch.autograd.gradgradcheck(fn, (z,))
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_lazily_conjugated_upstream_gradient(name: str) -> None:
+    """``out.conj()`` downstream hands the backward a conjugate-bit gradient."""
+    factory, shape = CASES[name]
+    module = factory().to(torch.float64)
+    z = torch.randn(shape, dtype=torch.complex128)
+    results = []
+    for on in (True, False):
+        _native.enabled(on)
+        try:
+            x = z.clone().requires_grad_(True)
+            out = module(x)
+            (out.conj() * (1 + 2j) if out.is_complex() else out).real.sum().backward()
+            results.append(x.grad)
+        finally:
+            _native.enabled(True)
+    torch.testing.assert_close(results[0], results[1])
 
 
 def test_switch_off_gives_the_eager_maths() -> None:
