@@ -35,7 +35,7 @@ _SUFFIX = {torch.complex64: "f32", torch.complex128: "f64"}
 _MIN_RANGE = 1 << 15
 _ALIGN = 64
 
-_P, _I = ctypes.c_void_p, ctypes.c_int64
+_P, _I, _D = ctypes.c_void_p, ctypes.c_int64, ctypes.c_double
 # Argument types after (start, stop) for each kernel family.
 _SIGNATURES: dict[str, list[Any]] = {
     **{f"mod{kind}_fwd": [_P, _P, _P, _I, _I] for kind in ("relu", "tanh", "sigmoid")},
@@ -50,6 +50,7 @@ _SIGNATURES: dict[str, list[Any]] = {
     "cprelu_bwd": [_P, _P, _P, _P, _P],
     "abs_fwd": [_P, _P],
     "abs_bwd": [_P, _P, _P],
+    "adam_modulus": [_P, _P, _P, _P, _P, _D, _D, _D, _D],
 }
 
 
@@ -139,10 +140,10 @@ def _ranges(n: int) -> list[tuple[int, int]]:
     return [(start, min(start + step, n)) for start in range(0, n, step)]
 
 
-def launch(family: str, z: Tensor, *args: Tensor | int | None, partial: int = 0) -> Tensor | None:
+def launch(family: str, z: Tensor, *args: Tensor | float | None, partial: int = 0) -> Tensor | None:
     """Run kernel ``family`` for ``z``'s dtype over all of ``z``'s elements, in parallel ranges.
 
-    ``args`` are tensors (passed by address), ints, or None (a null pointer). With ``partial``
+    ``args`` are tensors (passed by address), numbers, or None (a null pointer). With ``partial``
     = k, the kernel's last argument is a float64 accumulator of k values per range; their sum
     over the ranges is returned.
     """

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 from torch.optim.optimizer import Optimizer, ParamsT
 
+from cvlayers import _native
 from cvlayers._checks import REAL_DTYPE
 
 from . import _convention as cv
@@ -375,6 +376,24 @@ def _adam_batch(
     else:
         torch._foreach_lerp_(_real(exp_avgs), _real(grads), 1 - beta1)
 
+    bias_correction1 = [1 - beta1 ** _step_value(s) for s in steps]
+    step_sizes = [(lr / bc) * -1 for bc in bias_correction1]
+    bias_correction2_sqrt = [(1 - beta2 ** _step_value(s)) ** 0.5 for s in steps]
+    maxes = max_exp_avg_sqs if amsgrad else [None] * len(params)
+    if modulus and _fused_modulus_applies(params, grads, exp_avgs, exp_avg_sqs, maxes):
+        for p, g, m, v, vmax, bc2, step_size in zip(
+            params,
+            grads,
+            exp_avgs,
+            exp_avg_sqs,
+            maxes,
+            bias_correction2_sqrt,
+            step_sizes,
+            strict=True,
+        ):
+            _native.launch("adam_modulus", p, p, m, v, vmax, g, beta2, bc2, eps / scale, step_size)
+        return
+
     torch._foreach_mul_(_real(exp_avg_sqs), beta2)
     if modulus:  # |g|^2 = Re(g)^2 + Im(g)^2, conjugation-invariant
         for part in (torch.real, torch.imag):
@@ -384,9 +403,6 @@ def _adam_batch(
         real_grads = _real(grads)
         torch._foreach_addcmul_(_real(exp_avg_sqs), real_grads, real_grads, 1 - beta2)
 
-    bias_correction1 = [1 - beta1 ** _step_value(s) for s in steps]
-    step_sizes = [(lr / bc) * -1 for bc in bias_correction1]
-    bias_correction2_sqrt = [(1 - beta2 ** _step_value(s)) ** 0.5 for s in steps]
     second = exp_avg_sqs
     if amsgrad:
         torch._foreach_maximum_(_real(max_exp_avg_sqs), _real(exp_avg_sqs))
@@ -399,6 +415,21 @@ def _adam_batch(
             _addcdiv_([part(p) for p in params], [part(m) for m in exp_avgs], denom, step_sizes)
     else:
         _addcdiv_(_real(params), _real(exp_avgs), denom, step_sizes)
+
+
+def _fused_modulus_applies(
+    params: list[Tensor],
+    grads: list[Tensor],
+    exp_avgs: list[Tensor],
+    exp_avg_sqs: list[Tensor],
+    maxes: Sequence[Tensor | None],
+) -> bool:
+    """Whether the fused CPU kernel can take the modulus moment's second moment, denominator
+    and update (see ``cvlayers/_ckernels.c``); the foreach ops below are the same maths."""
+    return all(
+        _native.usable(p, v, vmax) and _native.usable(g) and _native.usable(m)
+        for p, g, m, v, vmax in zip(params, grads, exp_avgs, exp_avg_sqs, maxes, strict=True)
+    )
 
 
 def _addcdiv_(
