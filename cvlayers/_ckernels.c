@@ -26,7 +26,9 @@
 #define CV_SIMD _Pragma("omp simd")
 #define CV_SIMD_SUM1 _Pragma("omp simd reduction(+ : acc)")
 #define CV_SIMD_SUM2 _Pragma("omp simd reduction(+ : acc0, acc1)")
-/* Sums run in blocks of the input type, accumulated across blocks in double. */
+/* Kernels work in blocks: a loop on planar scalars (vectorises well even when long), then
+   one on the interleaved complex data; sums run per block in the input type and across
+   blocks in double. */
 #define CV_BLOCK 256
 
 /* expm1 without a libm call, so that loops calling it vectorise: 2^n e^r with n = rint(x/ln 2)
@@ -116,20 +118,28 @@ TANH_FN(f64, double)
 #define MODSCALE_KERNELS(NAME, SUF, T, GFN)                                                        \
     CV_KERNEL void cv_##NAME##_fwd_##SUF(int64_t start, int64_t stop, const T *z, T *out,          \
                                          const T *bias, int64_t channels, int64_t inner) {         \
+        T S[CV_BLOCK];                                                                             \
         for (int64_t j = start; j < stop;) {                                                       \
             int64_t run = j / inner, end = (run + 1) * inner;                                      \
             T b = bias ? bias[run % channels] : (T)0; /* read by the relu kind only */             \
             (void)b;                                                                               \
             if (end > stop)                                                                        \
                 end = stop;                                                                        \
-            CV_SIMD for (int64_t i = j; i < end; ++i) {                                            \
-                T x = z[2 * i], y = z[2 * i + 1];                                                  \
-                T r = sqrt(x * x + y * y);                                                         \
-                GFN(T, SUF, r, b, g, dg);                                                          \
-                (void)dg;                                                                          \
-                T s = r > 0 ? g / r : (T)0;                                                        \
-                out[2 * i] = x * s;                                                                \
-                out[2 * i + 1] = y * s;                                                            \
+            for (int64_t k = j; k < end; k += CV_BLOCK) {                                          \
+                int64_t n = end - k < CV_BLOCK ? end - k : CV_BLOCK;                               \
+                const T *zk = z + 2 * k;                                                           \
+                T *ok = out + 2 * k;                                                               \
+                CV_SIMD for (int64_t i = 0; i < n; ++i) {                                          \
+                    T x = zk[2 * i], y = zk[2 * i + 1];                                            \
+                    T r = sqrt(x * x + y * y);                                                     \
+                    GFN(T, SUF, r, b, g, dg);                                                      \
+                    (void)dg;                                                                      \
+                    S[i] = r > 0 ? g / r : (T)0;                                                   \
+                }                                                                                  \
+                CV_SIMD for (int64_t i = 0; i < n; ++i) {                                          \
+                    ok[2 * i] = zk[2 * i] * S[i];                                                  \
+                    ok[2 * i + 1] = zk[2 * i + 1] * S[i];                                          \
+                }                                                                                  \
             }                                                                                      \
             j = end;                                                                               \
         }                                                                                          \
@@ -137,6 +147,7 @@ TANH_FN(f64, double)
     CV_KERNEL void cv_##NAME##_bwd_##SUF(int64_t start, int64_t stop, const T *z, const T *grad,   \
                                          T *gz, const T *bias, int64_t channels, int64_t inner,    \
                                          double *gbias) {                                          \
+        T A[CV_BLOCK], B[CV_BLOCK], C[CV_BLOCK], W[CV_BLOCK], DG[CV_BLOCK];                        \
         for (int64_t j = start; j < stop;) {                                                       \
             int64_t run = j / inner, end = (run + 1) * inner;                                      \
             T b = bias ? bias[run % channels] : (T)0; /* read by the relu kind only */             \
@@ -145,20 +156,28 @@ TANH_FN(f64, double)
             if (end > stop)                                                                        \
                 end = stop;                                                                        \
             for (int64_t k = j; k < end; k += CV_BLOCK) {                                          \
-                int64_t k_end = k + CV_BLOCK < end ? k + CV_BLOCK : end;                           \
+                int64_t n = end - k < CV_BLOCK ? end - k : CV_BLOCK;                               \
+                const T *zk = z + 2 * k, *gk = grad + 2 * k;                                       \
+                T *ok = gz + 2 * k;                                                                \
                 T acc = 0;                                                                         \
-                CV_SIMD_SUM1 for (int64_t i = k; i < k_end; ++i) {                                 \
-                    T x = z[2 * i], y = z[2 * i + 1], gx = grad[2 * i], gy = grad[2 * i + 1];      \
+                CV_SIMD for (int64_t i = 0; i < n; ++i) {                                          \
+                    T x = zk[2 * i], y = zk[2 * i + 1];                                            \
                     T r = sqrt(x * x + y * y);                                                     \
                     T inv = 1 / (r > 0 ? r : (T)1);                                                \
                     GFN(T, SUF, r, b, g, dg);                                                      \
                     T ratio = r > 0 ? g * inv : dg;                                                \
-                    T A = (dg + ratio) / 2, B = (dg - ratio) / 2;                                  \
-                    T c = x * inv, w = y * inv;                                                    \
+                    A[i] = (dg + ratio) / 2;                                                       \
+                    B[i] = (dg - ratio) / 2;                                                       \
+                    C[i] = x * inv;                                                                \
+                    W[i] = y * inv;                                                                \
+                    DG[i] = dg;                                                                    \
+                }                                                                                  \
+                CV_SIMD_SUM1 for (int64_t i = 0; i < n; ++i) {                                     \
+                    T gx = gk[2 * i], gy = gk[2 * i + 1], c = C[i], w = W[i];                      \
                     T q = c * gx + w * gy, p = w * gx - c * gy; /* u conj(G) = q + ip */           \
-                    gz[2 * i] = A * gx + B * (c * q - w * p);                                      \
-                    gz[2 * i + 1] = A * gy + B * (w * q + c * p);                                  \
-                    acc += q * dg;                                                                 \
+                    ok[2 * i] = A[i] * gx + B[i] * (c * q - w * p);                                \
+                    ok[2 * i + 1] = A[i] * gy + B[i] * (w * q + c * p);                            \
+                    acc += q * DG[i];                                                              \
                 }                                                                                  \
                 total += acc;                                                                      \
             }                                                                                      \
