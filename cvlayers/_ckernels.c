@@ -328,37 +328,72 @@ CV_KERNEL void cv_abs_fwd_f64(int64_t start, int64_t stop, const double *z, doub
         }                                                                                          \
     }
 
-/* Adam with moment="modulus" after the first-moment update (optim/adam.py): per complex
-   element, in the order of the foreach path it replaces,
+/* Adam with moment="modulus", from the first moment on (optim/adam.py): per complex element,
+   with G = g or conj(g) (sign_im = -1), in the order of the foreach path it replaces,
+     m <- beta1 m + (1 - beta1) G,
      v <- beta2 v + (1 - beta2) Re(g)^2 + (1 - beta2) Im(g)^2,  (AMSGrad: vmax <- max(vmax, v))
      p <- p + step (m / (sqrt(v) / bc2 + eps))  for Re and Im with the one real denominator.
-   One pass instead of four strided real/imag passes and three over v. */
+   One pass instead of a first-moment pass, four strided real/imag passes and three over v. */
 #define ADAM_MODULUS_KERNEL(SUF, T)                                                                \
-    CV_KERNEL void cv_adam_modulus_##SUF(int64_t start, int64_t stop, T *p, const T *m, T *v,      \
-                                         T *vmax, const T *g, double beta2_, double bc2_,          \
-                                         double eps_, double step_) {                              \
-        const T beta2 = (T)beta2_, c = (T)(1 - beta2_), bc2 = (T)bc2_, eps = (T)eps_;              \
-        const T step = (T)step_;                                                                   \
-        if (vmax) {                                                                                \
-            CV_SIMD for (int64_t i = start; i < stop; ++i) {                                       \
-                T gx = g[2 * i], gy = g[2 * i + 1];                                                \
-                T vi = v[i] * beta2 + c * gx * gx + c * gy * gy;                                   \
-                T top = vmax[i] > vi ? vmax[i] : vi;                                               \
-                T d = sqrt(top) / bc2 + eps;                                                       \
-                v[i] = vi;                                                                         \
-                vmax[i] = top;                                                                     \
-                p[2 * i] += step * m[2 * i] / d;                                                   \
-                p[2 * i + 1] += step * m[2 * i + 1] / d;                                           \
+    CV_KERNEL void cv_adam_modulus_##SUF(int64_t start, int64_t stop, T *p, T *m, T *v, T *vmax,   \
+                                         const T *g, double beta1_, double beta2_, double bc2_,    \
+                                         double eps_, double step_, double sign_im_) {             \
+        const T beta1 = (T)beta1_, c1 = (T)(1 - beta1_), beta2 = (T)beta2_;                        \
+        const T c2 = (T)(1 - beta2_), bc2 = (T)bc2_, eps = (T)eps_, step = (T)step_;               \
+        const T sign_im = (T)sign_im_;                                                             \
+        T D[CV_BLOCK];                                                                             \
+        for (int64_t k = start; k < stop; k += CV_BLOCK) {                                         \
+            int64_t n = stop - k < CV_BLOCK ? stop - k : CV_BLOCK;                                 \
+            const T *gk = g + 2 * k;                                                               \
+            T *vk = v + k, *pk = p + 2 * k, *mk = m + 2 * k;                                       \
+            CV_SIMD for (int64_t i = 0; i < n; ++i) {                                              \
+                T gx = gk[2 * i], gy = gk[2 * i + 1];                                              \
+                T vi = vk[i] * beta2 + c2 * gx * gx + c2 * gy * gy;                                \
+                vk[i] = vi;                                                                        \
+                D[i] = vi;                                                                         \
             }                                                                                      \
-            return;                                                                                \
+            if (vmax) {                                                                            \
+                T *wk = vmax + k;                                                                  \
+                CV_SIMD for (int64_t i = 0; i < n; ++i) {                                          \
+                    T top = wk[i] > D[i] ? wk[i] : D[i];                                           \
+                    wk[i] = top;                                                                   \
+                    D[i] = top;                                                                    \
+                }                                                                                  \
+            }                                                                                      \
+            CV_SIMD for (int64_t i = 0; i < n; ++i) D[i] = sqrt(D[i]) / bc2 + eps;                 \
+            CV_SIMD for (int64_t i = 0; i < n; ++i) {                                              \
+                T mx = mk[2 * i] * beta1 + c1 * gk[2 * i];                                         \
+                T my = mk[2 * i + 1] * beta1 + c1 * (sign_im * gk[2 * i + 1]);                     \
+                mk[2 * i] = mx;                                                                    \
+                mk[2 * i + 1] = my;                                                                \
+                pk[2 * i] += step * mx / D[i];                                                     \
+                pk[2 * i + 1] += step * my / D[i];                                                 \
+            }                                                                                      \
         }                                                                                          \
-        CV_SIMD for (int64_t i = start; i < stop; ++i) {                                           \
-            T gx = g[2 * i], gy = g[2 * i + 1];                                                    \
-            T vi = v[i] * beta2 + c * gx * gx + c * gy * gy;                                       \
-            T d = sqrt(vi) / bc2 + eps;                                                            \
+    }
+
+/* Componentwise Adam on the conjugated gradient (conjugate=False without L2 decay), from the
+   first moment on, for Re and Im alike with G = (gx, -gy), in the foreach path's order:
+     m <- beta1 m + (1 - beta1) G,  v <- beta2 v + (1 - beta2) G^2,  (AMSGrad: vmax <- max)
+     p <- p + step (m / (sqrt(v) / bc2 + eps)). */
+#define ADAM_CONJ_KERNEL(SUF, T)                                                                   \
+    CV_KERNEL void cv_adam_conj_##SUF(int64_t start, int64_t stop, T *p, T *m, T *v, T *vmax,      \
+                                      const T *g, double beta1_, double beta2_, double bc2_,       \
+                                      double eps_, double step_) {                                 \
+        const T beta1 = (T)beta1_, c1 = (T)(1 - beta1_), beta2 = (T)beta2_;                        \
+        const T c2 = (T)(1 - beta2_), bc2 = (T)bc2_, eps = (T)eps_, step = (T)step_;               \
+        CV_SIMD for (int64_t i = 2 * start; i < 2 * stop; ++i) {                                   \
+            T gi = (i & 1) ? -g[i] : g[i];                                                         \
+            T mi = m[i] * beta1 + c1 * gi;                                                         \
+            T vi = v[i] * beta2 + c2 * gi * gi;                                                    \
+            T top = vi;                                                                            \
+            if (vmax) {                                                                            \
+                top = vmax[i] > vi ? vmax[i] : vi;                                                 \
+                vmax[i] = top;                                                                     \
+            }                                                                                      \
+            m[i] = mi;                                                                             \
             v[i] = vi;                                                                             \
-            p[2 * i] += step * m[2 * i] / d;                                                       \
-            p[2 * i + 1] += step * m[2 * i + 1] / d;                                               \
+            p[i] += step * mi / (sqrt(top) / bc2 + eps);                                           \
         }                                                                                          \
     }
 
@@ -371,7 +406,8 @@ CV_KERNEL void cv_abs_fwd_f64(int64_t start, int64_t stop, const double *z, doub
     ZRELU_KERNELS(SUF, T)                                                                          \
     CPRELU_KERNELS(SUF, T)                                                                         \
     ABS_BWD_KERNEL(SUF, T)                                                                         \
-    ADAM_MODULUS_KERNEL(SUF, T)
+    ADAM_MODULUS_KERNEL(SUF, T)                                                                    \
+    ADAM_CONJ_KERNEL(SUF, T)
 
 ALL_KERNELS(f32, float)
 ALL_KERNELS(f64, double)

@@ -50,7 +50,8 @@ _SIGNATURES: dict[str, list[Any]] = {
     "cprelu_bwd": [_P, _P, _P, _P, _P],
     "abs_fwd": [_P, _P],
     "abs_bwd": [_P, _P, _P],
-    "adam_modulus": [_P, _P, _P, _P, _P, _D, _D, _D, _D],
+    "adam_modulus": [_P, _P, _P, _P, _P, _D, _D, _D, _D, _D, _D],
+    "adam_conj": [_P, _P, _P, _P, _P, _D, _D, _D, _D, _D],
 }
 
 

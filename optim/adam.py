@@ -370,29 +370,34 @@ def _adam_batch(
             grads = _l2_decay(grads, conj, params, weight_decay / scale, l2_on_real_view)
             conj = False
 
+    bias_correction1 = [1 - beta1 ** _step_value(s) for s in steps]
+    step_sizes = [(lr / bc) * -1 for bc in bias_correction1]
+    bias_correction2_sqrt = [(1 - beta2 ** _step_value(s)) ** 0.5 for s in steps]
+    # Where the foreach ops below are not torch's own bit-for-bit sequence (the modulus
+    # moment; a conjugated gradient), one fused CPU pass (cvlayers/_ckernels.c) takes the
+    # rest of the step, within rounding of those ops.
+    maxes = max_exp_avg_sqs if amsgrad else [None] * len(params)
+    kernel = "adam_modulus" if modulus else "adam_conj" if conj else None
+    if kernel is not None and _fused_applies(params, grads, exp_avgs, exp_avg_sqs, maxes):
+        tail = (-1.0,) if conj and modulus else (1.0,) if modulus else ()
+        for p, m, v, vmax, g, bc2, size in zip(
+            params,
+            exp_avgs,
+            exp_avg_sqs,
+            maxes,
+            grads,
+            bias_correction2_sqrt,
+            step_sizes,
+            strict=True,
+        ):
+            _native.launch(kernel, p, p, m, v, vmax, g, beta1, beta2, bc2, eps / scale, size, *tail)
+        return
+
     if conj:  # m <- beta1 m + (1 - beta1) conj(g), without materialising conj(g)
         torch._foreach_mul_(exp_avgs, beta1)
         cv.foreach_add_conj_(exp_avgs, grads, 1 - beta1)
     else:
         torch._foreach_lerp_(_real(exp_avgs), _real(grads), 1 - beta1)
-
-    bias_correction1 = [1 - beta1 ** _step_value(s) for s in steps]
-    step_sizes = [(lr / bc) * -1 for bc in bias_correction1]
-    bias_correction2_sqrt = [(1 - beta2 ** _step_value(s)) ** 0.5 for s in steps]
-    maxes = max_exp_avg_sqs if amsgrad else [None] * len(params)
-    if modulus and _fused_modulus_applies(params, grads, exp_avgs, exp_avg_sqs, maxes):
-        for p, g, m, v, vmax, bc2, step_size in zip(
-            params,
-            grads,
-            exp_avgs,
-            exp_avg_sqs,
-            maxes,
-            bias_correction2_sqrt,
-            step_sizes,
-            strict=True,
-        ):
-            _native.launch("adam_modulus", p, p, m, v, vmax, g, beta2, bc2, eps / scale, step_size)
-        return
 
     torch._foreach_mul_(_real(exp_avg_sqs), beta2)
     if modulus:  # |g|^2 = Re(g)^2 + Im(g)^2, conjugation-invariant
@@ -417,17 +422,21 @@ def _adam_batch(
         _addcdiv_(_real(params), _real(exp_avgs), denom, step_sizes)
 
 
-def _fused_modulus_applies(
+def _fused_applies(
     params: list[Tensor],
     grads: list[Tensor],
     exp_avgs: list[Tensor],
     exp_avg_sqs: list[Tensor],
     maxes: Sequence[Tensor | None],
 ) -> bool:
-    """Whether the fused CPU kernel can take the modulus moment's second moment, denominator
-    and update (see ``cvlayers/_ckernels.c``); the foreach ops below are the same maths."""
+    """Whether the fused CPU kernels can take these tensors (the modulus moment's real v, or
+    the componentwise complex v); the foreach ops are the same maths, within rounding."""
+
+    def fits(p: Tensor, t: Tensor | None) -> bool:
+        return t is None or (_native.usable(t) if t.is_complex() else _native.usable(p, t))
+
     return all(
-        _native.usable(p, v, vmax) and _native.usable(g) and _native.usable(m)
+        _native.usable(p) and all(fits(p, t) for t in (g, m, v, vmax))
         for p, g, m, v, vmax in zip(params, grads, exp_avgs, exp_avg_sqs, maxes, strict=True)
     )
 

@@ -188,11 +188,12 @@ def test_switch_off_gives_the_eager_maths() -> None:
 
 @pytest.mark.parametrize("amsgrad", [False, True])
 @pytest.mark.parametrize("conjugate", [True, False])
-def test_adam_modulus_kernel_matches_foreach(
-    dtype: torch.dtype, amsgrad: bool, conjugate: bool
+@pytest.mark.parametrize(("moment", "weight_decay"), [("modulus", 0.1), ("componentwise", 0.0)])
+def test_adam_kernels_match_foreach(
+    dtype: torch.dtype, amsgrad: bool, conjugate: bool, moment: str, weight_decay: float
 ) -> None:
-    """The fused second-moment + update pass of Adam(moment="modulus") against the foreach
-    ops it replaces, over steps with weight decay, within a few ulp."""
+    """The fused Adam passes (modulus moment; componentwise on a conjugated gradient) against
+    the foreach ops they replace, over five steps, within a few ulp."""
     from cvlayers.optim import Adam
 
     runs = []
@@ -207,18 +208,18 @@ def test_adam_modulus_kernel_matches_foreach(
             opt = Adam(
                 params,
                 lr=0.01,
-                moment="modulus",
+                moment=moment,
                 amsgrad=amsgrad,
                 conjugate=conjugate,
                 half=True,
-                weight_decay=0.1,
+                weight_decay=weight_decay,
             )
             for _ in range(5):
                 for p in params:
                     p.grad = torch.randn(p.shape, dtype=dtype, generator=gen)
                 opt.step()
             state = opt.state[params[0]]
-            keys = ["exp_avg_sq", "max_exp_avg_sq"] if amsgrad else ["exp_avg_sq"]
+            keys = ["exp_avg", "exp_avg_sq"] + (["max_exp_avg_sq"] if amsgrad else [])
             runs.append([p.detach() for p in params] + [state[k] for k in keys])
         finally:
             _native.enabled(True)
