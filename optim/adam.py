@@ -60,6 +60,11 @@ class Adam(ConventionOptimizer):
     Only ``conjugate=True`` is a descent direction for a general real loss; see
     :class:`cvlayers.optim.SGD`. Real parameters always follow ``torch.optim.Adam``.
 
+    On CPU, the complex parameters of ``moment="modulus"`` and of ``conjugate=False``
+    (without L2 decay) step in one fused pass per tensor (``cvlayers/_ckernels.c``), within
+    rounding of the foreach ops, which run elsewhere (CUDA, ``torch.compile``). The rows that
+    equal ``torch.optim.Adam`` bit for bit always run torch's own ops.
+
     Args:
         params: iterable of parameters or dicts defining parameter groups.
         lr: learning rate :math:`\gamma` (default: 1e-3).
