@@ -162,8 +162,7 @@ class _SplitTanh(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, z: Tensor) -> Tensor:
         if _native.usable(z):
-            out = torch.empty_like(z)
-            _native.launch("ctanh_fwd", z, z, out)
+            out = _native.forward("ctanh", z)
         else:
             out = torch.view_as_complex(torch.tanh(torch.view_as_real(z)))
         ctx.save_for_backward(out)
@@ -173,9 +172,7 @@ class _SplitTanh(torch.autograd.Function):
     def backward(ctx: Any, grad: Tensor) -> Tensor:
         (out,) = ctx.saved_tensors
         if _native.usable_backward(out):
-            grad_z = torch.empty_like(out)
-            _native.launch("ctanh_bwd", out, out, _native.raw(grad), grad_z)
-            return grad_z
+            return _native.backward("ctanh", out, grad)[0]
         t = torch.view_as_real(out)
         return torch.view_as_complex(torch.view_as_real(grad.resolve_conj()) * (1 - t * t))
 
@@ -187,18 +184,14 @@ class _ZReLU(torch.autograd.Function):
     def forward(ctx: Any, z: Tensor) -> Tensor:
         ctx.save_for_backward(z)
         if _native.usable(z):
-            out = torch.empty_like(z)
-            _native.launch("zrelu_fwd", z, z, out)
-            return out
+            return _native.forward("zrelu", z)
         return z * _first_quadrant(z)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
         (z,) = ctx.saved_tensors
         if _native.usable_backward(z):
-            grad_z = torch.empty_like(z)
-            _native.launch("zrelu_bwd", z, z, _native.raw(grad), grad_z)
-            return grad_z
+            return _native.backward("zrelu", z, grad)[0]
         return grad * _first_quadrant(z)
 
 
@@ -215,9 +208,7 @@ class _SplitPReLU(torch.autograd.Function):
     def forward(ctx: Any, z: Tensor, weight: Tensor) -> Tensor:
         ctx.save_for_backward(z, weight)
         if _native.usable(z, weight):
-            out = torch.empty_like(z)
-            _native.launch("cprelu_fwd", z, z, out, weight)
-            return out
+            return _native.forward("cprelu", z, weight)
         t = torch.view_as_real(z)
         return torch.view_as_complex(torch.clamp_min(t, 0).add_(torch.clamp_max(t, 0) * weight))
 
@@ -225,8 +216,7 @@ class _SplitPReLU(torch.autograd.Function):
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, Tensor]:
         z, weight = ctx.saved_tensors
         if _native.usable_backward(z, weight):
-            grad_z = torch.empty_like(z)
-            sums = _native.launch("cprelu_bwd", z, z, _native.raw(grad), grad_z, weight, partial=2)
+            grad_z, sums = _native.backward("cprelu", z, grad, weight, partial=2)
             assert sums is not None
             return grad_z, sums.to(weight.dtype)
         t, g = torch.view_as_real(z), torch.view_as_real(grad.resolve_conj())

@@ -26,7 +26,6 @@ import torch
 from torch import Tensor
 
 from . import _native
-from ._checks import REAL_DTYPE
 
 __all__ = ["KINDS", "cardioid", "modulus", "modulus_fn", "modulus_scale"]
 
@@ -40,9 +39,7 @@ def modulus(z: Tensor) -> Tensor:
     neither over- nor underflows); else sqrt(Re^2 + Im^2), ~3x faster than ``torch.abs`` on
     CPU (which calls hypot), overflowing to inf only for |z| beyond ~1e19 in float32."""
     if _native.usable(z) and not (z.requires_grad and torch.is_grad_enabled()):
-        out = torch.empty(z.shape, dtype=REAL_DTYPE[z.dtype])
-        _native.launch("abs_fwd", z, z, out)
-        return out
+        return _native.forward("abs", z, real=True)
     x, y = z.real, z.imag
     return torch.addcmul(x * x, y, y).sqrt_()
 
@@ -109,9 +106,7 @@ class _ModulusScale(torch.autograd.Function):
         ctx.kind = kind
         layout = _bias_layout(z, bias)
         if layout is not None:
-            out = torch.empty_like(z)
-            _native.launch(f"{_KERNELS[kind]}_fwd", z, z, out, bias, *layout)
-            return out
+            return _native.forward(_KERNELS[kind], z, bias, *layout)
         r = modulus(z)
         g, _ = _g(kind, r, bias)
         return z * (g / _nonzero(r))
@@ -121,15 +116,11 @@ class _ModulusScale(torch.autograd.Function):
         z, bias = ctx.saved_tensors
         layout = _bias_layout(z, bias)
         if layout is not None and not torch.is_grad_enabled():
-            fused = torch.empty_like(z)
-            name, g = f"{_KERNELS[ctx.kind]}_bwd", _native.raw(grad)
-            if bias is None:
-                _native.launch(name, z, z, g, fused, None, *layout, None)
+            kernel = _KERNELS[ctx.kind]
+            fused, sums = _native.backward(kernel, z, grad, bias, *layout, partial=layout[0])
+            if bias is None or not ctx.needs_input_grad[1]:
                 return fused, None, None
-            sums = _native.launch(name, z, z, g, fused, bias, *layout, partial=layout[0])
             assert sums is not None
-            if not ctx.needs_input_grad[1]:
-                return fused, None, None
             return fused, sums.to(bias.dtype).reshape(bias.shape), None
         r = modulus(z)
         positive = r > 0
@@ -169,9 +160,7 @@ class _Cardioid(torch.autograd.Function):
     def forward(ctx: Any, z: Tensor) -> Tensor:
         ctx.save_for_backward(z)
         if _native.usable(z):
-            out = torch.empty_like(z)
-            _native.launch("cardioid_fwd", z, z, out)
-            return out
+            return _native.forward("cardioid", z)
         r = modulus(z)
         half_one_plus_cos = (z.real / _nonzero(r)).add_(1).mul_(0.5)
         return z * half_one_plus_cos
@@ -180,9 +169,7 @@ class _Cardioid(torch.autograd.Function):
     def backward(ctx: Any, grad: Tensor) -> Tensor:
         (z,) = ctx.saved_tensors
         if _native.usable_backward(z):
-            grad_z = torch.empty_like(z)
-            _native.launch("cardioid_bwd", z, z, _native.raw(grad), grad_z)
-            return grad_z
+            return _native.backward("cardioid", z, grad)[0]
         r = modulus(z)
         safe_r = _nonzero(r)
         c, w = z.real / safe_r, z.imag / safe_r
@@ -214,9 +201,7 @@ class _Modulus(torch.autograd.Function):
     def backward(ctx: Any, grad: Tensor) -> Tensor:
         (z,) = ctx.saved_tensors
         if _native.usable_backward(z):
-            grad_z = torch.empty_like(z)
-            _native.launch("abs_bwd", z, z, _native.raw(grad), grad_z)
-            return grad_z
+            return _native.backward("abs", z, grad)[0]
         return grad * torch.sgn(z)
 
 

@@ -28,7 +28,7 @@ from torch import Tensor
 
 from ._checks import REAL_DTYPE
 
-__all__ = ["available", "enabled", "launch", "raw", "usable", "usable_backward"]
+__all__ = ["available", "backward", "enabled", "forward", "launch", "usable", "usable_backward"]
 
 _SUFFIX = {torch.complex64: "f32", torch.complex128: "f64"}
 # Elements per thread below which another thread costs more than it saves.
@@ -167,3 +167,20 @@ def launch(family: str, z: Tensor, *args: Tensor | float | None, partial: int = 
     else:
         call(0)
     return None if sums is None else sums.sum(0)
+
+
+def forward(family: str, z: Tensor, *extra: Tensor | float | None, real: bool = False) -> Tensor:
+    """The output of kernel ``{family}_fwd`` on ``z`` (a real tensor of z's shape if ``real``)."""
+    out = torch.empty(z.shape, dtype=REAL_DTYPE[z.dtype]) if real else torch.empty_like(z)
+    launch(f"{family}_fwd", z, z, out, *extra)
+    return out
+
+
+def backward(
+    family: str, z: Tensor, grad: Tensor, *extra: Tensor | float | None, partial: int = 0
+) -> tuple[Tensor, Tensor | None]:
+    """The input gradient from kernel ``{family}_bwd`` for the saved ``z`` and upstream
+    ``grad``, and the per-range sums of its accumulator when ``partial`` (see :func:`launch`)."""
+    grad_z = torch.empty_like(z)
+    sums = launch(f"{family}_bwd", z, z, raw(grad), grad_z, *extra, partial=partial)
+    return grad_z, sums
