@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import os
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import torch
@@ -226,3 +228,32 @@ def test_adam_kernels_match_foreach(
     eps = torch.finfo(_real_dtype(dtype)).eps
     for fused, eager in zip(*runs, strict=True):
         torch.testing.assert_close(fused, eager, rtol=8 * eps, atol=8 * eps)
+
+
+def _cardioid_in_child(queue: Any) -> None:
+    z = torch.randn(
+        4 * (1 << 15), dtype=torch.complex64, generator=torch.Generator().manual_seed(3)
+    )
+    queue.put(CF.cardioid(z))
+
+
+def test_kernels_run_in_a_forked_child() -> None:
+    """A thread pool inherited through fork has no threads: the child must start its own
+    (DataLoader workers fork after the parent has run the kernels)."""
+    z = torch.randn(
+        4 * (1 << 15), dtype=torch.complex64, generator=torch.Generator().manual_seed(3)
+    )
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        expected = CF.cardioid(z)  # starts the parent's pool
+        ctx = multiprocessing.get_context("fork")
+        queue = ctx.Queue()
+        child = ctx.Process(target=_cardioid_in_child, args=(queue,), daemon=True)
+        child.start()
+        result = queue.get(timeout=60)
+        child.join(timeout=60)
+    finally:
+        torch.set_num_threads(threads)
+    assert child.exitcode == 0
+    torch.testing.assert_close(result, expected)
