@@ -18,7 +18,15 @@ from typing import Any
 import torch
 import torch.utils.benchmark as tb
 
-__all__ = ["Case", "environment", "print_table", "stream_bandwidth", "time_pair", "write_json"]
+__all__ = [
+    "Case",
+    "environment",
+    "print_table",
+    "stream_bandwidth",
+    "time_case",
+    "time_pair",
+    "write_json",
+]
 
 
 @dataclass
@@ -65,6 +73,22 @@ def time_pair(
         base.append(_median(baseline, min_run_time, sync))
         cand.append(_median(candidate, min_run_time, sync))
     return statistics.median(cand), statistics.median(base)
+
+
+def time_case(
+    bench: str,
+    name: str,
+    baseline: str,
+    candidate_fn: Callable[[], object],
+    baseline_fn: Callable[[], object],
+    *,
+    min_run_time: float,
+    device: torch.device | str = "cpu",
+    **extra: Any,
+) -> Case:
+    """A :class:`Case` row from :func:`time_pair` of ``candidate_fn`` against ``baseline_fn``."""
+    t_cand, t_base = time_pair(candidate_fn, baseline_fn, min_run_time=min_run_time, device=device)
+    return Case(bench, name, baseline, t_cand, t_base, extra)
 
 
 def stream_bandwidth(nbytes: int, device: torch.device | str = "cpu") -> float:

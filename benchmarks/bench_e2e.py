@@ -15,7 +15,7 @@ from cvlayers.losses import ComplexMSELoss
 from cvlayers.optim import SGD
 
 from ._fwdbwd import runs
-from ._harness import Case, time_pair
+from ._harness import Case, time_case
 
 C = torch.complex64
 
@@ -98,8 +98,8 @@ def run(quick: bool = False, device: torch.device | str = "cpu") -> list[Case]:
         theirs = _step(model.to(device), x, y)
         if not runs(theirs, label):
             continue
-        t_ours, t_ref = time_pair(ours, theirs, min_run_time=min_run_time, device=device)
+        name = f"CNN train step, batch {batch}x2x{size}x{size}"
         cases.append(
-            Case("e2e", f"CNN train step, batch {batch}x2x{size}x{size}", label, t_ours, t_ref)
+            time_case("e2e", name, label, ours, theirs, min_run_time=min_run_time, device=device)
         )
     return cases

@@ -11,7 +11,7 @@ from torch import nn
 import cvlayers
 
 from ._fwdbwd import fwd_bwd, runs, third_party
-from ._harness import Case, time_pair
+from ._harness import Case, time_case
 
 ACTIVATIONS = [
     "CReLU",
@@ -31,19 +31,6 @@ ACTIVATIONS = [
 ALIASES = {"ZReLU": ["zReLU"], "ModReLU": ["modReLU"], "Cardioid": ["Cardioid", "CVCardiod"]}
 
 
-def _case(
-    name: str,
-    baseline: str,
-    ours: object,
-    theirs: object,
-    device: torch.device,
-    min_run_time: float,
-    **extra: object,
-) -> Case:
-    t_ours, t_ref = time_pair(ours, theirs, min_run_time=min_run_time, device=device)  # type: ignore[arg-type]
-    return Case("layers", name, baseline, t_ours, t_ref, dict(extra))
-
-
 def run(quick: bool = False, device: torch.device | str = "cpu") -> list[Case]:
     device = torch.device(device)
     warnings.filterwarnings("ignore", message="Complex modules are a new feature")
@@ -57,25 +44,27 @@ def run(quick: bool = False, device: torch.device | str = "cpu") -> list[Case]:
     ours = cvlayers.Linear(width, width, device=device)
     native = nn.Linear(width, width, dtype=dtype, device=device)
     cases.append(
-        _case(
+        time_case(
+            "layers",
             f"Linear {width}->{width}, batch {batch}",
             "torch.nn.Linear(complex64)",
             fwd_bwd(ours, x),
             fwd_bwd(native, x),
-            device,
-            min_run_time,
+            device=device,
+            min_run_time=min_run_time,
         )
     )
     other = third_party("complextorch.nn", ["Linear"], width, width)
     if other is not None:
         cases.append(
-            _case(
+            time_case(
+                "layers",
                 f"Linear {width}->{width}, batch {batch}",
                 "complextorch Linear",
                 fwd_bwd(ours, x),
                 fwd_bwd(other.to(device), x),
-                device,
-                min_run_time,
+                device=device,
+                min_run_time=min_run_time,
             )
         )
 
@@ -86,25 +75,27 @@ def run(quick: bool = False, device: torch.device | str = "cpu") -> list[Case]:
     native_conv = nn.Conv2d(c, c, 3, padding=1, dtype=dtype, device=device)
     shape = f"Conv2d {c}->{c} 3x3 on {n}x{hw}x{hw}"
     cases.append(
-        _case(
+        time_case(
+            "layers",
             shape,
             "torch.nn.Conv2d(complex64)",
             fwd_bwd(conv, img),
             fwd_bwd(native_conv, img),
-            device,
-            min_run_time,
+            device=device,
+            min_run_time=min_run_time,
         )
     )
     other = third_party("complextorch.nn", ["Conv2d"], c, c, 3, padding=1)
     if other is not None:
         cases.append(
-            _case(
+            time_case(
+                "layers",
                 shape,
                 "complextorch Conv2d",
                 fwd_bwd(conv, img),
                 fwd_bwd(other.to(device), img),
-                device,
-                min_run_time,
+                device=device,
+                min_run_time=min_run_time,
             )
         )
 
@@ -116,13 +107,14 @@ def run(quick: bool = False, device: torch.device | str = "cpu") -> list[Case]:
         ours_act = getattr(cvlayers, name)().to(device)
         run_ours = fwd_bwd(ours_act, z)
         cases.append(
-            _case(
+            time_case(
+                "layers",
                 f"{name} fwd+bwd, {numel} elements",
                 "z * 2 (memory-bound)",
                 run_ours,
                 reference,
-                device,
-                min_run_time,
+                device=device,
+                min_run_time=min_run_time,
             )
         )
         for package in ("torchcvnn.nn", "complextorch.nn"):
@@ -133,5 +125,15 @@ def run(quick: bool = False, device: torch.device | str = "cpu") -> list[Case]:
             peer_run = fwd_bwd(peer.to(device), z)
             if runs(peer_run, label):
                 case_name = f"{name} fwd+bwd, {numel} elements"
-                cases.append(_case(case_name, label, run_ours, peer_run, device, min_run_time))
+                cases.append(
+                    time_case(
+                        "layers",
+                        case_name,
+                        label,
+                        run_ours,
+                        peer_run,
+                        device=device,
+                        min_run_time=min_run_time,
+                    )
+                )
     return cases

@@ -11,7 +11,7 @@ from torch import Tensor
 from cvlayers.losses import functional as LF
 
 from ._fwdbwd import fwd_bwd, third_party
-from ._harness import Case, time_pair
+from ._harness import Case, time_case
 
 Loss = Callable[[Tensor], Tensor]
 
@@ -49,27 +49,28 @@ def run(quick: bool = False, device: torch.device | str = "cpu") -> list[Case]:
     y = torch.randn(numel, dtype=torch.complex64, generator=gen).to(device)
     cases = []
     for name, (ours, naive) in _naive(y).items():
-        t_ours, t_ref = time_pair(
-            fwd_bwd(ours, x), fwd_bwd(naive, x), min_run_time=min_run_time, device=device
-        )
         cases.append(
-            Case("losses", f"{name} fwd+bwd, {numel}", "plain torch formula", t_ours, t_ref)
+            time_case(
+                "losses",
+                f"{name} fwd+bwd, {numel}",
+                "plain torch formula",
+                fwd_bwd(ours, x),
+                fwd_bwd(naive, x),
+                min_run_time=min_run_time,
+                device=device,
+            )
         )
     theirs = third_party("torchcvnn.nn", ["ComplexMSELoss"])
     if theirs is not None:
-        t_ours, t_ref = time_pair(
-            fwd_bwd(lambda t: LF.complex_mse_loss(t, y), x),
-            fwd_bwd(lambda t: theirs(t, y), x),
-            min_run_time=min_run_time,
-            device=device,
-        )
         cases.append(
-            Case(
+            time_case(
                 "losses",
                 f"complex_mse_loss fwd+bwd, {numel}",
                 "torchcvnn ComplexMSELoss",
-                t_ours,
-                t_ref,
+                fwd_bwd(lambda t: LF.complex_mse_loss(t, y), x),
+                fwd_bwd(lambda t: theirs(t, y), x),
+                min_run_time=min_run_time,
+                device=device,
             )
         )
     return cases

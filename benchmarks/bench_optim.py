@@ -9,7 +9,7 @@ import torch
 
 from cvlayers.optim import SGD, Adam
 
-from ._harness import Case, stream_bandwidth, time_pair
+from ._harness import Case, stream_bandwidth, time_case
 
 CONVENTIONS = [(True, True), (True, False), (False, True), (False, False)]
 
@@ -57,15 +57,16 @@ def _adam_cases(quick: bool, device: torch.device, min_run_time: float) -> list[
                 ),
                 ours_params,
             )
-            t_ours, t_ref = time_pair(candidate, baseline, min_run_time=min_run_time, device=device)
             cases.append(
-                Case(
-                    bench="optim",
-                    name=f"Adam moment={moment} conjugate={conjugate} half={half}",
-                    baseline="torch.optim.Adam(foreach=True)",
-                    candidate_s=t_ours,
-                    baseline_s=t_ref,
-                    extra={"numel": sum(p.numel() for p in ours_params)},
+                time_case(
+                    "optim",
+                    f"Adam moment={moment} conjugate={conjugate} half={half}",
+                    "torch.optim.Adam(foreach=True)",
+                    candidate,
+                    baseline,
+                    min_run_time=min_run_time,
+                    device=device,
+                    numel=sum(p.numel() for p in ours_params),
                 )
             )
     return cases
@@ -92,19 +93,17 @@ def _sgd_cases(quick: bool, device: torch.device, min_run_time: float) -> list[C
                 ),
                 ours_params,
             )
-            t_ours, t_ref = time_pair(candidate, baseline, min_run_time=min_run_time, device=device)
-            cases.append(
-                Case(
-                    bench="optim",
-                    name=f"SGD momentum={momentum} conjugate={conjugate} half={half}",
-                    baseline="torch.optim.SGD(foreach=True)",
-                    candidate_s=t_ours,
-                    baseline_s=t_ref,
-                    extra={
-                        "numel": numel,
-                        "tensors": len(ours_params),
-                        "bw_fraction": round(nbytes / t_ours / bandwidth, 2),
-                    },
-                )
+            case = time_case(
+                "optim",
+                f"SGD momentum={momentum} conjugate={conjugate} half={half}",
+                "torch.optim.SGD(foreach=True)",
+                candidate,
+                baseline,
+                min_run_time=min_run_time,
+                device=device,
+                numel=numel,
+                tensors=len(ours_params),
             )
+            case.extra["bw_fraction"] = round(nbytes / case.candidate_s / bandwidth, 2)
+            cases.append(case)
     return cases
