@@ -194,8 +194,9 @@ class _Modulus(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, z: Tensor) -> Tensor:
         ctx.save_for_backward(z)
-        # modulus() runs the kernel; torch.abs is the reference elsewhere (hypot, no overflow).
-        return modulus(z) if _native.usable(z) else torch.abs(z)
+        if _native.usable(z):
+            return _native.forward("abs", z, real=True)
+        return torch.abs(z)  # hypot: no overflow, unlike modulus()'s eager sqrt
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:

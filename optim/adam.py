@@ -384,7 +384,9 @@ def _adam_batch(
     maxes = max_exp_avg_sqs if amsgrad else [None] * len(params)
     kernel = "adam_modulus" if modulus else "adam_conj" if conj else None
     if kernel is not None and _fused_applies(params, grads, exp_avgs, exp_avg_sqs, maxes):
-        tail = (-1.0,) if conj and modulus else (1.0,) if modulus else ()
+        # The modulus kernel takes the first moment's imaginary sign (-1 for conj(g)); the
+        # conj kernel conjugates by construction.
+        tail = ((-1.0 if conj else 1.0),) if modulus else ()
         for p, m, v, vmax, g, bc2, size in zip(
             params,
             exp_avgs,
