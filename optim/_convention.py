@@ -19,6 +19,12 @@ The conjugate is applied inside that operation on the real view
 broadcast over the rows of the tensor. It runs at the speed of ``add_`` and
 allocates nothing, whereas ``acc.add_(x.conj())`` resolves the conjugate into a
 temporary the size of the parameter.
+
+The trick is used on CPU only. There ``addcmul_`` on the real view rounds exactly as
+the complex ``add_`` of torch.optim does (a product, then a sum), so the step is
+bit-for-bit torch.optim's on ``d``. CUDA's ``addcmul_`` is one fused multiply-add
+while its complex ``add_`` rounds twice, so there the conjugate is resolved into a
+temporary and added by the same op as torch.optim.
 """
 
 from __future__ import annotations
@@ -111,7 +117,9 @@ def _rows(t: Tensor, k: int) -> Tensor:
 
 
 def _fast_path(acc: Tensor, x: Tensor) -> tuple[int, Tensor | None]:
-    if acc.shape != x.shape or not (acc.is_contiguous() and x.is_contiguous()):
+    if acc.device.type != "cpu" or acc.shape != x.shape:
+        return 0, None
+    if not (acc.is_contiguous() and x.is_contiguous()):
         return 0, None
     return _sign_plan(acc)
 
@@ -120,8 +128,8 @@ def add_conj_(acc: Tensor, x: Tensor, alpha: float) -> Tensor:
     """In place ``acc += alpha * conj(x)`` without materialising ``conj(x)``."""
     k, sign = (0, None) if torch.compiler.is_compiling() else _fast_path(acc, x)
     if sign is None:
-        # Under torch.compile the conjugate fuses into the add; elsewhere this is
-        # the rare odd-shaped tensor, where correctness beats the extra copy.
+        # Under torch.compile the conjugate fuses into the add; elsewhere this is an
+        # accelerator or the rare odd-shaped tensor: the add of torch.optim, on a copy.
         return acc.add_(x.conj(), alpha=alpha)
     _rows(acc, k).addcmul_(_rows(x, k), sign, value=alpha)
     return acc
@@ -135,16 +143,21 @@ def foreach_add_conj_(accs: list[Tensor], xs: list[Tensor], alpha: float) -> Non
     fast_acc: list[Tensor] = []
     fast_x: list[Tensor] = []
     signs: list[Tensor] = []
+    slow_acc: list[Tensor] = []
+    slow_x: list[Tensor] = []
     for acc, x in zip(accs, xs, strict=True):
         k, sign = _fast_path(acc, x)
         if sign is None:
-            acc.add_(x.conj(), alpha=alpha)
+            slow_acc.append(acc)
+            slow_x.append(torch.conj_physical(x))
             continue
         fast_acc.append(_rows(acc, k))
         fast_x.append(_rows(x, k))
         signs.append(sign)
     if fast_acc:
         torch._foreach_addcmul_(fast_acc, fast_x, signs, value=alpha)
+    if slow_acc:
+        torch._foreach_add_(slow_acc, slow_x, alpha=alpha)
 
 
 def scaled_copy(x: Tensor, conj: bool, scale: float) -> Tensor:

@@ -299,7 +299,7 @@ def adam(
             v,
             vmax,
             steps,
-            l2_on_real_view=use_foreach,
+            foreach=use_foreach,
             amsgrad=amsgrad,
             beta1=beta1,
             beta2=beta2,
@@ -345,7 +345,7 @@ def _adam_batch(
     max_exp_avg_sqs: list[Tensor],
     steps: list[Tensor],
     *,
-    l2_on_real_view: bool,
+    foreach: bool,
     amsgrad: bool,
     beta1: float,
     beta2: float,
@@ -358,7 +358,9 @@ def _adam_batch(
     half: bool,
     moment: str,
 ) -> None:
-    """One Adam step on tensors of one dtype and device, in the op order of torch.optim."""
+    """One Adam step on tensors of one dtype and device, in the op order of torch.optim's
+    foreach Adam (``foreach``) or of its single-tensor Adam (a batch of one tensor)."""
+    ops = _Ops(foreach)
     is_complex = params[0].is_complex()
     # d = s C(grad); s is folded exactly into eps and the L2 decay (see the class docstring).
     scale = 0.5 if half and is_complex else 1.0
@@ -370,9 +372,9 @@ def _adam_batch(
     torch._foreach_add_(steps, 1.0)
     if weight_decay != 0:
         if decoupled_weight_decay:
-            torch._foreach_mul_(params, 1 - lr * weight_decay)
+            ops.mul_(params, 1 - lr * weight_decay)
         else:
-            grads = _l2_decay(grads, conj, params, weight_decay / scale, l2_on_real_view)
+            grads = _l2_decay(grads, conj, params, weight_decay / scale, foreach)
             conj = False
 
     bias_correction1 = [1 - beta1 ** _step_value(s) for s in steps]
@@ -401,32 +403,30 @@ def _adam_batch(
         return
 
     if conj:  # m <- beta1 m + (1 - beta1) conj(g), without materialising conj(g)
-        torch._foreach_mul_(exp_avgs, beta1)
+        ops.mul_(exp_avgs, beta1)
         cv.foreach_add_conj_(exp_avgs, grads, 1 - beta1)
     else:
-        torch._foreach_lerp_(_real(exp_avgs), _real(grads), 1 - beta1)
+        ops.lerp_(_real(exp_avgs), _real(grads), 1 - beta1)
 
-    torch._foreach_mul_(_real(exp_avg_sqs), beta2)
+    ops.mul_(_real(exp_avg_sqs), beta2)
     if modulus:  # |g|^2 = Re(g)^2 + Im(g)^2, conjugation-invariant
         for part in (torch.real, torch.imag):
             parts = [part(g) for g in grads]
-            torch._foreach_addcmul_(exp_avg_sqs, parts, parts, 1 - beta2)
+            ops.addcmul_(exp_avg_sqs, parts, parts, 1 - beta2)
     else:
         real_grads = _real(grads)
-        torch._foreach_addcmul_(_real(exp_avg_sqs), real_grads, real_grads, 1 - beta2)
+        ops.addcmul_(_real(exp_avg_sqs), real_grads, real_grads, 1 - beta2)
 
     second = exp_avg_sqs
     if amsgrad:
         torch._foreach_maximum_(_real(max_exp_avg_sqs), _real(exp_avg_sqs))
         second = max_exp_avg_sqs
-    denom = torch._foreach_sqrt(_real(second))
-    torch._foreach_div_(denom, bias_correction2_sqrt)
-    torch._foreach_add_(denom, eps / scale)
+    denom = ops.denominators(_real(second), bias_correction2_sqrt, eps / scale)
     if modulus:  # one denominator for both parts: phase-equivariant
         for part in (torch.real, torch.imag):
-            _addcdiv_([part(p) for p in params], [part(m) for m in exp_avgs], denom, step_sizes)
+            ops.addcdiv_([part(p) for p in params], [part(m) for m in exp_avgs], denom, step_sizes)
     else:
-        _addcdiv_(_real(params), _real(exp_avgs), denom, step_sizes)
+        ops.addcdiv_(_real(params), _real(exp_avgs), denom, step_sizes)
 
 
 def _fused_applies(
@@ -448,13 +448,54 @@ def _fused_applies(
     )
 
 
-def _addcdiv_(
-    targets: list[Tensor], nums: list[Tensor], denoms: Sequence[Tensor], values: list[float]
-) -> None:
-    """``t += value * num / denom``: torch.optim's foreach op in eager mode; plain ops that
-    inductor fuses under torch.compile, where the step sizes are tensors."""
-    if torch.compiler.is_compiling():
-        for t, n, d, v in zip(targets, nums, denoms, values, strict=True):
-            t.add_(n / d * v)
-    else:
-        torch._foreach_addcdiv_(targets, nums, list(denoms), values)
+class _Ops:
+    """The elementwise ops of an Adam step, as torch.optim runs them: one foreach kernel per
+    op over a list (``foreach``), or one op per tensor. On CUDA the two round differently,
+    so each of our paths uses the ops of the torch.optim path it mirrors."""
+
+    def __init__(self, foreach: bool) -> None:
+        self.foreach = foreach
+
+    def mul_(self, ts: list[Tensor], factor: float) -> None:
+        if self.foreach:
+            torch._foreach_mul_(ts, factor)
+        else:
+            for t in ts:
+                t.mul_(factor)
+
+    def lerp_(self, ts: list[Tensor], ends: list[Tensor], weight: float) -> None:
+        if self.foreach:
+            torch._foreach_lerp_(ts, ends, weight)
+        else:
+            for t, end in zip(ts, ends, strict=True):
+                t.lerp_(end, weight)
+
+    def addcmul_(self, ts: list[Tensor], a: list[Tensor], b: list[Tensor], value: float) -> None:
+        if self.foreach:
+            torch._foreach_addcmul_(ts, a, b, value)
+        else:
+            for t, x, y in zip(ts, a, b, strict=True):
+                t.addcmul_(x, y, value=value)
+
+    def denominators(self, second: list[Tensor], bc2_sqrt: list[float], eps: float) -> list[Tensor]:
+        """``sqrt(v) / sqrt(1 - beta2^t) + eps``, new tensors."""
+        if self.foreach:
+            denom = list(torch._foreach_sqrt(second))
+            torch._foreach_div_(denom, bc2_sqrt)
+            torch._foreach_add_(denom, eps)
+            return denom
+        return [(v.sqrt() / bc).add_(eps) for v, bc in zip(second, bc2_sqrt, strict=True)]
+
+    def addcdiv_(
+        self, ts: list[Tensor], nums: list[Tensor], denoms: list[Tensor], values: list[float]
+    ) -> None:
+        """``t += value * num / denom``. Under torch.compile, where the step sizes are
+        tensors, plain ops that inductor fuses."""
+        if torch.compiler.is_compiling():
+            for t, n, d, v in zip(ts, nums, denoms, values, strict=True):
+                t.add_(n / d * v)
+        elif self.foreach:
+            torch._foreach_addcdiv_(ts, nums, denoms, values)
+        else:
+            for t, n, d, v in zip(ts, nums, denoms, values, strict=True):
+                t.addcdiv_(n, d, value=v)
