@@ -119,9 +119,10 @@ def test_out_that_is_a_file_fails_before_training(
     assert "not writable" in capsys.readouterr().err
 
 
-def test_module_entry_point_help() -> None:
+def test_module_entry_point_help(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "cvlayers.train", "--help"],
+        cwd=tmp_path,  # the installed package, not the checkout's source folder
         capture_output=True,
         text=True,
         check=False,
