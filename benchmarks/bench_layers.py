@@ -31,15 +31,25 @@ ACTIVATIONS = [
 ALIASES = {"ZReLU": ["zReLU"], "ModReLU": ["modReLU"], "Cardioid": ["Cardioid", "CVCardiod"]}
 
 
+def _sizes(quick: bool, device: torch.device) -> tuple[tuple[int, int], tuple[int, int, int], int]:
+    """(batch, width) of Linear, (n, c, hw) of Conv2d, and the activations' numel. A GPU gets
+    larger shapes: at the CPU's, an H100 step is bound by kernel launches, not by the maths."""
+    if quick:
+        return (64, 64), (2, 8, 16), 1 << 14
+    if device.type == "cuda":
+        return (8192, 1024), (32, 32, 128), 1 << 24
+    return (1024, 512), (16, 16, 64), 1 << 21
+
+
 def run(quick: bool = False, device: torch.device | str = "cpu") -> list[Case]:
     device = torch.device(device)
     warnings.filterwarnings("ignore", message="Complex modules are a new feature")
     min_run_time = 0.05 if quick else 0.4
     cases: list[Case] = []
     dtype = torch.complex64
+    (batch, width), (n, c, hw), numel = _sizes(quick, device)
 
     # Linear: cvlayers vs torch.nn.Linear in complex64 (native complex matmul).
-    batch, width = (64, 64) if quick else (1024, 512)
     x = torch.randn(batch, width, dtype=dtype, device=device)
     ours = cvlayers.Linear(width, width, device=device)
     native = nn.Linear(width, width, dtype=dtype, device=device)
@@ -69,7 +79,6 @@ def run(quick: bool = False, device: torch.device | str = "cpu") -> list[Case]:
         )
 
     # Conv2d 3x3.
-    n, c, hw = (2, 8, 16) if quick else (16, 16, 64)
     img = torch.randn(n, c, hw, hw, dtype=dtype, device=device)
     conv = cvlayers.Conv2d(c, c, 3, padding=1, device=device)
     native_conv = nn.Conv2d(c, c, 3, padding=1, dtype=dtype, device=device)
@@ -100,7 +109,6 @@ def run(quick: bool = False, device: torch.device | str = "cpu") -> list[Case]:
         )
 
     # Activations on a flat tensor, against a memory-bound reference and the peers.
-    numel = 1 << (14 if quick else 21)
     z = torch.randn(numel, dtype=dtype, device=device)
     reference = fwd_bwd(lambda t: t * 2.0, z)
     for name in ACTIVATIONS:
