@@ -27,7 +27,7 @@ from torch import Tensor
 
 from . import _native
 
-__all__ = ["KINDS", "cardioid", "modulus", "modulus_fn", "modulus_scale"]
+__all__ = ["KINDS", "cardioid", "modulus", "modulus_fn", "modulus_scale", "times_real", "times_real_view"]
 
 KINDS = ("relu_bias", "tanh", "sigmoid")
 
@@ -40,28 +40,50 @@ def modulus(z: Tensor) -> Tensor:
     CPU (which calls hypot), overflowing to inf only for |z| beyond ~1e19 in float32."""
     if _native.usable(z) and not (z.requires_grad and torch.is_grad_enabled()):
         return _native.forward("abs", z, real=True)
+    if z.device.type != "cpu":
+        return torch.abs(z)  # one pass; a GPU is memory-bound, so hypot costs nothing there
     x, y = z.real, z.imag
     return torch.addcmul(x * x, y, y).sqrt_()
 
 
 def _nonzero(r: Tensor) -> Tensor:
     """|z| with 1 where z = 0: a divisor that leaves 0 / |z| at 0."""
-    return torch.where(r > 0, r, torch.ones_like(r))
+    return torch.where(r > 0, r, 1.0)
 
 
-def _g(kind: str, r: Tensor, bias: Tensor | None) -> tuple[Tensor, Tensor]:
-    """g(r) and g'(r) of the modulus map."""
+def times_real(z: Tensor, s: Tensor) -> Tensor:
+    """``z * s`` for a real ``s`` broadcastable to ``z``. Off the CPU on the real view, as
+    ``z * s`` first converts ``s`` to a complex tensor, one more pass over memory (GPUs are
+    memory-bound). On CPU that view's inner loop of two elements does not vectorise, and
+    ``z * s`` is ~2x faster."""
+    return z * s if z.device.type == "cpu" else times_real_view(z, s)
+
+
+def times_real_view(z: Tensor, s: Tensor) -> Tensor:
+    """``z * s`` on the real view of ``z`` (any device): the GPU path of :func:`times_real`."""
+    out = torch.view_as_real(z.resolve_conj()) * s.unsqueeze(-1)
+    return torch.view_as_complex(out if out.stride(-1) == 1 else out.contiguous())
+
+
+def _g(kind: str, r: Tensor, bias: Tensor | None) -> Tensor:
+    """g(r) of the modulus map."""
     if kind == "relu_bias":
         assert bias is not None
-        shifted = r + bias
-        return torch.relu(shifted), (shifted > 0).to(r.dtype)
+        return torch.relu(r + bias)
     if kind == "tanh":
-        g = torch.tanh(r)
-        return g, 1 - g * g
+        return torch.tanh(r)
     if kind == "sigmoid":
-        g = torch.sigmoid(r)
-        return g, g * (1 - g)
+        return torch.sigmoid(r)
     raise ValueError(f"unknown modulus activation {kind!r}; expected one of {KINDS}")
+
+
+def _dg(kind: str, g: Tensor) -> Tensor:
+    """g'(r), from g(r): 1[g > 0] (g = ReLU(r + b) >= 0), 1 - g^2, g - g^2; one pass each."""
+    if kind == "relu_bias":
+        return torch.sign(g)
+    if kind == "tanh":
+        return torch.addcmul(g.new_ones(()), g, g, value=-1)
+    return torch.addcmul(g, g, g, value=-1)
 
 
 def _reduce_to(grad: Tensor, shape: torch.Size) -> Tensor:
@@ -108,8 +130,7 @@ class _ModulusScale(torch.autograd.Function):
         if layout is not None:
             return _native.forward(_KERNELS[kind], z, bias, *layout)
         r = modulus(z)
-        g, _ = _g(kind, r, bias)
-        return z * (g / _nonzero(r))
+        return times_real(z, _g(kind, r, bias).div_(_nonzero(r)))
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
@@ -124,17 +145,22 @@ class _ModulusScale(torch.autograd.Function):
             return fused, sums.to(bias.dtype).reshape(bias.shape), None
         r = modulus(z)
         positive = r > 0
-        safe_r = _nonzero(r)
-        g, dg = _g(ctx.kind, r, bias)
+        safe_r = torch.where(positive, r, 1.0)
+        g = _g(ctx.kind, r, bias)
+        dg = _dg(ctx.kind, g)
         ratio = torch.where(positive, g / safe_r, dg)  # g(r)/r, its limit g'(0) at 0
-        u = z / safe_r
+        grad_conj = torch.conj_physical(grad)
         grad_z = None
         if ctx.needs_input_grad[0]:
-            grad_z = (dg + ratio) / 2 * grad + ((dg - ratio) / 2 * u * u) * grad.conj()
+            # (dg + ratio)/2 G + (dg - ratio)/2 u^2 conj(G), u^2 = z^2 / r^2: real factors
+            # multiply the real view, so nothing real is converted to complex.
+            even = torch.add(dg, ratio).mul_(0.5)
+            odd = torch.sub(even, ratio).div_(safe_r.square())
+            grad_z = torch.addcmul(times_real(grad, even), times_real(z * z, odd), grad_conj)
         grad_bias = None
         if bias is not None and ctx.needs_input_grad[1]:
             # df/db = 1[r + b > 0] u; a real parameter gets Re(conj(G) df/db).
-            grad_bias = _reduce_to((grad.conj() * u).real * dg, bias.shape)
+            grad_bias = _reduce_to((grad_conj * z).real * dg / safe_r, bias.shape)
         return grad_z, grad_bias, None
 
 
@@ -150,10 +176,12 @@ def modulus_scale(z: Tensor, kind: str, bias: Tensor | None = None) -> Tensor:
 class _Cardioid(torch.autograd.Function):
     """f = (1 + cos theta) z / 2 with cos theta = Re(z)/|z| (0 at z = 0).
 
-    Backward in real arithmetic with c = x/r, w = y/r (both 0 at z = 0) and G = Gx + i Gy:
-    grad_x = (1 + c)/2 Gx + w/4 Gy + w/4 (2cw Gx + (w^2 - c^2) Gy),
-    grad_y = (1 + c)/2 Gy - w/4 Gx + w/4 ((w^2 - c^2) Gx - 2cw Gy);
-    complex-by-real products are several times slower on CPU.
+    With u = z/|z| = c + i s (0 at z = 0), the Jacobian in the frame (u, iu) is
+    [[(1 + c)/2, -s/2], [0, (1 + c)/2]]; its transpose applied to G gives
+
+        grad_z = (1 + c)/2 G - i (s/2) Re(conj(u) G) u,
+
+    which is G/2 at z = 0.
     """
 
     @staticmethod
@@ -161,25 +189,22 @@ class _Cardioid(torch.autograd.Function):
         ctx.save_for_backward(z)
         if _native.usable(z):
             return _native.forward("cardioid", z)
-        r = modulus(z)
-        half_one_plus_cos = (z.real / _nonzero(r)).add_(1).mul_(0.5)
-        return z * half_one_plus_cos
+        half_one_plus_cos = (z.real / _nonzero(modulus(z))).add_(1).mul_(0.5)
+        return times_real(z, half_one_plus_cos)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
         (z,) = ctx.saved_tensors
         if _native.usable_backward(z):
             return _native.backward("cardioid", z, grad)[0]
-        r = modulus(z)
-        safe_r = _nonzero(r)
-        c, w = z.real / safe_r, z.imag / safe_r
-        gx, gy = grad.real, grad.imag
-        a, b = 2 * c * w, w * w - c * c
-        half = (1 + c) * 0.5
-        quarter_w = 0.25 * w
-        grad_x = half * gx + quarter_w * (gy + a * gx + b * gy)
-        grad_y = half * gy + quarter_w * (b * gx - a * gy - gx)
-        return torch.complex(grad_x, grad_y)
+        u = times_real(z, _nonzero(modulus(z)).reciprocal())
+        u_re, g_re = torch.view_as_real(u), torch.view_as_real(grad.resolve_conj())
+        radial = (u_re * g_re).sum(-1)  # Re(conj(u) G)
+        half_one_plus_cos = torch.add(u.real, 1).mul_(0.5)
+        k = radial.mul_(u.imag).mul_(0.5)
+        out = times_real(grad, half_one_plus_cos)
+        torch.view_as_real(out).addcmul_(torch.view_as_real(u * -1j), k.unsqueeze(-1))
+        return out
 
 
 def cardioid(z: Tensor) -> Tensor:

@@ -204,3 +204,60 @@ def test_parity_with_torchcvnn(name: str) -> None:
     z = torch.randn(8, 16, dtype=torch.complex64)
     z = z[z.abs() > 1e-3]  # away from z = 0
     torch.testing.assert_close(ours(z), theirs(z), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("z_shape", "s_shape", "channels_last", "conj"),
+    [
+        ((5, 7), (5, 7), False, False),
+        ((2, 3, 4, 5), (1, 3, 1, 1), True, False),
+        ((6,), (6,), False, True),
+    ],
+)
+def test_times_real_view_is_complex_times_real(
+    device: torch.device,
+    dtype: torch.dtype,
+    z_shape: tuple[int, ...],
+    s_shape: tuple[int, ...],
+    channels_last: bool,
+    conj: bool,
+) -> None:
+    """The real-view product that the GPU path uses (strided, broadcast, lazily conjugated)."""
+    from cvlayers._modulus import times_real_view
+
+    z = torch.randn(z_shape, dtype=dtype, device=device)
+    if channels_last:
+        z = z.to(memory_format=torch.channels_last)
+    if conj:
+        z = z.conj()
+    s = torch.randn(s_shape, dtype=z.real.dtype, device=device)
+    torch.testing.assert_close(times_real_view(z, s), z.resolve_conj() * s, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("name", ["ModReLU", "ModTanh", "ModSigmoid", "Cardioid"])
+def test_gpu_formulas_on_cpu(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The eager formulas as a GPU runs them (torch.abs, products on the real view), checked
+    on CPU: same values and gradients as the CPU formulas, and gradcheck, z = 0 included."""
+    from cvlayers import _modulus, _native
+
+    z = torch.randn(4, 3, dtype=torch.complex128)
+    z[0, 0] = 0
+    module = getattr(cvlayers, name)().double()
+    if name == "ModReLU":
+        module = cvlayers.ModReLU(bias=0.3).double()
+    before = _native.enabled()
+    _native.enabled(False)
+    try:
+        x = z.clone().requires_grad_(True)
+        out = module(x)
+        (grad,) = torch.autograd.grad(out, x, torch.ones_like(out))
+        monkeypatch.setattr(_modulus, "times_real", _modulus.times_real_view)
+        monkeypatch.setattr(_modulus, "modulus", torch.abs)
+        x_gpu = z.clone().requires_grad_(True)
+        out_gpu = module(x_gpu)
+        (grad_gpu,) = torch.autograd.grad(out_gpu, x_gpu, torch.ones_like(out_gpu))
+        torch.testing.assert_close(out_gpu, out)
+        torch.testing.assert_close(grad_gpu, grad)
+        assert torch.autograd.gradcheck(module, (z[1:].clone().requires_grad_(True),))
+    finally:
+        _native.enabled(before)
