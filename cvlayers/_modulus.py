@@ -27,7 +27,15 @@ from torch import Tensor
 
 from . import _native
 
-__all__ = ["KINDS", "cardioid", "modulus", "modulus_fn", "modulus_scale", "times_real", "times_real_view"]
+__all__ = [
+    "KINDS",
+    "cardioid",
+    "modulus",
+    "modulus_fn",
+    "modulus_scale",
+    "times_real",
+    "times_real_view",
+]
 
 KINDS = ("relu_bias", "tanh", "sigmoid")
 
