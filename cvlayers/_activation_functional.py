@@ -11,8 +11,8 @@ from torch import Tensor
 
 from . import _native
 from ._checks import check_complex
+from ._modulus import as_complex, modulus_fn, modulus_scale
 from ._modulus import cardioid as _cardioid
-from ._modulus import modulus_fn, modulus_scale
 
 __all__ = [
     "CONVERSIONS",
@@ -36,8 +36,7 @@ __all__ = [
 def _split(fn: Callable[[Tensor], Tensor], z: Tensor) -> Tensor:
     """Apply a real function to Re and Im in one kernel, on the real view."""
     check_complex(z, "input", None)
-    out = fn(torch.view_as_real(z))
-    return torch.view_as_complex(out if out.stride(-1) == 1 else out.contiguous())
+    return as_complex(fn(torch.view_as_real(z)))
 
 
 def crelu(z: Tensor) -> Tensor:

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from ._checks import check_complex
+from ._modulus import times_real_view
 
 __all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "dropout"]
 
@@ -36,7 +37,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, channel_dims: 
     shape = input.shape if not channel_dims else (*input.shape[:2], *([1] * channel_dims))
     keep = torch.empty(shape, dtype=input.real.dtype, device=input.device).bernoulli_(1 - p)
     scale = keep.div_(1 - p) if p < 1.0 else keep
-    return torch.view_as_complex(torch.view_as_real(input) * scale.unsqueeze(-1))
+    return times_real_view(input, scale)
 
 
 class Dropout(nn.Module):

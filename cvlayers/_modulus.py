@@ -29,6 +29,7 @@ from . import _native
 
 __all__ = [
     "KINDS",
+    "as_complex",
     "cardioid",
     "modulus",
     "modulus_fn",
@@ -69,8 +70,13 @@ def times_real(z: Tensor, s: Tensor) -> Tensor:
 
 def times_real_view(z: Tensor, s: Tensor) -> Tensor:
     """``z * s`` on the real view of ``z`` (any device): the GPU path of :func:`times_real`."""
-    out = torch.view_as_real(z.resolve_conj()) * s.unsqueeze(-1)
-    return torch.view_as_complex(out if out.stride(-1) == 1 else out.contiguous())
+    return as_complex(torch.view_as_real(z.resolve_conj()) * s.unsqueeze(-1))
+
+
+def as_complex(pairs: Tensor) -> Tensor:
+    """The complex tensor of a real ``(..., 2)`` result, copied only where an op left its
+    (re, im) pairs apart."""
+    return torch.view_as_complex(pairs if pairs.stride(-1) == 1 else pairs.contiguous())
 
 
 def _g(kind: str, r: Tensor, bias: Tensor | None) -> Tensor:
