@@ -17,9 +17,11 @@ split into ranges that run in ``torch.get_num_threads()`` threads (ctypes releas
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import importlib.util
 import os
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -86,6 +88,18 @@ def enabled(value: bool | None = None) -> bool:
     if value is not None:
         _enabled = value and _LIB is not None
     return _enabled
+
+
+@contextlib.contextmanager
+def eager() -> Iterator[None]:
+    """The eager maths inside the block (tests compare the two paths); the previous state
+    after it."""
+    before = enabled()
+    enabled(False)
+    try:
+        yield
+    finally:
+        enabled(before)
 
 
 def _native_complex(t: Tensor) -> bool:

@@ -58,11 +58,8 @@ def _run(module: nn.Module, z: Tensor, grad_seed: int = 1) -> list[Tensor]:
 
 def _both(module: nn.Module, z: Tensor) -> tuple[list[Tensor], list[Tensor]]:
     fused = _run(module, z)
-    _native.enabled(False)
-    try:
+    with _native.eager():
         eager = _run(module, z)
-    finally:
-        _native.enabled(True)
     return fused, eager
 
 
@@ -180,11 +177,8 @@ def test_lazily_conjugated_upstream_gradient(name: str) -> None:
 
 def test_switch_off_gives_the_eager_maths() -> None:
     z = torch.randn(10, dtype=torch.complex64)
-    _native.enabled(False)
-    try:
+    with _native.eager():
         assert not _native.usable(z)
-    finally:
-        _native.enabled(True)
     assert _native.usable(z)
 
 
