@@ -31,33 +31,32 @@
    blocks in double. */
 #define CV_BLOCK 256
 
-/* expm1 without a libm call, so that loops calling it vectorise: 2^n e^r with n = rint(x/ln 2)
-   taken from the low bits of x/ln 2 + 1.5 * 2^p, a two-part (Cody-Waite) ln 2, and Taylor
-   series to degree 7 (float) or 13 (double) on |r| <= ln(2)/2. Within 1.2 ulp of expm1 for
-   |x| <= 88 (float) and 709 (double); larger |x| saturate (to -1, or a finite huge value),
-   which the tanh and sigmoid below only need the sign and size of. NaN propagates. */
-static inline float cv_expm1_f32(float x) {
-    x = x > 88.0f ? 88.0f : x;
-    x = x < -88.0f ? -88.0f : x;
-    const float shifter = 12582912.0f; /* 1.5 * 2^23 */
-    float t = x * 1.44269504088896341f + shifter;
-    float n = t - shifter;
-    float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
-    int32_t bits;
-    memcpy(&bits, &t, sizeof bits);
-    bits = (bits - 0x4B400000 + 127) << 23; /* 2^n */
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    float p = 1.0f / 5040;
-    p = 1.0f / 720 + r * p;
-    p = 1.0f / 120 + r * p;
-    p = 1.0f / 24 + r * p;
-    p = 1.0f / 6 + r * p;
-    p = 0.5f + r * p;
-    p = r + r * r * p;
-    return scale * p + (scale - 1);
+/* tanh in float: sign(x) a P(a^2) / Q(a^2), a = |x| (a [9/8] rational fitted for least
+   relative error on [0, 9.05] by linearised linear programming), and 1 from a = 9.02 on, where
+   float32 tanh rounds to 1. One division and no exponential: ~1.7x faster than
+   e / (e + 2) with e = expm1(2a). Checked over every float32 a <= 10 against double tanh: at
+   most 5.4 ulp with FMA (the x86-64-v3/v4 clones), 6.3 ulp without; the error is that of the
+   rounding in P and Q near a = 8, where both are large. NaN propagates; tanh(-0) = -0. */
+static inline float cv_tanh_f32(float x) {
+    float a = fabs(x), s = a * a;
+    float p = 1.33311300e-08f;
+    p = 2.05976703e-05f + s * p;
+    p = 3.49514768e-03f + s * p;
+    p = 1.33807451e-01f + s * p;
+    p = a + a * s * p;
+    float q = 7.76855643e-07f;
+    q = 3.28473368e-04f + s * q;
+    q = 2.58755814e-02f + s * q;
+    q = 4.67140645e-01f + s * q;
+    q = 1 + s * q;
+    return copysign(a >= 9.02f ? 1.0f : p / q, x);
 }
 
+/* expm1 without a libm call, so that the double loops calling it vectorise: 2^n e^r with
+   n = rint(x/ln 2) taken from the low bits of x/ln 2 + 1.5 * 2^52, a two-part (Cody-Waite)
+   ln 2, and the Taylor series to degree 13 on |r| <= ln(2)/2. Within 1.2 ulp of expm1 for
+   |x| <= 709; larger |x| saturate (to -1, or a finite huge value), which the tanh below only
+   needs the sign and size of. NaN propagates. */
 static inline double cv_expm1_f64(double x) {
     x = x > 709.0 ? 709.0 : x;
     x = x < -709.0 ? -709.0 : x;
@@ -86,15 +85,11 @@ static inline double cv_expm1_f64(double x) {
     return scale * p + (scale - 1);
 }
 
-/* tanh x = sign(x) e / (e + 2), e = expm1(2|x|): no cancellation near 0. */
-#define TANH_FN(SUF, T)                                                                            \
-    static inline T cv_tanh_##SUF(T x) {                                                           \
-        T e = cv_expm1_##SUF(2 * (x < 0 ? -x : x));                                                \
-        T t = e / (e + 2);                                                                         \
-        return x < 0 ? -t : (x == 0 ? x : t); /* tanh(-0) = -0 */                                  \
-    }
-TANH_FN(f32, float)
-TANH_FN(f64, double)
+/* tanh in double: sign(x) e / (e + 2), e = expm1(2|x|), with no cancellation near 0. */
+static inline double cv_tanh_f64(double x) {
+    double e = cv_expm1_f64(2 * fabs(x));
+    return copysign(e / (e + 2), x);
+}
 
 /* g(r) and g'(r) of the modulus maps f(z) = g(|z|) z/|z|. */
 #define RELU_G(T, SUF, r, b, g, dg)                                                                \
@@ -104,9 +99,9 @@ TANH_FN(f64, double)
 #define TANH_G(T, SUF, r, b, g, dg)                                                                \
     T g = cv_tanh_##SUF(r);                                                                        \
     T dg = 1 - g * g
-/* sigma(r) = 1 / (1 + e^-r) = 1 / (2 + expm1(-r)) */
+/* sigma(r) = (1 + tanh(r/2)) / 2, without cancellation for the r >= 0 of a modulus. */
 #define SIGMOID_G(T, SUF, r, b, g, dg)                                                             \
-    T g = 1 / (2 + cv_expm1_##SUF(-(r)));                                                          \
+    T g = (T)0.5 + (T)0.5 * cv_tanh_##SUF((T)0.5 * (r));                                           \
     T dg = g * (1 - g)
 
 /* Forward and backward of g(|z|) z/|z| for one kind, with a real parameter b constant over
