@@ -12,6 +12,7 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <float.h>
 #include <stdint.h>
 #include <string.h>
 #include <tgmath.h> /* sqrt, exp, tanh of the argument's type */
@@ -20,6 +21,12 @@
 #define CV_KERNEL __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define CV_KERNEL
+#endif
+/* Helpers are inlined into each clone, so that their callers' loops vectorise. */
+#if defined(__GNUC__)
+#define CV_INLINE static inline __attribute__((always_inline))
+#else
+#define CV_INLINE static inline
 #endif
 
 /* Honoured with -fopenmp-simd (no OpenMP runtime is linked); ignored elsewhere. */
@@ -37,7 +44,7 @@
    e / (e + 2) with e = expm1(2a). Checked over every float32 a <= 10 against double tanh: at
    most 5.4 ulp with FMA (the x86-64-v3/v4 clones), 6.3 ulp without; the error is that of the
    rounding in P and Q near a = 8, where both are large. NaN propagates; tanh(-0) = -0. */
-static inline float cv_tanh_f32(float x) {
+CV_INLINE float cv_tanh_f32(float x) {
     float a = fabs(x), s = a * a;
     float p = 1.33311300e-08f;
     p = 2.05976703e-05f + s * p;
@@ -57,7 +64,7 @@ static inline float cv_tanh_f32(float x) {
    ln 2, and the Taylor series to degree 13 on |r| <= ln(2)/2. Within 1.2 ulp of expm1 for
    |x| <= 709; larger |x| saturate (to -1, or a finite huge value), which the tanh below only
    needs the sign and size of. NaN propagates. */
-static inline double cv_expm1_f64(double x) {
+CV_INLINE double cv_expm1_f64(double x) {
     x = x > 709.0 ? 709.0 : x;
     x = x < -709.0 ? -709.0 : x;
     const double shifter = 6755399441055744.0; /* 1.5 * 2^52 */
@@ -86,10 +93,43 @@ static inline double cv_expm1_f64(double x) {
 }
 
 /* tanh in double: sign(x) e / (e + 2), e = expm1(2|x|), with no cancellation near 0. */
-static inline double cv_tanh_f64(double x) {
+CV_INLINE double cv_tanh_f64(double x) {
     double e = cv_expm1_f64(2 * fabs(x));
     return copysign(e / (e + 2), x);
 }
+
+/* |z| and u = z/|z| = (c, w) without over- or underflow anywhere in the type's range,
+   denormals included (u = 0 at z = 0). x and y are multiplied by k = 2^-e, e the exponent of
+   m = max(|x|, |y|) clamped to the normal range (so that k and 1/k are normal numbers): exact,
+   and it brings m to [1, 4), where x^2 + y^2 is normal; |z| = |kz| / k, which overflows only
+   where |z| exceeds the type's largest number. k and inv = 1/|kz| are returned too: g/|z| is
+   (g k) inv, finite wherever the true value is. NaN propagates. k comes from the exponent bits rather than
+   from a select between constants, which gcc would split into one sqrt per case. */
+#define POLAR_FN(SUF, T, I, E_ONE, E_TOP)                                                          \
+    CV_INLINE T cv_polar_##SUF(T x, T y, T *c, T *w, T *k_out, T *inv_out) {                       \
+        T ax = fabs(x), ay = fabs(y), m = ax > ay ? ax : ay, k, k_inv;                             \
+        I e;                                                                                       \
+        memcpy(&e, &m, sizeof e);                                                                  \
+        e &= E_TOP | (E_TOP - E_ONE); /* the exponent field */                                     \
+        e = e < E_ONE ? E_ONE : (e > E_TOP - E_ONE ? E_TOP - E_ONE : e);                           \
+        I e_k = E_TOP - e;                                                                         \
+        memcpy(&k, &e_k, sizeof k);                                                                \
+        memcpy(&k_inv, &e, sizeof k_inv);                                                          \
+        T xs = x * k, ys = y * k, rs = sqrt(xs * xs + ys * ys);                                    \
+        T inv = 1 / (rs > 0 ? rs : (T)1);                                                          \
+        *c = xs * inv;                                                                             \
+        *w = ys * inv;                                                                             \
+        *k_out = k;                                                                                \
+        *inv_out = inv;                                                                            \
+        return rs * k_inv;                                                                         \
+    }
+POLAR_FN(f32, float, int32_t, ((int32_t)1 << 23), ((int32_t)254 << 23))
+POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
+
+/* t clamped to the finite range of its type (NaN kept): a gradient that overflows saturates
+   rather than meeting a 0 as inf * 0 = NaN. */
+#define CV_FINITE(T, t) ((t) > (T)CV_MAX(T) ? (T)CV_MAX(T) : ((t) < -(T)CV_MAX(T) ? -(T)CV_MAX(T) : (t)))
+#define CV_MAX(T) (sizeof(T) == sizeof(float) ? FLT_MAX : DBL_MAX)
 
 /* g(r) and g'(r) of the modulus maps f(z) = g(|z|) z/|z|. */
 #define RELU_G(T, SUF, r, b, g, dg)                                                                \
@@ -106,14 +146,15 @@ static inline double cv_tanh_f64(double x) {
 
 /* Forward and backward of g(|z|) z/|z| for one kind, with a real parameter b constant over
    runs of `inner` elements and cycling through `channels` values (a scalar: channels = 1).
-   The backward writes PyTorch's vector-Jacobian product
-     grad_z = (g' + g/r)/2 G + (g' - g/r)/2 u^2 conj(G),  u = z/r,
-   and, when gbias is not NULL, adds sum(g' Re(conj(G) u)) per channel into gbias.
-   */
+   The forward is g(r) u, so no g/r overflows at a tiny r. The backward writes PyTorch's
+   vector-Jacobian product
+     grad_z = (g' + g/r)/2 G + (g' - g/r)/2 u^2 conj(G) = u (g' q + i (g/r) p),
+   q + ip = conj(u) G, which is g'(0) G at z = 0 (u = 0 there: the term E G), and, when gbias is
+   not NULL, adds sum(g' q) per channel into gbias. */
 #define MODSCALE_KERNELS(NAME, SUF, T, GFN)                                                        \
     CV_KERNEL void cv_##NAME##_fwd_##SUF(int64_t start, int64_t stop, const T *z, T *out,          \
                                          const T *bias, int64_t channels, int64_t inner) {         \
-        T S[CV_BLOCK];                                                                             \
+        T OX[CV_BLOCK], OY[CV_BLOCK];                                                              \
         for (int64_t j = start; j < stop;) {                                                       \
             int64_t run = j / inner, end = (run + 1) * inner;                                      \
             T b = bias ? bias[run % channels] : (T)0; /* read by the relu kind only */             \
@@ -125,15 +166,16 @@ static inline double cv_tanh_f64(double x) {
                 const T *zk = z + 2 * k;                                                           \
                 T *ok = out + 2 * k;                                                               \
                 CV_SIMD for (int64_t i = 0; i < n; ++i) {                                          \
-                    T x = zk[2 * i], y = zk[2 * i + 1];                                            \
-                    T r = sqrt(x * x + y * y);                                                     \
+                    T c, w, k, inv;                                                                \
+                    T r = cv_polar_##SUF(zk[2 * i], zk[2 * i + 1], &c, &w, &k, &inv);              \
                     GFN(T, SUF, r, b, g, dg);                                                      \
                     (void)dg;                                                                      \
-                    S[i] = r > 0 ? g / r : (T)0;                                                   \
+                    OX[i] = g * c;                                                                 \
+                    OY[i] = g * w;                                                                 \
                 }                                                                                  \
                 CV_SIMD for (int64_t i = 0; i < n; ++i) {                                          \
-                    ok[2 * i] = zk[2 * i] * S[i];                                                  \
-                    ok[2 * i + 1] = zk[2 * i + 1] * S[i];                                          \
+                    ok[2 * i] = OX[i];                                                             \
+                    ok[2 * i + 1] = OY[i];                                                         \
                 }                                                                                  \
             }                                                                                      \
             j = end;                                                                               \
@@ -142,7 +184,7 @@ static inline double cv_tanh_f64(double x) {
     CV_KERNEL void cv_##NAME##_bwd_##SUF(int64_t start, int64_t stop, const T *z, const T *grad,   \
                                          T *gz, const T *bias, int64_t channels, int64_t inner,    \
                                          double *gbias) {                                          \
-        T A[CV_BLOCK], B[CV_BLOCK], C[CV_BLOCK], W[CV_BLOCK], DG[CV_BLOCK];                        \
+        T RT[CV_BLOCK], E[CV_BLOCK], C[CV_BLOCK], W[CV_BLOCK], DG[CV_BLOCK];                       \
         for (int64_t j = start; j < stop;) {                                                       \
             int64_t run = j / inner, end = (run + 1) * inner;                                      \
             T b = bias ? bias[run % channels] : (T)0; /* read by the relu kind only */             \
@@ -156,23 +198,23 @@ static inline double cv_tanh_f64(double x) {
                 T *ok = gz + 2 * k;                                                                \
                 T acc = 0;                                                                         \
                 CV_SIMD for (int64_t i = 0; i < n; ++i) {                                          \
-                    T x = zk[2 * i], y = zk[2 * i + 1];                                            \
-                    T r = sqrt(x * x + y * y);                                                     \
-                    T inv = 1 / (r > 0 ? r : (T)1);                                                \
+                    T c, w, k, inv;                                                                \
+                    T r = cv_polar_##SUF(zk[2 * i], zk[2 * i + 1], &c, &w, &k, &inv);              \
                     GFN(T, SUF, r, b, g, dg);                                                      \
-                    T ratio = r > 0 ? g * inv : dg;                                                \
-                    A[i] = (dg + ratio) / 2;                                                       \
-                    B[i] = (dg - ratio) / 2;                                                       \
-                    C[i] = x * inv;                                                                \
-                    W[i] = y * inv;                                                                \
+                    T ratio = g * k * inv; /* g/r */                                               \
+                    RT[i] = CV_FINITE(T, ratio);                                                   \
+                    E[i] = r > 0 ? (T)0 : dg;                                                      \
+                    C[i] = c;                                                                      \
+                    W[i] = w;                                                                      \
                     DG[i] = dg;                                                                    \
                 }                                                                                  \
                 CV_SIMD_SUM1 for (int64_t i = 0; i < n; ++i) {                                     \
                     T gx = gk[2 * i], gy = gk[2 * i + 1], c = C[i], w = W[i];                      \
-                    T q = c * gx + w * gy, p = w * gx - c * gy; /* u conj(G) = q + ip */           \
-                    ok[2 * i] = A[i] * gx + B[i] * (c * q - w * p);                                \
-                    ok[2 * i + 1] = A[i] * gy + B[i] * (w * q + c * p);                            \
-                    acc += q * DG[i];                                                              \
+                    T q = DG[i] * (c * gx + w * gy), p = RT[i] * (c * gy - w * gx);                \
+                    p = CV_FINITE(T, p);                                                           \
+                    ok[2 * i] = q * c - p * w + E[i] * gx;                                         \
+                    ok[2 * i + 1] = q * w + p * c + E[i] * gy;                                     \
+                    acc += q;                                                                      \
                 }                                                                                  \
                 total += acc;                                                                      \
             }                                                                                      \
@@ -183,15 +225,15 @@ static inline double cv_tanh_f64(double x) {
     }
 
 /* Cardioid f = (1 + cos angle z) z / 2, cos angle z = x/r (0 at z = 0); its backward in real
-   arithmetic with c = x/r, w = y/r:
+   arithmetic with (c, w) = z/r:
      grad_x = (1 + c)/2 Gx + w/4 (Gy + 2cw Gx + (w^2 - c^2) Gy),
      grad_y = (1 + c)/2 Gy + w/4 ((w^2 - c^2) Gx - 2cw Gy - Gx). */
 #define CARDIOID_KERNELS(SUF, T)                                                                   \
     CV_KERNEL void cv_cardioid_fwd_##SUF(int64_t start, int64_t stop, const T *z, T *out) {        \
         CV_SIMD for (int64_t i = start; i < stop; ++i) {                                           \
-            T x = z[2 * i], y = z[2 * i + 1];                                                      \
-            T r = sqrt(x * x + y * y);                                                             \
-            T s = (x / (r > 0 ? r : (T)1) + 1) * (T)0.5;                                           \
+            T x = z[2 * i], y = z[2 * i + 1], c, w, k, inv;                                        \
+            cv_polar_##SUF(x, y, &c, &w, &k, &inv);                                                \
+            T s = (c + 1) * (T)0.5;                                                                \
             out[2 * i] = x * s;                                                                    \
             out[2 * i + 1] = y * s;                                                                \
         }                                                                                          \
@@ -199,10 +241,8 @@ static inline double cv_tanh_f64(double x) {
     CV_KERNEL void cv_cardioid_bwd_##SUF(int64_t start, int64_t stop, const T *z, const T *grad,   \
                                          T *gz) {                                                  \
         CV_SIMD for (int64_t i = start; i < stop; ++i) {                                           \
-            T x = z[2 * i], y = z[2 * i + 1], gx = grad[2 * i], gy = grad[2 * i + 1];              \
-            T r = sqrt(x * x + y * y);                                                             \
-            T inv = r > 0 ? 1 / r : (T)1;                                                          \
-            T c = x * inv, w = y * inv;                                                            \
+            T gx = grad[2 * i], gy = grad[2 * i + 1], c, w, k, inv;                                \
+            cv_polar_##SUF(z[2 * i], z[2 * i + 1], &c, &w, &k, &inv);                              \
             T a = 2 * c * w, b = w * w - c * c, half = (1 + c) * (T)0.5, qw = (T)0.25 * w;         \
             gz[2 * i] = half * gx + qw * (gy + a * gx + b * gy);                                   \
             gz[2 * i + 1] = half * gy + qw * (b * gx - a * gy - gx);                               \
@@ -275,51 +315,21 @@ static inline double cv_tanh_f64(double x) {
             grad[i] * (1 - out[i] * out[i]);                                                       \
     }
 
-/* |z| and its backward grad * z/|z| (0 at z = 0). The float32 modulus is taken in double, so
-   it neither overflows nor underflows; in double a second pass redoes with hypot() the
-   elements whose square overflowed or underflowed (|z| beyond ~1e154 or below ~1e-154). */
-CV_KERNEL void cv_abs_fwd_f32(int64_t start, int64_t stop, const float *z, float *out) {
-    CV_SIMD for (int64_t i = start; i < stop; ++i) {
-        double x = z[2 * i], y = z[2 * i + 1];
-        out[i] = (float)sqrt(x * x + y * y);
-    }
-}
-
-static inline int cv_square_unsafe(double x, double y, double r2) {
-    return !(r2 <= 1.7976931348623157e308) || (r2 < 2.2250738585072014e-308 && (x != 0 || y != 0));
-}
-
-CV_KERNEL void cv_abs_fwd_f64(int64_t start, int64_t stop, const double *z, double *out) {
-    int unsafe = 0;
-    CV_SIMD for (int64_t i = start; i < stop; ++i) {
-        double x = z[2 * i], y = z[2 * i + 1], r2 = x * x + y * y;
-        unsafe |= cv_square_unsafe(x, y, r2);
-        out[i] = sqrt(r2);
-    }
-    if (!unsafe)
-        return;
-    for (int64_t i = start; i < stop; ++i) {
-        double x = z[2 * i], y = z[2 * i + 1];
-        if (cv_square_unsafe(x, y, x * x + y * y))
-            out[i] = hypot(x, y);
-    }
-}
-
-/* grad_z = G z/|z| for a real G (0 at z = 0), with z/|z| taken after scaling by
-   m = max(|x|, |y|), so that no modulus over- or underflows. */
-#define ABS_BWD_KERNEL(SUF, T)                                                                     \
+/* |z| and its backward grad * z/|z| (0 at z = 0), through cv_polar (no over- or underflow). */
+#define ABS_KERNELS(SUF, T)                                                                        \
+    CV_KERNEL void cv_abs_fwd_##SUF(int64_t start, int64_t stop, const T *z, T *out) {             \
+        CV_SIMD for (int64_t i = start; i < stop; ++i) {                                           \
+            T c, w, k, inv;                                                                        \
+            out[i] = cv_polar_##SUF(z[2 * i], z[2 * i + 1], &c, &w, &k, &inv);                     \
+        }                                                                                          \
+    }                                                                                              \
     CV_KERNEL void cv_abs_bwd_##SUF(int64_t start, int64_t stop, const T *z, const T *grad,        \
                                     T *gz) {                                                       \
         CV_SIMD for (int64_t i = start; i < stop; ++i) {                                           \
-            T x = z[2 * i], y = z[2 * i + 1];                                                      \
-            T ax = x < 0 ? -x : x, ay = y < 0 ? -y : y;                                            \
-            T m = ax > ay ? ax : ay;                                                               \
-            T inv_m = m > 0 ? 1 / m : (T)0;                                                        \
-            T xs = x * inv_m, ys = y * inv_m;                                                      \
-            T rs = sqrt(xs * xs + ys * ys);                                                        \
-            T s = grad[i] / (rs > 0 ? rs : (T)1);                                                  \
-            gz[2 * i] = xs * s;                                                                    \
-            gz[2 * i + 1] = ys * s;                                                                \
+            T c, w, k, inv;                                                                        \
+            cv_polar_##SUF(z[2 * i], z[2 * i + 1], &c, &w, &k, &inv);                              \
+            gz[2 * i] = grad[i] * c;                                                               \
+            gz[2 * i + 1] = grad[i] * w;                                                           \
         }                                                                                          \
     }
 
@@ -400,7 +410,7 @@ CV_KERNEL void cv_abs_fwd_f64(int64_t start, int64_t stop, const double *z, doub
     CARDIOID_KERNELS(SUF, T)                                                                       \
     ZRELU_KERNELS(SUF, T)                                                                          \
     CPRELU_KERNELS(SUF, T)                                                                         \
-    ABS_BWD_KERNEL(SUF, T)                                                                         \
+    ABS_KERNELS(SUF, T)                                                                            \
     ADAM_MODULUS_KERNEL(SUF, T)                                                                    \
     ADAM_CONJ_KERNEL(SUF, T)
 

@@ -36,28 +36,31 @@ __all__ = [
     "modulus_scale",
     "times_real",
     "times_real_view",
+    "unit",
 ]
 
 KINDS = ("relu_bias", "tanh", "sigmoid")
 
 
 def modulus(z: Tensor) -> Tensor:
-    """|z|, not for a loss (the square root has an infinite derivative at 0): for selection
-    and inside the Functions below, whose eager backward differentiates it when a graph of the
-    backward is recorded. The fused kernel where it applies and no graph is recorded (it
-    neither over- nor underflows); else sqrt(Re^2 + Im^2), ~3x faster than ``torch.abs`` on
-    CPU (which calls hypot), overflowing to inf only for |z| beyond ~1e19 in float32."""
+    """|z|, for selection and inside the Functions below, whose eager backward differentiates
+    it when a graph of the backward is recorded. The fused kernel where it applies and no graph
+    is recorded, else ``torch.abs`` (hypot): neither over- nor underflows, as sqrt(Re^2 + Im^2)
+    would for |z| outside ~[1e-19, 1e19] in float32."""
     if _native.usable(z) and not (z.requires_grad and torch.is_grad_enabled()):
         return _native.forward("abs", z, real=True)
-    if z.device.type != "cpu":
-        return torch.abs(z)  # one pass; a GPU is memory-bound, so hypot costs nothing there
-    x, y = z.real, z.imag
-    return torch.addcmul(x * x, y, y).sqrt_()
+    return torch.abs(z)
 
 
 def _nonzero(r: Tensor) -> Tensor:
     """|z| with 1 where z = 0: a divisor that leaves 0 / |z| at 0."""
     return torch.where(r > 0, r, 1.0)
+
+
+def unit(z: Tensor, r: Tensor) -> Tensor:
+    """z/|z| for ``r`` = |z|, 0 at z = 0: divided on the real view, as 1/|z| would overflow
+    at a denormal |z| (``torch.sgn`` gives inf and NaN there)."""
+    return as_complex(torch.view_as_real(z.resolve_conj()) / _nonzero(r).unsqueeze(-1))
 
 
 def times_real(z: Tensor, s: Tensor) -> Tensor:
@@ -144,7 +147,7 @@ class _ModulusScale(torch.autograd.Function):
         if layout is not None:
             return _native.forward(_KERNELS[kind], z, bias, *layout)
         r = modulus(z)
-        return times_real(z, _g(kind, r, bias).div_(_nonzero(r)))
+        return times_real(unit(z, r), _g(kind, r, bias))  # g/r would overflow at a tiny r
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
@@ -158,23 +161,24 @@ class _ModulusScale(torch.autograd.Function):
             assert sums is not None
             return fused, sums.to(bias.dtype).reshape(bias.shape), None
         r = modulus(z)
-        positive = r > 0
-        safe_r = torch.where(positive, r, 1.0)
+        u = unit(z, r)
         g = _g(ctx.kind, r, bias)
         dg = _dg(ctx.kind, g)
-        ratio = torch.where(positive, g / safe_r, dg)  # g(r)/r, its limit g'(0) at 0
-        grad_conj = torch.conj_physical(grad)
+        radial = torch.conj_physical(u) * grad  # conj(u) G = q + ip
         grad_z = None
         if ctx.needs_input_grad[0]:
-            # (dg + ratio)/2 G + (dg - ratio)/2 u^2 conj(G), u^2 = z^2 / r^2: real factors
-            # multiply the real view, so nothing real is converted to complex.
-            even = torch.add(dg, ratio).mul_(0.5)
-            odd = torch.sub(even, ratio).div_(safe_r.square())
-            grad_z = torch.addcmul(times_real(grad, even), times_real(z * z, odd), grad_conj)
+            # (dg + g/r)/2 G + (dg - g/r)/2 u^2 conj(G) = u (dg q + i (g/r) p), which is dg G
+            # at z = 0 (u = 0 there). g/r and (g/r) p saturate at the largest float rather than
+            # overflow to inf, which would meet a 0 of u as NaN.
+            big = torch.finfo(r.dtype).max
+            ratio = torch.div(g, _nonzero(r)).clamp_(max=big)
+            tangential = torch.mul(ratio, radial.imag).clamp_(-big, big)
+            grad_z = u * torch.complex(dg * radial.real, tangential)
+            grad_z = grad_z + times_real(grad, torch.where(r > 0, 0.0, dg))
         grad_bias = None
         if bias is not None and ctx.needs_input_grad[1]:
-            # df/db = 1[r + b > 0] u; a real parameter gets Re(conj(G) df/db).
-            grad_bias = _reduce_to((grad_conj * z).real * dg / safe_r, bias.shape)
+            # df/db = 1[r + b > 0] u; a real parameter gets Re(conj(G) df/db) = dg q.
+            grad_bias = _reduce_to(radial.real * dg, bias.shape)
         return grad_z, grad_bias, None
 
 
@@ -211,7 +215,7 @@ class _Cardioid(torch.autograd.Function):
         (z,) = ctx.saved_tensors
         if _native.usable_backward(z):
             return _native.backward("cardioid", z, grad)[0]
-        u = times_real(z, _nonzero(modulus(z)).reciprocal())
+        u = unit(z, modulus(z))
         u_re, g_re = torch.view_as_real(u), torch.view_as_real(grad.resolve_conj())
         radial = (u_re * g_re).sum(-1)  # Re(conj(u) G)
         half_one_plus_cos = torch.add(u.real, 1).mul_(0.5)
@@ -228,21 +232,21 @@ def cardioid(z: Tensor) -> Tensor:
 
 
 class _Modulus(torch.autograd.Function):
-    """|z| with the fused kernels; else ``torch.abs`` and its backward ``grad * sgn(z)``."""
+    """|z| with the fused kernels; else ``torch.abs`` and the backward ``grad * z/|z|``."""
 
     @staticmethod
     def forward(ctx: Any, z: Tensor) -> Tensor:
         ctx.save_for_backward(z)
         if _native.usable(z):
             return _native.forward("abs", z, real=True)
-        return torch.abs(z)  # hypot: no overflow, unlike modulus()'s eager sqrt
+        return torch.abs(z)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
         (z,) = ctx.saved_tensors
         if _native.usable_backward(z):
             return _native.backward("abs", z, grad)[0]
-        return grad * torch.sgn(z)
+        return times_real(unit(z, torch.abs(z)), grad)
 
 
 def modulus_fn(z: Tensor) -> Tensor:

@@ -1,0 +1,130 @@
+"""The modulus activations over the whole floating-point range, against mpmath.
+
+|z| and z/|z| from sqrt(Re^2 + Im^2) overflow for |z| > ~1e19 in float32 (ModReLU gave NaN,
+ModTanh 0) and underflow below ~1e-19 (ModReLU gave b z instead of b z/|z|). Each op is checked
+from denormal to huge moduli, on the fused kernels and on the eager maths (the GPU path), in
+value and in gradient, against 50-digit closed forms and central differences.
+"""
+
+from __future__ import annotations
+
+import cmath
+import contextlib
+from collections.abc import Callable, Iterator
+
+import mpmath as mp
+import pytest
+import torch
+from torch import Tensor, nn
+
+import cvlayers
+from cvlayers import _native
+
+mp.mp.dps = 50
+
+G_FNS: dict[str, Callable[[mp.mpf], mp.mpf]] = {
+    "ModReLU": lambda r: max(r - mp.mpf("0.25"), 0),
+    "ModReLU+": lambda r: r + mp.mpf("0.25"),
+    "ModTanh": mp.tanh,
+    "ModSigmoid": lambda r: 1 / (1 + mp.exp(-r)),
+}
+MODULES: dict[str, Callable[[], nn.Module]] = {
+    "ModReLU": lambda: cvlayers.ModReLU(bias=-0.25),
+    "ModReLU+": lambda: cvlayers.ModReLU(bias=0.25),
+    "ModTanh": cvlayers.ModTanh,
+    "ModSigmoid": cvlayers.ModSigmoid,
+    "Cardioid": cvlayers.Cardioid,
+}
+# Moduli from the smallest denormal up to near the largest number of each precision.
+MODULI = {
+    torch.complex64: [1e-45, 1e-40, 1e-30, 1e-20, 1e-3, 1.0, 7.5, 1e20, 1e30, 1e38],
+    torch.complex128: [5e-324, 1e-310, 1e-200, 1e-160, 1e-3, 1.0, 7.5, 1e160, 1e200, 1e307],
+}
+PHASES = [0.0, 0.3, 2.0, -1.1, cmath.pi / 2]
+
+
+def _points(dtype: torch.dtype) -> Tensor:
+    values = [cmath.rect(r, phase) for r in MODULI[dtype] for phase in PHASES]
+    return torch.tensor(values, dtype=dtype)
+
+
+def _exact(name: str, w: mp.mpc) -> mp.mpc:
+    """The activation at w != 0, in 50 digits."""
+    r = abs(w)
+    if name == "Cardioid":
+        return (1 + w.real / r) / 2 * w
+    return G_FNS[name](r) * w / r
+
+
+def _exact_grad(name: str, w: mp.mpc, g: complex) -> complex:
+    """PyTorch's input gradient for upstream g: d/dx + i d/dy of Re(conj(g) f), by central
+    differences in 50 digits."""
+    step = abs(w) * mp.mpf("1e-20")
+
+    def loss(dx: mp.mpf, dy: mp.mpf) -> mp.mpf:
+        f = _exact(name, w + mp.mpc(dx, dy))
+        return g.real * f.real + g.imag * f.imag
+
+    d_x = (loss(step, 0) - loss(-step, 0)) / (2 * step)
+    d_y = (loss(0, step) - loss(0, -step)) / (2 * step)
+    return complex(float(d_x), float(d_y))
+
+
+@contextlib.contextmanager
+def _path(path: str) -> Iterator[None]:
+    """The fused kernels (skipped where they were not built) or the eager maths."""
+    if path == "native" and not _native.available():
+        pytest.skip("kernels not built")
+    if path == "eager":
+        with _native.eager():
+            yield
+    else:
+        yield
+
+
+def _check(got: complex, want: complex, tol: float, info: torch.finfo, big: float) -> None:
+    """``got`` within ``tol`` of ``want`` relative to |want| (and a few steps of the smallest
+    denormal number, the absolute precision there), where |want| <= ``big``; beyond it, +-inf
+    or a saturated value, never NaN."""
+    assert not (cmath.isnan(got.real) or cmath.isnan(got.imag)), got
+    if abs(want) > big:
+        return
+    assert abs(got - want) <= tol * abs(want) + 4 * info.smallest_normal * info.eps, (got, want)
+
+
+@pytest.mark.parametrize("path", ["native", "eager"])
+@pytest.mark.parametrize("name", list(MODULES))
+def test_value_and_gradient_over_the_range(name: str, path: str, dtype: torch.dtype) -> None:
+    real = torch.float32 if dtype == torch.complex64 else torch.float64
+    info = torch.finfo(real)
+    z = _points(dtype).requires_grad_(True)
+    grad = torch.full_like(z, 0.6 - 0.8j)
+    with _path(path):
+        out = MODULES[name]().to(real)(z)
+        out.backward(grad)
+    assert z.grad is not None
+    tol = 1e-5 if dtype == torch.complex64 else 1e-12
+    for zi, oi, gi in zip(z.detach().tolist(), out.detach().tolist(), z.grad.tolist(), strict=True):
+        w = mp.mpc(zi.real, zi.imag)
+        # Where |z| is a denormal number, the eager maths divides by a |z| with fewer digits.
+        loose = path == "eager" and abs(zi) < info.smallest_normal
+        value_tol, grad_tol = (0.3, 0.3) if loose else (tol, 1e3 * tol)
+        _check(oi, complex(_exact(name, w)), value_tol, info, info.max)
+        _check(gi, _exact_grad(name, w, 0.6 - 0.8j), grad_tol, info, info.max / 4)
+
+
+@pytest.mark.parametrize("path", ["native", "eager"])
+def test_modulus_over_the_range(path: str, dtype: torch.dtype) -> None:
+    """|z| and its backward G z/|z| (``Mod``), where ``torch.sgn`` gives inf and NaN."""
+    info = torch.finfo(torch.float32 if dtype == torch.complex64 else torch.float64)
+    z = _points(dtype).requires_grad_(True)
+    with _path(path):
+        r = cvlayers.Mod()(z)
+        r.backward(torch.ones_like(r))
+    assert z.grad is not None
+    tol = 1e-6 if dtype == torch.complex64 else 1e-15
+    for zi, ri, gi in zip(z.detach().tolist(), r.tolist(), z.grad.tolist(), strict=True):
+        want = abs(mp.mpc(zi.real, zi.imag))
+        _check(ri, float(want), tol, info, info.max)
+        loose = path == "eager" and float(want) < info.smallest_normal
+        _check(gi, complex(mp.mpc(zi.real, zi.imag) / want), 0.3 if loose else tol, info, 2.0)
