@@ -8,12 +8,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from cvlayers._modulus import modulus_fn
+
 from ._base import ComplexLoss
 
 __all__ = ["LOGITS", "ComplexCrossEntropyLoss", "complex_cross_entropy"]
 
 LOGITS: dict[str, Callable[[Tensor], Tensor]] = {
-    "modulus": torch.abs,
+    "modulus": modulus_fn,
     "real": torch.real,
     "squared_modulus": lambda z: torch.view_as_real(z).square().sum(-1),
 }

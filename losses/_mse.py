@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from cvlayers._modulus import modulus_fn
+
 from ._base import ComplexLoss, check_reduction, check_target, reduce
 
 __all__ = ["ComplexMSELoss", "MagnitudeMSELoss", "complex_mse_loss", "magnitude_mse_loss"]
@@ -70,7 +72,7 @@ def magnitude_mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -
     """
     check_reduction(reduction)
     target = check_target(input, target, "magnitude_mse_loss")
-    return reduce((torch.abs(input) - torch.abs(target)).square(), reduction)
+    return reduce((modulus_fn(input) - modulus_fn(target)).square(), reduction)
 
 
 class MagnitudeMSELoss(ComplexLoss):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from cvlayers._modulus import as_complex, unit
+
 from ._base import ComplexLoss, check_reduction, check_target, reduce
 
 __all__ = ["WEIGHTS", "PhaseLoss", "phase_loss"]
@@ -13,10 +15,16 @@ WEIGHTS = ("target", "none")
 
 
 def _unit(z: Tensor) -> Tensor:
-    """z / |z|, and z itself (that is 0) where z = 0; finite gradient everywhere."""
-    modulus = torch.abs(z)
-    safe = torch.where(modulus > 0, modulus, torch.ones_like(modulus))
-    return z / safe
+    """z / |z|, and z itself (that is 0) where z = 0; finite gradient everywhere.
+
+    z is first divided by m = max(|Re z|, |Im z|), so that |z/m| is in [1, sqrt 2] and neither
+    |z| nor the |z|^2 of the gradient over- or underflows (in float32 they would outside
+    ~[1e-19, 1e19]). m is held constant: z/|z| does not change along z, the only direction
+    in which a change of m moves z/m, so the gradient is exact."""
+    pairs = torch.view_as_real(z)
+    scale = pairs.abs().amax(-1, keepdim=True).detach()
+    scaled = as_complex(pairs / torch.where(scale > 0, scale, 1.0))  # real division: no NaN
+    return unit(scaled, torch.abs(scaled))
 
 
 def phase_loss(

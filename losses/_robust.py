@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from cvlayers._modulus import modulus_fn
+
 from ._base import ComplexLoss, check_reduction, check_target, reduce
 
 __all__ = [
@@ -38,7 +40,7 @@ def complex_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> T
         >>> complex_l1_loss(torch.tensor([3 + 4j, 1j]), torch.tensor([0j, 1j]))
         tensor(2.5000)
     """
-    return reduce(torch.abs(_error(input, target, reduction, "complex_l1_loss")), reduction)
+    return reduce(modulus_fn(_error(input, target, reduction, "complex_l1_loss")), reduction)
 
 
 def complex_huber_loss(
@@ -61,7 +63,7 @@ def complex_huber_loss(
         raise ValueError(f"delta must be positive, got {delta}")
     e = _error(input, target, reduction, "complex_huber_loss")
     squared = _squared_modulus(e)
-    modulus = torch.abs(e)
+    modulus = modulus_fn(e)
     loss = torch.where(modulus < delta, 0.5 * squared, delta * (modulus - 0.5 * delta))
     return reduce(loss, reduction)
 

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 import cvlayers
+import cvlayers.losses as losses
 from cvlayers import _native
 
 mp.mp.dps = 50
@@ -128,3 +129,36 @@ def test_modulus_over_the_range(path: str, dtype: torch.dtype) -> None:
         _check(ri, float(want), tol, info, info.max)
         loose = path == "eager" and float(want) < info.smallest_normal
         _check(gi, complex(mp.mpc(zi.real, zi.imag) / want), 0.3 if loose else tol, info, 2.0)
+
+
+# Targets: 0 where the loss is of the error x - y (so that the error spans the range).
+LOSSES = {
+    "complex_l1_loss": 0j,
+    "complex_huber_loss": 0j,
+    "magnitude_mse_loss": 0.5 + 0.25j,
+    "phase_loss": 0.5 + 0.25j,
+}
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_loss_gradients_over_the_range(name: str) -> None:
+    """float32 losses of predictions from denormal to huge, against the same losses in
+    float64, where none of these moduli is extreme: equal where float32 can hold the
+    gradient, +-inf beyond (|grad| ~ 1/|x| for the phase at a denormal x), never NaN
+    (torch.abs's backward gives NaN at a denormal error)."""
+    loss_fn = getattr(losses.functional, name)
+    x = torch.tensor(
+        [1e-40 + 1e-40j, 1e-42j, 1e-25 + 2e-25j, 0.3 - 1j, 1e25 - 3e25j, 0j], dtype=torch.complex64
+    )
+    target = torch.full_like(x, LOSSES[name])
+    grads = []
+    for dtype in (torch.complex64, torch.complex128):
+        xi = x.to(dtype).detach().requires_grad_(True)
+        loss_fn(xi, target.to(dtype), reduction="sum").backward()
+        assert xi.grad is not None
+        grads.append(torch.view_as_real(xi.grad))
+    got, want = grads
+    assert not got.isnan().any()
+    representable = want.abs() < torch.finfo(torch.float32).max
+    torch.testing.assert_close(got[representable].double(), want[representable], rtol=1e-5, atol=0)
+    assert torch.equal(got[~representable], want[~representable].sign() * torch.inf)
