@@ -103,8 +103,8 @@ CV_INLINE double cv_tanh_f64(double x) {
    m = max(|x|, |y|) clamped to the normal range (so that k and 1/k are normal numbers): exact,
    and it brings m to [1, 4), where x^2 + y^2 is normal; |z| = |kz| / k, which overflows only
    where |z| exceeds the type's largest number. k and inv = 1/|kz| are returned too: g/|z| is
-   (g k) inv, finite wherever the true value is. NaN propagates. k comes from the exponent bits rather than
-   from a select between constants, which gcc would split into one sqrt per case. */
+   (g k) inv, finite wherever the true value is. NaN propagates. k comes from the exponent
+   bits rather than from a select between constants, which gcc splits into one sqrt per case. */
 #define POLAR_FN(SUF, T, I, E_ONE, E_TOP)                                                          \
     CV_INLINE T cv_polar_##SUF(T x, T y, T *c, T *w, T *k_out, T *inv_out) {                       \
         T ax = fabs(x), ay = fabs(y), m = ax > ay ? ax : ay, k, k_inv;                             \
@@ -128,8 +128,8 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
 
 /* t clamped to the finite range of its type (NaN kept): a gradient that overflows saturates
    rather than meeting a 0 as inf * 0 = NaN. */
-#define CV_FINITE(T, t) ((t) > (T)CV_MAX(T) ? (T)CV_MAX(T) : ((t) < -(T)CV_MAX(T) ? -(T)CV_MAX(T) : (t)))
-#define CV_MAX(T) (sizeof(T) == sizeof(float) ? FLT_MAX : DBL_MAX)
+#define CV_MAX(T) ((T)(sizeof(T) == sizeof(float) ? FLT_MAX : DBL_MAX))
+#define CV_FINITE(T, t) ((t) > CV_MAX(T) ? CV_MAX(T) : ((t) < -CV_MAX(T) ? -CV_MAX(T) : (t)))
 
 /* g(r) and g'(r) of the modulus maps f(z) = g(|z|) z/|z|. */
 #define RELU_G(T, SUF, r, b, g, dg)                                                                \
