@@ -163,7 +163,7 @@ class _SplitTanh(torch.autograd.Function):
         if _native.usable(z):
             out = _native.forward("ctanh", z)
         else:
-            out = torch.view_as_complex(torch.tanh(torch.view_as_real(z)))
+            out = as_complex(torch.tanh(torch.view_as_real(z)))
         ctx.save_for_backward(out)
         return out
 

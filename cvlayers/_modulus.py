@@ -237,16 +237,14 @@ class _Modulus(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, z: Tensor) -> Tensor:
         ctx.save_for_backward(z)
-        if _native.usable(z):
-            return _native.forward("abs", z, real=True)
-        return torch.abs(z)
+        return modulus(z)  # no graph inside forward: the kernel wherever it applies
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
         (z,) = ctx.saved_tensors
         if _native.usable_backward(z):
             return _native.backward("abs", z, grad)[0]
-        return times_real(unit(z, torch.abs(z)), grad)
+        return times_real(unit(z, modulus(z)), grad)
 
 
 def modulus_fn(z: Tensor) -> Tensor:
