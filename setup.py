@@ -5,12 +5,17 @@ import sys
 from setuptools import Extension, setup
 
 # -fno-trapping-math lets gcc/clang vectorise the selects around division and sqrt; no
-# -ffast-math, so NaN, inf and signed zeros keep IEEE semantics.
-FLAGS = (
-    []
-    if sys.platform == "win32"
-    else ["-O3", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd"]
-)
+# -ffast-math, so NaN, inf and signed zeros keep IEEE semantics. On Linux the kernels split
+# their work over OpenMP threads: linked against libgomp.so.1, they bind at run time to the
+# copy torch has already loaded, so they share torch's threads. Elsewhere (Apple clang, MSVC)
+# they run in the calling thread.
+if sys.platform == "win32":
+    FLAGS: list[str] = []
+    LINK: list[str] = []
+else:
+    PARALLEL = "-fopenmp" if sys.platform.startswith("linux") else "-fopenmp-simd"
+    FLAGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", PARALLEL]
+    LINK = [PARALLEL] if PARALLEL == "-fopenmp" else []
 
 setup(
     ext_modules=[
@@ -18,6 +23,7 @@ setup(
             "cvlayers._ckernels",
             sources=["cvlayers/_ckernels.c"],
             extra_compile_args=FLAGS,
+            extra_link_args=LINK,
             # Without a compiler the install goes on and cvlayers runs its eager maths.
             optional=True,
         )

@@ -1,14 +1,14 @@
 /* Fused CPU kernels for the complex activations and the modulus Adam step (cvlayers/_native.py).
 
-   Each kernel reads interleaved complex data (re, im, re, im, ...) and processes the complex
-   elements [start, stop) of arrays that start at the given pointers, so that Python can run
-   disjoint ranges in parallel threads. The formulas are those of the eager fallbacks in
-   _modulus.py and _activation_functional.py (tests hold the two paths together); every kernel
-   is 0, with a finite gradient, at z = 0. One pass over memory replaces 10-20 eager passes.
+   Each kernel reads interleaved complex data (re, im, re, im, ...) and processes the n complex
+   elements of arrays that start at the given pointers, in ranges run by OpenMP threads (see
+   CV_DEFINE). The formulas are those of the eager fallbacks in _modulus.py and
+   _activation_functional.py (tests hold the two paths together); every kernel is 0, with a
+   finite gradient, at z = 0. One pass over memory replaces 10-20 eager passes.
 
    Built with -O3 -fno-math-errno -fno-trapping-math (so that gcc vectorises sqrt, division
-   and selects) and, on x86-64 Linux, an AVX2/FMA clone chosen at load time. Loaded through
-   ctypes, which releases the GIL during each call. */
+   and selects), -fopenmp on Linux and, on x86-64 Linux, AVX-512 and AVX2/FMA clones chosen at
+   load time. Loaded through ctypes, which releases the GIL during each call. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -29,7 +29,7 @@
 #define CV_INLINE static inline
 #endif
 
-/* Honoured with -fopenmp-simd (no OpenMP runtime is linked); ignored elsewhere. */
+/* Honoured with -fopenmp or -fopenmp-simd; ignored elsewhere. */
 #define CV_SIMD _Pragma("omp simd")
 #define CV_SIMD_SUM1 _Pragma("omp simd reduction(+ : acc)")
 #define CV_SIMD_SUM2 _Pragma("omp simd reduction(+ : acc0, acc1)")
@@ -37,6 +37,36 @@
    one on the interleaved complex data; sums run per block in the input type and across
    blocks in double. */
 #define CV_BLOCK 256
+
+/* Each exported kernel NAME(n, threads, PARAMS) splits the complex elements [0, n) into
+   `threads` ranges, all but the last a multiple of 64 elements long, and runs NAME_range(start,
+   stop, ARGS) on each: in an OpenMP parallel region where built with OpenMP (on Linux, whose
+   libgomp is the one torch loaded, so the kernels share torch's threads instead of competing
+   with them), one range after the other elsewhere. cv_range, the range's index, is in scope
+   for ARGS (per-range partial sums). CV_DEFINE(NAME, (PARAMS), (ARGS)) { body } writes both
+   functions; the body is NAME_range's, cloned per instruction set. */
+#ifdef _OPENMP /* (a pragma names `threads` itself: its string is not macro-expanded) */
+#include <omp.h>
+#define CV_FOR_RANGES                                                                              \
+    _Pragma("omp parallel num_threads(threads) if (threads > 1)") for (                            \
+        int64_t cv_parts = omp_get_num_threads(), cv_range = omp_get_thread_num(), cv_once = 1;    \
+        cv_once; cv_once = 0)
+#else
+#define CV_FOR_RANGES                                                                              \
+    for (int64_t cv_parts = threads, cv_range = 0; cv_range < cv_parts; ++cv_range)
+#endif
+#define CV_LIST(...) __VA_ARGS__
+#define CV_DEFINE(NAME, PARAMS, ARGS)                                                              \
+    CV_KERNEL static void NAME##_range(int64_t start, int64_t stop, CV_LIST PARAMS);               \
+    void NAME(int64_t n, int64_t threads, CV_LIST PARAMS) {                                        \
+        CV_FOR_RANGES {                                                                            \
+            int64_t step = ((n + cv_parts - 1) / cv_parts + 63) / 64 * 64;                         \
+            int64_t start = cv_range * step < n ? cv_range * step : n;                             \
+            int64_t stop = start + step < n ? start + step : n;                                    \
+            NAME##_range(start, stop, CV_LIST ARGS);                                               \
+        }                                                                                          \
+    }                                                                                              \
+    CV_KERNEL static void NAME##_range(int64_t start, int64_t stop, CV_LIST PARAMS)
 
 /* tanh in float: sign(x) a P(a^2) / Q(a^2), a = |x| (a [9/8] rational fitted for least
    relative error on [0, 9.05] by linearised linear programming), and 1 from a = 9.02 on, where
@@ -152,8 +182,9 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
    q + ip = conj(u) G, which is g'(0) G at z = 0 (u = 0 there: the term E G), and, when gbias is
    not NULL, adds sum(g' q) per channel into gbias. */
 #define MODSCALE_KERNELS(NAME, SUF, T, GFN)                                                        \
-    CV_KERNEL void cv_##NAME##_fwd_##SUF(int64_t start, int64_t stop, const T *z, T *out,          \
-                                         const T *bias, int64_t channels, int64_t inner) {         \
+    CV_DEFINE(cv_##NAME##_fwd_##SUF,                                                               \
+              (const T *z, T *out, const T *bias, int64_t channels, int64_t inner),                \
+              (z, out, bias, channels, inner)) {                                                   \
         T OX[CV_BLOCK], OY[CV_BLOCK];                                                              \
         for (int64_t j = start; j < stop;) {                                                       \
             int64_t run = j / inner, end = (run + 1) * inner;                                      \
@@ -181,9 +212,10 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
             j = end;                                                                               \
         }                                                                                          \
     }                                                                                              \
-    CV_KERNEL void cv_##NAME##_bwd_##SUF(int64_t start, int64_t stop, const T *z, const T *grad,   \
-                                         T *gz, const T *bias, int64_t channels, int64_t inner,    \
-                                         double *gbias) {                                          \
+    CV_DEFINE(cv_##NAME##_bwd_##SUF,                                                               \
+              (const T *z, const T *grad, T *gz, const T *bias, int64_t channels, int64_t inner,   \
+               double *gbias),                                                                     \
+              (z, grad, gz, bias, channels, inner, gbias ? gbias + cv_range * channels : NULL)) {  \
         T RT[CV_BLOCK], E[CV_BLOCK], C[CV_BLOCK], W[CV_BLOCK], DG[CV_BLOCK];                       \
         for (int64_t j = start; j < stop;) {                                                       \
             int64_t run = j / inner, end = (run + 1) * inner;                                      \
@@ -229,7 +261,7 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
      grad_x = (1 + c)/2 Gx + w/4 (Gy + 2cw Gx + (w^2 - c^2) Gy),
      grad_y = (1 + c)/2 Gy + w/4 ((w^2 - c^2) Gx - 2cw Gy - Gx). */
 #define CARDIOID_KERNELS(SUF, T)                                                                   \
-    CV_KERNEL void cv_cardioid_fwd_##SUF(int64_t start, int64_t stop, const T *z, T *out) {        \
+    CV_DEFINE(cv_cardioid_fwd_##SUF, (const T *z, T *out), (z, out)) {                             \
         CV_SIMD for (int64_t i = start; i < stop; ++i) {                                           \
             T x = z[2 * i], y = z[2 * i + 1], c, w, k, inv;                                        \
             cv_polar_##SUF(x, y, &c, &w, &k, &inv);                                                \
@@ -238,8 +270,7 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
             out[2 * i + 1] = y * s;                                                                \
         }                                                                                          \
     }                                                                                              \
-    CV_KERNEL void cv_cardioid_bwd_##SUF(int64_t start, int64_t stop, const T *z, const T *grad,   \
-                                         T *gz) {                                                  \
+    CV_DEFINE(cv_cardioid_bwd_##SUF, (const T *z, const T *grad, T *gz), (z, grad, gz)) {          \
         CV_SIMD for (int64_t i = start; i < stop; ++i) {                                           \
             T gx = grad[2 * i], gy = grad[2 * i + 1], c, w, k, inv;                                \
             cv_polar_##SUF(z[2 * i], z[2 * i + 1], &c, &w, &k, &inv);                              \
@@ -252,7 +283,7 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
 /* zReLU: z where Re z > 0 and Im z > 0, else +0: multiplied by the mask, so NaN propagates, plus
    +0, so that -1 * 0 gives +0 as PyTorch's complex product z * mask does. */
 #define ZRELU_KERNELS(SUF, T)                                                                      \
-    CV_KERNEL void cv_zrelu_fwd_##SUF(int64_t start, int64_t stop, const T *z, T *out) {           \
+    CV_DEFINE(cv_zrelu_fwd_##SUF, (const T *z, T *out), (z, out)) {                                \
         CV_SIMD for (int64_t i = start; i < stop; ++i) {                                           \
             T x = z[2 * i], y = z[2 * i + 1];                                                      \
             T m = (x > 0 && y > 0) ? (T)1 : (T)0;                                                  \
@@ -260,8 +291,7 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
             out[2 * i + 1] = y * m + 0;                                                            \
         }                                                                                          \
     }                                                                                              \
-    CV_KERNEL void cv_zrelu_bwd_##SUF(int64_t start, int64_t stop, const T *z, const T *grad,      \
-                                      T *gz) {                                                     \
+    CV_DEFINE(cv_zrelu_bwd_##SUF, (const T *z, const T *grad, T *gz), (z, grad, gz)) {             \
         CV_SIMD for (int64_t i = start; i < stop; ++i) {                                           \
             T x = z[2 * i], y = z[2 * i + 1]; /* loaded before &&, which would make y's            \
                                                  load conditional and stop vectorisation */        \
@@ -274,8 +304,7 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
 /* PReLU on Re and Im with slopes w[0], w[1]: max(t, 0) + w min(t, 0); the backward adds
    sum(G min(t, 0)) per part into gw[0], gw[1]. */
 #define CPRELU_KERNELS(SUF, T)                                                                     \
-    CV_KERNEL void cv_cprelu_fwd_##SUF(int64_t start, int64_t stop, const T *z, T *out,            \
-                                       const T *w) {                                               \
+    CV_DEFINE(cv_cprelu_fwd_##SUF, (const T *z, T *out, const T *w), (z, out, w)) {                \
         T w0 = w[0], w1 = w[1];                                                                    \
         CV_SIMD for (int64_t i = start; i < stop; ++i) {                                           \
             T x = z[2 * i], y = z[2 * i + 1];                                                      \
@@ -283,8 +312,8 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
             out[2 * i + 1] = (y < 0 ? (T)0 : y) + w1 * (y > 0 ? (T)0 : y);                         \
         }                                                                                          \
     }                                                                                              \
-    CV_KERNEL void cv_cprelu_bwd_##SUF(int64_t start, int64_t stop, const T *z, const T *grad,     \
-                                       T *gz, const T *w, double *gw) {                            \
+    CV_DEFINE(cv_cprelu_bwd_##SUF, (const T *z, const T *grad, T *gz, const T *w, double *gw),     \
+              (z, grad, gz, w, gw + 2 * cv_range)) {                                               \
         T w0 = w[0], w1 = w[1];                                                                    \
         double total0 = 0, total1 = 0;                                                             \
         for (int64_t k = start; k < stop; k += CV_BLOCK) {                                         \
@@ -306,25 +335,23 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
 
 /* tanh of Re and Im, over the 2n reals; the backward G (1 - out^2) from the saved output. */
 #define CTANH_KERNELS(SUF, T)                                                                      \
-    CV_KERNEL void cv_ctanh_fwd_##SUF(int64_t start, int64_t stop, const T *z, T *out) {           \
+    CV_DEFINE(cv_ctanh_fwd_##SUF, (const T *z, T *out), (z, out)) {                                \
         CV_SIMD for (int64_t i = 2 * start; i < 2 * stop; ++i) out[i] = cv_tanh_##SUF(z[i]);       \
     }                                                                                              \
-    CV_KERNEL void cv_ctanh_bwd_##SUF(int64_t start, int64_t stop, const T *out, const T *grad,    \
-                                      T *gz) {                                                     \
+    CV_DEFINE(cv_ctanh_bwd_##SUF, (const T *out, const T *grad, T *gz), (out, grad, gz)) {         \
         CV_SIMD for (int64_t i = 2 * start; i < 2 * stop; ++i) gz[i] =                             \
             grad[i] * (1 - out[i] * out[i]);                                                       \
     }
 
 /* |z| and its backward grad * z/|z| (0 at z = 0), through cv_polar (no over- or underflow). */
 #define ABS_KERNELS(SUF, T)                                                                        \
-    CV_KERNEL void cv_abs_fwd_##SUF(int64_t start, int64_t stop, const T *z, T *out) {             \
+    CV_DEFINE(cv_abs_fwd_##SUF, (const T *z, T *out), (z, out)) {                                  \
         CV_SIMD for (int64_t i = start; i < stop; ++i) {                                           \
             T c, w, k, inv;                                                                        \
             out[i] = cv_polar_##SUF(z[2 * i], z[2 * i + 1], &c, &w, &k, &inv);                     \
         }                                                                                          \
     }                                                                                              \
-    CV_KERNEL void cv_abs_bwd_##SUF(int64_t start, int64_t stop, const T *z, const T *grad,        \
-                                    T *gz) {                                                       \
+    CV_DEFINE(cv_abs_bwd_##SUF, (const T *z, const T *grad, T *gz), (z, grad, gz)) {               \
         CV_SIMD for (int64_t i = start; i < stop; ++i) {                                           \
             T c, w, k, inv;                                                                        \
             cv_polar_##SUF(z[2 * i], z[2 * i + 1], &c, &w, &k, &inv);                              \
@@ -340,9 +367,10 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
      p <- p + step (m / (sqrt(v) / bc2 + eps))  for Re and Im with the one real denominator.
    One pass instead of a first-moment pass, four strided real/imag passes and three over v. */
 #define ADAM_MODULUS_KERNEL(SUF, T)                                                                \
-    CV_KERNEL void cv_adam_modulus_##SUF(int64_t start, int64_t stop, T *p, T *m, T *v, T *vmax,   \
-                                         const T *g, double beta1_, double beta2_, double bc2_,    \
-                                         double eps_, double step_, double sign_im_) {             \
+    CV_DEFINE(cv_adam_modulus_##SUF,                                                               \
+              (T *p, T *m, T *v, T *vmax, const T *g, double beta1_, double beta2_, double bc2_,   \
+               double eps_, double step_, double sign_im_),                                        \
+              (p, m, v, vmax, g, beta1_, beta2_, bc2_, eps_, step_, sign_im_)) {                   \
         const T beta1 = (T)beta1_, c1 = (T)(1 - beta1_), beta2 = (T)beta2_;                        \
         const T c2 = (T)(1 - beta2_), bc2 = (T)bc2_, eps = (T)eps_, step = (T)step_;               \
         const T sign_im = (T)sign_im_;                                                             \
@@ -382,9 +410,10 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
      m <- beta1 m + (1 - beta1) G,  v <- beta2 v + (1 - beta2) G^2,  (AMSGrad: vmax <- max)
      p <- p + step (m / (sqrt(v) / bc2 + eps)). */
 #define ADAM_CONJ_KERNEL(SUF, T)                                                                   \
-    CV_KERNEL void cv_adam_conj_##SUF(int64_t start, int64_t stop, T *p, T *m, T *v, T *vmax,      \
-                                      const T *g, double beta1_, double beta2_, double bc2_,       \
-                                      double eps_, double step_) {                                 \
+    CV_DEFINE(cv_adam_conj_##SUF,                                                                  \
+              (T *p, T *m, T *v, T *vmax, const T *g, double beta1_, double beta2_, double bc2_,   \
+               double eps_, double step_),                                                         \
+              (p, m, v, vmax, g, beta1_, beta2_, bc2_, eps_, step_)) {                             \
         const T beta1 = (T)beta1_, c1 = (T)(1 - beta1_), beta2 = (T)beta2_;                        \
         const T c2 = (T)(1 - beta2_), bc2 = (T)bc2_, eps = (T)eps_, step = (T)step_;               \
         CV_SIMD for (int64_t i = 2 * start; i < 2 * stop; ++i) {                                   \

@@ -12,7 +12,8 @@ they apply exactly:
   no graph is being built (``create_graph=True`` keeps the differentiable eager backward).
 
 Everywhere else (CUDA, strided inputs, double backward) the eager maths runs. Large tensors are
-split into ranges that run in ``torch.get_num_threads()`` threads (ctypes releases the GIL).
+split into ranges that run in ``torch.get_num_threads()`` threads: on Linux the kernels are
+built with OpenMP and share torch's own OpenMP threads (ctypes releases the GIL).
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ import contextlib
 import ctypes
 import importlib.util
 import os
+import warnings
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import torch
@@ -35,10 +36,9 @@ __all__ = ["available", "backward", "enabled", "forward", "launch", "usable", "u
 _SUFFIX = {torch.complex64: "f32", torch.complex128: "f64"}
 # Elements per thread below which another thread costs more than it saves.
 _MIN_RANGE = 1 << 15
-_ALIGN = 64
 
 _P, _I, _D = ctypes.c_void_p, ctypes.c_int64, ctypes.c_double
-# Argument types after (start, stop) for each kernel family.
+# Argument types after (n, threads) for each kernel family.
 _SIGNATURES: dict[str, list[Any]] = {
     **{f"mod{kind}_fwd": [_P, _P, _P, _I, _I] for kind in ("relu", "tanh", "sigmoid")},
     **{f"mod{kind}_bwd": [_P, _P, _P, _P, _I, _I, _P] for kind in ("relu", "tanh", "sigmoid")},
@@ -63,7 +63,13 @@ def _load() -> ctypes.CDLL | None:
     spec = importlib.util.find_spec("cvlayers._ckernels")
     if spec is None or spec.origin is None:
         return None
-    lib = ctypes.CDLL(spec.origin)
+    try:
+        lib = ctypes.CDLL(spec.origin)
+    except OSError as err:  # e.g. no libgomp.so.1 where it was built with one
+        warnings.warn(
+            f"cvlayers: compiled kernels not loaded, eager maths used: {err}", stacklevel=2
+        )
+        return None
     for family, argtypes in _SIGNATURES.items():
         for suffix in _SUFFIX.values():
             fn = getattr(lib, f"cv_{family}_{suffix}")
@@ -133,26 +139,24 @@ def raw(t: Tensor) -> Tensor:
     return t.resolve_conj().resolve_neg().contiguous()
 
 
-_pool: ThreadPoolExecutor | None = None
-_pool_key = (-1, 0)  # (process id, workers)
+# Set in a child started by fork: GNU OpenMP cannot start threads there once the parent has
+# used its pool (torch's own parallel ops hang in such a child), so the kernels run in one.
+_forked = False
 
 
-def _executor(workers: int) -> ThreadPoolExecutor:
-    global _pool, _pool_key
-    pid, size = _pool_key
-    # A pool inherited through fork has no threads in the child: start a new one.
-    if _pool is None or pid != os.getpid() or size < workers:
-        _pool = ThreadPoolExecutor(workers, thread_name_prefix="cvlayers")
-        _pool_key = (os.getpid(), workers)
-    return _pool
+def _after_fork() -> None:
+    global _forked
+    _forked = True
 
 
-def _ranges(n: int) -> list[tuple[int, int]]:
-    parts = max(1, min(torch.get_num_threads(), n // _MIN_RANGE))
-    if parts == 1:
-        return [(0, n)]
-    step = -(-n // parts // _ALIGN) * _ALIGN
-    return [(start, min(start + step, n)) for start in range(0, n, step)]
+os.register_at_fork(after_in_child=_after_fork)
+
+
+def _threads(n: int) -> int:
+    """Threads for ``n`` elements: torch's count, but none idle on a small tensor."""
+    if _forked:
+        return 1
+    return max(1, min(torch.get_num_threads(), n // _MIN_RANGE))
 
 
 def launch(family: str, z: Tensor, *args: Tensor | float | None, partial: int = 0) -> Tensor | None:
@@ -165,21 +169,10 @@ def launch(family: str, z: Tensor, *args: Tensor | float | None, partial: int = 
     assert _LIB is not None
     fn = getattr(_LIB, f"cv_{family}_{_SUFFIX[z.dtype]}")
     values = [a.data_ptr() if isinstance(a, Tensor) else a for a in args]
-    ranges = _ranges(z.numel())
-    sums = torch.zeros(len(ranges), partial, dtype=torch.float64) if partial else None
-
-    def call(k: int) -> None:
-        extra = [sums[k].data_ptr()] if sums is not None else []
-        fn(*ranges[k], *values, *extra)
-
-    if len(ranges) > 1:
-        pool = _executor(len(ranges) - 1)
-        futures: list[Future[None]] = [pool.submit(call, k) for k in range(1, len(ranges))]
-        call(0)
-        for future in futures:
-            future.result()
-    else:
-        call(0)
+    threads = _threads(z.numel())
+    sums = torch.zeros(threads, partial, dtype=torch.float64) if partial else None
+    extra = [sums.data_ptr()] if sums is not None else []
+    fn(z.numel(), threads, *values, *extra)
     return None if sums is None else sums.sum(0)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import multiprocessing
 import os
 from collections.abc import Callable
@@ -94,7 +93,7 @@ def test_kernel_over_parallel_ranges(name: str, dtype: torch.dtype) -> None:
     threads = torch.get_num_threads()
     torch.set_num_threads(3)
     try:
-        assert len(_native._ranges(z.numel())) == 3
+        assert _native._threads(z.numel()) == 3
         fused, eager = _both(module, z)
     finally:
         torch.set_num_threads(threads)
@@ -103,12 +102,17 @@ def test_kernel_over_parallel_ranges(name: str, dtype: torch.dtype) -> None:
         torch.testing.assert_close(a, b, rtol=tol, atol=tol)
 
 
-@pytest.mark.parametrize("n", [0, 1, 100, 1 << 15, 3 * (1 << 15) + 5, 1 << 20])
-def test_ranges_cover_every_element_once(n: int) -> None:
-    ranges = _native._ranges(n)
-    assert ranges[0][0] == 0 and ranges[-1][1] == n
-    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
-    assert all(start % 64 == 0 for start, _ in ranges)
+@pytest.mark.skipif(not _native.available(), reason="kernels not built")
+@pytest.mark.parametrize("n", [0, 1, 63, 64, 65, 100, 3 * 64 + 5, 1000])
+@pytest.mark.parametrize("threads", [1, 2, 3, 5])
+def test_ranges_cover_every_element_once(n: int, threads: int) -> None:
+    """The kernels' split of [0, n) into ranges writes every element: |z| into a NaN-filled
+    output, for more ranges than elements too (empty ranges)."""
+    assert _native._LIB is not None
+    z = torch.arange(1, n + 1, dtype=torch.float64) * (1 + 1j)
+    out = torch.full((n,), float("nan"), dtype=torch.float64)
+    _native._LIB.cv_abs_fwd_f64(n, threads, z.data_ptr(), out.data_ptr())
+    torch.testing.assert_close(out, torch.arange(1, n + 1, dtype=torch.float64) * 2**0.5)
 
 
 @pytest.mark.parametrize(
@@ -260,15 +264,15 @@ def _cardioid_in_child(queue: Any) -> None:
 
 
 def test_kernels_run_in_a_forked_child() -> None:
-    """A thread pool inherited through fork has no threads: the child must start its own
-    (DataLoader workers fork after the parent has run the kernels)."""
+    """GNU OpenMP hangs in a child forked after the parent used its threads (DataLoader
+    workers fork after the parent has run the kernels): there the kernels run in one thread."""
     z = torch.randn(
         4 * (1 << 15), dtype=torch.complex64, generator=torch.Generator().manual_seed(3)
     )
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        expected = CF.cardioid(z)  # starts the parent's pool
+        expected = CF.cardioid(z)  # the parent runs an OpenMP parallel region
         ctx = multiprocessing.get_context("fork")
         queue = ctx.Queue()
         child = ctx.Process(target=_cardioid_in_child, args=(queue,), daemon=True)
