@@ -41,11 +41,17 @@ MODULI = {
     torch.complex64: [1e-45, 1e-40, 1e-30, 1e-20, 1e-3, 1.0, 7.5, 1e20, 1e30, 1e38],
     torch.complex128: [5e-324, 1e-310, 1e-200, 1e-160, 1e-3, 1.0, 7.5, 1e160, 1e200, 1e307],
 }
+# Moduli where the kernels skip their scaling (a block of them all within [2^-50, 2^50] in
+# float32, [2^-500, 2^500] in float64), up to its edges.
+UNSCALED = {
+    torch.complex64: [1e-15, 1e-7, 1e-3, 1.0, 7.5, 1e7, 1e15],
+    torch.complex128: [1e-150, 1e-50, 1e-3, 1.0, 7.5, 1e50, 1e150],
+}
 PHASES = [0.0, 0.3, 2.0, -1.1, cmath.pi / 2]
 
 
-def _points(dtype: torch.dtype) -> Tensor:
-    values = [cmath.rect(r, phase) for r in MODULI[dtype] for phase in PHASES]
+def _points(moduli: list[float], dtype: torch.dtype) -> Tensor:
+    values = [cmath.rect(r, phase) for r in moduli for phase in PHASES]
     return torch.tensor(values, dtype=dtype)
 
 
@@ -93,12 +99,15 @@ def _check(got: complex, want: complex, tol: float, info: torch.finfo, big: floa
     assert abs(got - want) <= tol * abs(want) + 4 * info.smallest_normal * info.eps, (got, want)
 
 
+@pytest.mark.parametrize("moduli", [MODULI, UNSCALED], ids=["whole", "unscaled"])
 @pytest.mark.parametrize("path", ["native", "eager"])
 @pytest.mark.parametrize("name", list(MODULES))
-def test_value_and_gradient_over_the_range(name: str, path: str, dtype: torch.dtype) -> None:
+def test_value_and_gradient_over_the_range(
+    name: str, path: str, moduli: dict[torch.dtype, list[float]], dtype: torch.dtype
+) -> None:
     real = torch.float32 if dtype == torch.complex64 else torch.float64
     info = torch.finfo(real)
-    z = _points(dtype).requires_grad_(True)
+    z = _points(moduli[dtype], dtype).requires_grad_(True)
     grad = torch.full_like(z, 0.6 - 0.8j)
     with _path(path):
         out = MODULES[name]().to(real)(z)
@@ -118,7 +127,7 @@ def test_value_and_gradient_over_the_range(name: str, path: str, dtype: torch.dt
 def test_modulus_over_the_range(path: str, dtype: torch.dtype) -> None:
     """|z| and its backward G z/|z| (``Mod``), where ``torch.sgn`` gives inf and NaN."""
     info = torch.finfo(torch.float32 if dtype == torch.complex64 else torch.float64)
-    z = _points(dtype).requires_grad_(True)
+    z = _points(MODULI[dtype], dtype).requires_grad_(True)
     with _path(path):
         r = cvlayers.Mod()(z)
         r.backward(torch.ones_like(r))
@@ -129,6 +138,29 @@ def test_modulus_over_the_range(path: str, dtype: torch.dtype) -> None:
         _check(ri, float(want), tol, info, info.max)
         loose = path == "eager" and float(want) < info.smallest_normal
         _check(gi, complex(mp.mpc(zi.real, zi.imag) / want), 0.3 if loose else tol, info, 2.0)
+
+
+@pytest.mark.parametrize("name", list(MODULES))
+def test_kernels_rescale_only_the_block_that_needs_it(name: str, dtype: torch.dtype) -> None:
+    """The kernels work in blocks of 256 elements and redo a block with scaling where one of
+    its moduli is out of the unscaled range: outliers in the second of three blocks (0, tiny
+    and huge), ordinary values around them; values and gradients as the eager maths."""
+    if not _native.available():
+        pytest.skip("kernels not built")
+    real = torch.float32 if dtype == torch.complex64 else torch.float64
+    z = torch.randn(768, dtype=dtype, generator=torch.Generator().manual_seed(5))
+    z[300], z[400], z[500] = 0, MODULI[dtype][1] * (0.6 + 0.8j), MODULI[dtype][-2] * 1j
+    grad = torch.randn(768, dtype=dtype, generator=torch.Generator().manual_seed(6))
+    results = []
+    for path in ("native", "eager"):
+        x = z.clone().requires_grad_(True)
+        module = MODULES[name]().to(real)
+        with _path(path):
+            module(x).backward(grad)
+        assert x.grad is not None
+        results.append(torch.cat([module(x).detach(), x.grad]))
+    tol = 1e-5 if dtype == torch.complex64 else 1e-12
+    torch.testing.assert_close(results[0], results[1], rtol=tol, atol=tol)
 
 
 # Targets: 0 where the loss is of the error x - y (so that the error spans the range).
