@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from . import bench_e2e, bench_layers, bench_losses, bench_optim
-from ._harness import Case, environment, print_table, write_json
+from ._harness import Case, environment, pin_allocator, print_table, write_json
 
 BENCHMARKS = {
     "optim": bench_optim.run,
@@ -30,8 +30,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/latest.json"))
     parser.add_argument("--markdown", type=Path, default=None, help="also write the table")
     args = parser.parse_args(argv)
+    pin_allocator()
     env = environment()
     print(f"torch {env['torch']}, {env['threads']} threads, device {args.device}")
+    print(f"allocator: {env['allocator']}")
     cases: list[Case] = []
     for name in args.only or list(BENCHMARKS):
         cases.extend(BENCHMARKS[name](quick=args.quick, device=torch.device(args.device)))

@@ -7,6 +7,8 @@ and their ratio.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 import platform
 import statistics
@@ -21,6 +23,7 @@ import torch.utils.benchmark as tb
 __all__ = [
     "Case",
     "environment",
+    "pin_allocator",
     "print_table",
     "stream_bandwidth",
     "time_case",
@@ -103,8 +106,33 @@ def stream_bandwidth(nbytes: int, device: torch.device | str = "cpu") -> float:
     return 2 * nbytes / t
 
 
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
+_allocator = "default"
+
+
+def pin_allocator() -> str:
+    """Keep freed CPU memory in the process (glibc only; elsewhere a no-op).
+
+    By default glibc serves a large tensor from fresh pages whenever its adaptive mmap and
+    trim thresholds say so, which depends on what was allocated before: the same 16 MB
+    output then costs ~2,000 page faults (several ms) on some calls and none on others,
+    to either side of a comparison. Pinned thresholds reuse freed memory, so a benchmark
+    times the kernels rather than the allocator's history. Returns what was done.
+    """
+    global _allocator
+    libc_name = ctypes.util.find_library("c")
+    libc = ctypes.CDLL(libc_name) if libc_name else None
+    mallopt = getattr(libc, "mallopt", None)
+    if mallopt is not None and platform.libc_ver()[0] == "glibc":
+        big = 1 << 30
+        if mallopt(_M_MMAP_THRESHOLD, big) == 1 and mallopt(_M_TRIM_THRESHOLD, big) == 1:
+            _allocator = "glibc, mmap and trim thresholds pinned at 1 GiB"
+    return _allocator
+
+
 def environment() -> dict[str, Any]:
     return {
+        "allocator": _allocator,
         "torch": torch.__version__,
         "python": platform.python_version(),
         "threads": torch.get_num_threads(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -33,6 +34,8 @@ def test_quick_benchmark_writes_json(tmp_path: Path) -> None:
     assert "| optim | SGD momentum=0.0 conjugate=True half=True |" in proc.stdout
     payload = json.loads(out.read_text())
     assert payload["environment"]["torch"] == __import__("torch").__version__
+    if platform.libc_ver()[0] == "glibc":  # freed memory is kept for reuse
+        assert payload["environment"]["allocator"].startswith("glibc, mmap and trim")
     cases = payload["cases"]
     assert len(cases) == 16
     for case in cases:
