@@ -143,13 +143,15 @@ def test_modulus_over_the_range(path: str, dtype: torch.dtype) -> None:
 @pytest.mark.parametrize("name", list(MODULES))
 def test_kernels_rescale_only_the_block_that_needs_it(name: str, dtype: torch.dtype) -> None:
     """The kernels work in blocks of 256 elements and redo a block with scaling where one of
-    its moduli is out of the unscaled range: outliers in the second of three blocks (0, tiny
-    and huge), ordinary values around them; values and gradients as the eager maths."""
+    its nonzero moduli is out of the unscaled range: a tiny z in one block, a huge one in
+    another, zeros in all three; values and gradients as the eager maths."""
     if not _native.available():
         pytest.skip("kernels not built")
     real = torch.float32 if dtype == torch.complex64 else torch.float64
     z = torch.randn(768, dtype=dtype, generator=torch.Generator().manual_seed(5))
-    z[300], z[400], z[500] = 0, MODULI[dtype][1] * (0.6 + 0.8j), MODULI[dtype][-2] * 1j
+    z[10] = 0  # block 0: a lone 0, which needs no scaling
+    z[300], z[400] = 0, MODULI[dtype][1] * (0.6 + 0.8j)  # block 1: x^2 + y^2 underflows to 0
+    z[600], z[700] = MODULI[dtype][-2] * 1j, 0  # block 2: x^2 + y^2 overflows
     grad = torch.randn(768, dtype=dtype, generator=torch.Generator().manual_seed(6))
     results = []
     for path in ("native", "eager"):
