@@ -11,8 +11,10 @@ from torch import Tensor, nn
 
 
 def fwd_bwd(module: Callable[[Tensor], Tensor], x: Tensor) -> Callable[[], None]:
-    """One forward and backward pass with a fixed upstream gradient (no loss reduction)."""
-    x = x.detach().requires_grad_(True)
+    """One forward and backward pass with a fixed upstream gradient (no loss reduction), on a
+    copy of ``x``: a module that writes into its input (complextorch's CReLU does, before it
+    raises) cannot change what the next case is timed on."""
+    x = x.detach().clone().requires_grad_(True)
     with torch.no_grad():
         out = module(x)
         grad = torch.ones_like(out)

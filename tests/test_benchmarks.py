@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import platform
 import subprocess
 import sys
 from pathlib import Path
+
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,3 +45,22 @@ def test_quick_benchmark_writes_json(tmp_path: Path) -> None:
         assert case["candidate_s"] > 0
         assert case["baseline_s"] > 0
         assert abs(case["ratio"] - case["candidate_s"] / case["baseline_s"]) < 1e-12
+
+
+def test_fwd_bwd_times_a_copy_of_its_input() -> None:
+    """A module that writes into its input (complextorch's CReLU does, then raises) must not
+    change the tensor the next benchmark case runs on: it had left a quarter of the
+    activations' input at exactly 0."""
+    spec = importlib.util.spec_from_file_location("_fwdbwd", ROOT / "benchmarks" / "_fwdbwd.py")
+    assert spec is not None and spec.loader is not None
+    fwdbwd = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fwdbwd)
+    z = torch.randn(64, dtype=torch.complex64)
+    before = z.clone()
+
+    def relu_in_place(t: torch.Tensor) -> torch.Tensor:
+        torch.view_as_real(t.detach()).clamp_(min=0)
+        return t * 2
+
+    fwdbwd.fwd_bwd(relu_in_place, z)()
+    assert torch.equal(z, before)
