@@ -45,8 +45,11 @@ def crelu(z: Tensor) -> Tensor:
 
 
 def celu(z: Tensor, alpha: float = 1.0) -> Tensor:
-    r""":math:`\mathrm{ELU}(\mathrm{Re}\,z) + i\,\mathrm{ELU}(\mathrm{Im}\,z)`; 0 at 0."""
-    return _split(lambda t: F.elu(t, alpha), z)
+    r""":math:`\mathrm{ELU}(\mathrm{Re}\,z) + i\,\mathrm{ELU}(\mathrm{Im}\,z)` with
+    :math:`\mathrm{ELU}(t) = t` for :math:`t > 0`, else :math:`\alpha (e^t - 1)`; 0 at 0."""
+    check_complex(z, "input", None)
+    out: Tensor = _SplitELU.apply(z, alpha)  # type: ignore[no-untyped-call]
+    return out
 
 
 def cgelu(z: Tensor, approximate: str = "none") -> Tensor:
@@ -174,6 +177,28 @@ class _SplitTanh(torch.autograd.Function):
             return _native.backward("ctanh", out, grad)[0]
         t = torch.view_as_real(out)
         return torch.view_as_complex(torch.view_as_real(grad.resolve_conj()) * (1 - t * t))
+
+
+class _SplitELU(torch.autograd.Function):
+    """ELU on the real view, saving the input: the backward is torch's ``elu_backward``."""
+
+    @staticmethod
+    def forward(ctx: Any, z: Tensor, alpha: float) -> Tensor:
+        ctx.save_for_backward(z)
+        ctx.alpha = alpha
+        if _native.usable(z):
+            return _native.forward("celu", z, alpha)
+        return as_complex(F.elu(torch.view_as_real(z), alpha))
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+        (z,) = ctx.saved_tensors
+        if _native.usable_backward(z):
+            return _native.backward("celu", z, grad, ctx.alpha)[0], None
+        real = torch.ops.aten.elu_backward(
+            torch.view_as_real(grad.resolve_conj()), ctx.alpha, 1, 1, False, torch.view_as_real(z)
+        )
+        return torch.view_as_complex(real), None
 
 
 class _ZReLU(torch.autograd.Function):

@@ -89,23 +89,39 @@ CV_INLINE float cv_tanh_f32(float x) {
     return copysign(a >= 9.02f ? 1.0f : p / q, x);
 }
 
-/* expm1 without a libm call, so that the double loops calling it vectorise: 2^n e^r with
-   n = rint(x/ln 2) taken from the low bits of x/ln 2 + 1.5 * 2^52, a two-part (Cody-Waite)
-   ln 2, and the Taylor series to degree 13 on |r| <= ln(2)/2. Within 1.2 ulp of expm1 for
-   |x| <= 709; larger |x| saturate (to -1, or a finite huge value), which the tanh below only
-   needs the sign and size of. NaN propagates. */
-CV_INLINE double cv_expm1_f64(double x) {
-    x = x > 709.0 ? 709.0 : x;
-    x = x < -709.0 ? -709.0 : x;
-    const double shifter = 6755399441055744.0; /* 1.5 * 2^52 */
-    double t = x * 1.4426950408889634074 + shifter;
-    double n = t - shifter;
-    double r = (x - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
-    int64_t bits;
-    memcpy(&bits, &t, sizeof bits);
-    bits = (bits - 0x4338000000000000LL + 1023) * ((int64_t)1 << 52); /* 2^n */
-    double scale;
-    memcpy(&scale, &bits, sizeof scale);
+/* e^x without a libm call, so that the loops calling it vectorise: e^x = 2^n (1 + p) with
+   n = rint(x/ln 2) taken from the low bits of x/ln 2 + 1.5 * 2^(mantissa bits), a two-part
+   (Cody-Waite) ln 2, and p = e^r - 1 by its Taylor series on |r| <= ln(2)/2 (degree 7 in
+   float, 13 in double). Returns p and sets 2^n = h1 h2, two normal factors, so that e^x is
+   right down into the denormals: then e^x = h1 (h2 (1 + p)) and e^x - 1 = h1 (h2 p) +
+   (h1 h2 - 1), which has no cancellation near 0 (n = 0 there). x is clamped to [LO, HI]
+   (e^LO rounds to 0, e^HI is near the largest number); NaN propagates through p. */
+#define EXP_REDUCE_FN(SUF, T, I, LO, HI, SHIFTER, LN2_HI, LN2_LO, BIAS, MANT, POLY)                \
+    CV_INLINE T cv_exp_reduce_##SUF(T x, T *h1, T *h2) {                                           \
+        x = x < (T)(LO) ? (T)(LO) : x;                                                             \
+        x = x > (T)(HI) ? (T)(HI) : x;                                                             \
+        T t = x * (T)1.44269504088896340736 + (T)(SHIFTER);                                        \
+        T n = t - (T)(SHIFTER);                                                                    \
+        T r = (x - n * (T)(LN2_HI)) - n * (T)(LN2_LO);                                             \
+        I bits, shift;                                                                             \
+        memcpy(&bits, &t, sizeof bits);                                                            \
+        memcpy(&shift, &(T){(T)(SHIFTER)}, sizeof shift);                                          \
+        I n1 = (bits - shift) >> 1, n2 = (bits - shift) - n1;                                      \
+        I b1 = (n1 + (BIAS)) << (MANT), b2 = (n2 + (BIAS)) << (MANT);                              \
+        memcpy(h1, &b1, sizeof b1);                                                                \
+        memcpy(h2, &b2, sizeof b2);                                                                \
+        return POLY(r);                                                                            \
+    }
+CV_INLINE float cv_expm1_poly_f32(float r) {
+    float p = 1.0f / 5040;
+    p = 1.0f / 720 + r * p;
+    p = 1.0f / 120 + r * p;
+    p = 1.0f / 24 + r * p;
+    p = 1.0f / 6 + r * p;
+    p = 0.5f + r * p;
+    return r + r * r * p;
+}
+CV_INLINE double cv_expm1_poly_f64(double r) {
     double p = 1.0 / 6227020800.0;
     p = 1.0 / 479001600.0 + r * p;
     p = 1.0 / 39916800.0 + r * p;
@@ -118,9 +134,24 @@ CV_INLINE double cv_expm1_f64(double x) {
     p = 1.0 / 24.0 + r * p;
     p = 1.0 / 6.0 + r * p;
     p = 0.5 + r * p;
-    p = r + r * r * p;
-    return scale * p + (scale - 1);
+    return r + r * r * p;
 }
+EXP_REDUCE_FN(f32, float, int32_t, -104, 88, 12582912.0, 0.693145752, 1.42860677e-06, 127, 23,
+              cv_expm1_poly_f32)
+EXP_REDUCE_FN(f64, double, int64_t, -746, 709, 6755399441055744.0, 6.93147180369123816490e-01,
+              1.90821492927058770002e-10, 1023, 52, cv_expm1_poly_f64)
+
+#define EXP_FNS(SUF, T)                                                                            \
+    CV_INLINE T cv_expm1_##SUF(T x) {                                                              \
+        T h1, h2, p = cv_exp_reduce_##SUF(x, &h1, &h2);                                            \
+        return h1 * (h2 * p) + (h1 * h2 - 1);                                                      \
+    }                                                                                              \
+    CV_INLINE T cv_exp_##SUF(T x) {                                                                \
+        T h1, h2, p = cv_exp_reduce_##SUF(x, &h1, &h2);                                            \
+        return h1 * (h2 * (p + 1));                                                                \
+    }
+EXP_FNS(f32, float)
+EXP_FNS(f64, double)
 
 /* tanh in double: sign(x) e / (e + 2), e = expm1(2|x|), with no cancellation near 0. */
 CV_INLINE double cv_tanh_f64(double x) {
@@ -378,6 +409,26 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
             grad[i] * (1 - out[i] * out[i]);                                                       \
     }
 
+/* ELU of Re and Im, over the 2n reals, as torch.nn.functional.elu: t for t > 0, else
+   alpha (e^t - 1); the backward G for t > 0, else G alpha e^t, which is NaN at a NaN t
+   (torch's float32 elu_backward passes G on there). */
+#define CELU_KERNELS(SUF, T)                                                                       \
+    CV_DEFINE(cv_celu_fwd_##SUF, (const T *z, T *out, double alpha), (z, out, alpha)) {            \
+        const T a = (T)alpha;                                                                      \
+        CV_SIMD for (int64_t i = 2 * start; i < 2 * stop; ++i) {                                   \
+            T t = z[i], e = cv_expm1_##SUF(t);                                                     \
+            out[i] = t > 0 ? t : a * e;                                                            \
+        }                                                                                          \
+    }                                                                                              \
+    CV_DEFINE(cv_celu_bwd_##SUF, (const T *z, const T *grad, T *gz, double alpha),                 \
+              (z, grad, gz, alpha)) {                                                              \
+        const T a = (T)alpha;                                                                      \
+        CV_SIMD for (int64_t i = 2 * start; i < 2 * stop; ++i) {                                   \
+            T t = z[i], e = cv_exp_##SUF(t);                                                       \
+            gz[i] = t > 0 ? grad[i] : grad[i] * (a * e);                                           \
+        }                                                                                          \
+    }
+
 /* |z| and its backward grad * z/|z| (0 at z = 0), through cv_polar (no over- or underflow). */
 #define ABS_KERNELS(SUF, T)                                                                        \
     CV_DEFINE(cv_abs_fwd_##SUF, (const T *z, T *out), (z, out)) {                                  \
@@ -471,6 +522,7 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
     MODSCALE_KERNELS(modtanh, SUF, T, TANH_G)                                                      \
     MODSCALE_KERNELS(modsigmoid, SUF, T, SIGMOID_G)                                                \
     CTANH_KERNELS(SUF, T)                                                                          \
+    CELU_KERNELS(SUF, T)                                                                           \
     CARDIOID_KERNELS(SUF, T)                                                                       \
     ZRELU_KERNELS(SUF, T)                                                                          \
     CPRELU_KERNELS(SUF, T)                                                                         \
