@@ -1,8 +1,9 @@
 """Timing and reporting shared by every benchmark.
 
-Each case times a candidate against a baseline with ``torch.utils.benchmark``, interleaving
-the two over several rounds so that drift on a shared machine hits both, and reports medians
-and their ratio.
+Each case times a candidate against a baseline with ``torch.utils.benchmark``, alternating
+short blocks of the two many times, and reports their median times and the median of the
+paired ratios: each ratio compares two blocks timed a few milliseconds apart, so that load
+from other tenants of a shared machine, which comes and goes over seconds, hits both.
 """
 
 from __future__ import annotations
@@ -34,27 +35,32 @@ __all__ = [
 
 @dataclass
 class Case:
-    """One benchmark row: candidate vs baseline, medians in seconds."""
+    """One benchmark row: candidate vs baseline, medians in seconds, and the median of the
+    paired ratios (candidate / baseline, lower is faster)."""
 
     bench: str
     name: str
     baseline: str
     candidate_s: float
     baseline_s: float
+    ratio: float
     extra: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def ratio(self) -> float:
-        return self.candidate_s / self.baseline_s
+
+def _syncer(device: torch.device | str) -> Callable[[], None]:
+    return torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
 
 
-def _median(fn: Callable[[], object], min_run_time: float, sync: Callable[[], None]) -> float:
+def _timer(fn: Callable[[], object], sync: Callable[[], None]) -> tb.Timer:
     def run() -> None:
         fn()
         sync()
 
-    timer = tb.Timer("run()", globals={"run": run}, num_threads=torch.get_num_threads())
-    return timer.blocked_autorange(min_run_time=min_run_time).median
+    return tb.Timer("run()", globals={"run": run}, num_threads=torch.get_num_threads())
+
+
+def _median(fn: Callable[[], object], min_run_time: float, sync: Callable[[], None]) -> float:
+    return _timer(fn, sync).blocked_autorange(min_run_time=min_run_time).median
 
 
 def time_pair(
@@ -62,20 +68,24 @@ def time_pair(
     baseline: Callable[[], object],
     *,
     min_run_time: float,
-    rounds: int = 3,
+    rounds: int = 15,
     device: torch.device | str = "cpu",
-) -> tuple[float, float]:
-    """Median times of ``candidate`` and ``baseline``, interleaved over ``rounds``."""
-    sync: Callable[[], None] = (
-        torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
-    )
-    candidate()
-    baseline()
+) -> tuple[float, float, float]:
+    """Median times of ``candidate`` and ``baseline`` and the median of their paired ratios,
+    over ``rounds`` alternations of blocks of ~``min_run_time / 5`` seconds each (as many
+    calls as fit, after a warm-up that sizes them)."""
+    sync = _syncer(device)
+    timers = [_timer(candidate, sync), _timer(baseline, sync)]
+    numbers = []
+    for timer in timers:
+        per_call = timer.blocked_autorange(min_run_time=min_run_time / 5).median
+        numbers.append(max(1, round(min_run_time / 5 / per_call)))
     cand, base = [], []
     for _ in range(rounds):
-        base.append(_median(baseline, min_run_time, sync))
-        cand.append(_median(candidate, min_run_time, sync))
-    return statistics.median(cand), statistics.median(base)
+        base.append(timers[1].timeit(numbers[1]).median)
+        cand.append(timers[0].timeit(numbers[0]).median)
+    ratios = [c / b for c, b in zip(cand, base, strict=True)]
+    return statistics.median(cand), statistics.median(base), statistics.median(ratios)
 
 
 def time_case(
@@ -90,8 +100,10 @@ def time_case(
     **extra: Any,
 ) -> Case:
     """A :class:`Case` row from :func:`time_pair` of ``candidate_fn`` against ``baseline_fn``."""
-    t_cand, t_base = time_pair(candidate_fn, baseline_fn, min_run_time=min_run_time, device=device)
-    return Case(bench, name, baseline, t_cand, t_base, extra)
+    t_cand, t_base, ratio = time_pair(
+        candidate_fn, baseline_fn, min_run_time=min_run_time, device=device
+    )
+    return Case(bench, name, baseline, t_cand, t_base, ratio, extra)
 
 
 def stream_bandwidth(nbytes: int, device: torch.device | str = "cpu") -> float:
@@ -100,9 +112,7 @@ def stream_bandwidth(nbytes: int, device: torch.device | str = "cpu") -> float:
     is not used: on CPU it can be a single-threaded memcpy, slower than torch's kernels.)"""
     src = torch.ones(nbytes // 4, dtype=torch.float32, device=device)
     dst = torch.empty_like(src)
-    t, _ = time_pair(
-        lambda: torch.mul(src, 1.0, out=dst), lambda: None, min_run_time=0.3, device=device
-    )
+    t = _median(lambda: torch.mul(src, 1.0, out=dst), 0.3, _syncer(device))
     return 2 * nbytes / t
 
 
@@ -161,6 +171,6 @@ def print_table(cases: list[Case]) -> str:
 
 def write_json(path: Path, cases: list[Case], config: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    rows = [{**asdict(c), "ratio": c.ratio} for c in cases]
+    rows = [asdict(c) for c in cases]
     payload = {"environment": environment(), "config": config, "cases": rows}
     path.write_text(json.dumps(payload, indent=2))

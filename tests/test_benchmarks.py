@@ -44,7 +44,7 @@ def test_quick_benchmark_writes_json(tmp_path: Path) -> None:
     for case in cases:
         assert case["candidate_s"] > 0
         assert case["baseline_s"] > 0
-        assert abs(case["ratio"] - case["candidate_s"] / case["baseline_s"]) < 1e-12
+        assert 0 < case["ratio"] < float("inf")  # the median of paired ratios
 
 
 def test_fwd_bwd_times_a_copy_of_its_input() -> None:
