@@ -74,20 +74,86 @@
    e / (e + 2) with e = expm1(2a). Checked over every float32 a <= 10 against double tanh: at
    most 5.4 ulp with FMA (the x86-64-v3/v4 clones), 6.3 ulp without; the error is that of the
    rounding in P and Q near a = 8, where both are large. NaN propagates; tanh(-0) = -0. */
-CV_INLINE float cv_tanh_f32(float x) {
-    float a = fabs(x), s = a * a;
+/* P(s) and Q1(s), Q = 1 + s Q1: tanh(a) = a (1 + s P) / Q with s = a^2. */
+CV_INLINE void cv_tanh_pq_f32(float s, float *p_out, float *q1_out) {
     float p = 1.33311300e-08f;
     p = 2.05976703e-05f + s * p;
     p = 3.49514768e-03f + s * p;
-    p = 1.33807451e-01f + s * p;
-    p = a + a * s * p;
+    *p_out = 1.33807451e-01f + s * p;
     float q = 7.76855643e-07f;
     q = 3.28473368e-04f + s * q;
     q = 2.58755814e-02f + s * q;
-    q = 4.67140645e-01f + s * q;
-    q = 1 + s * q;
-    return copysign(a >= 9.02f ? 1.0f : p / q, x);
+    *q1_out = 4.67140645e-01f + s * q;
 }
+
+CV_INLINE float cv_tanh_f32(float x) {
+    float a = fabs(x), s = a * a, p, q1;
+    cv_tanh_pq_f32(s, &p, &q1);
+    return copysign(a >= 9.02f ? 1.0f : (a + a * s * p) / (1 + s * q1), x);
+}
+
+/* ModTanh in float32 without |z|: the rational above is odd, so tanh(r)/r = (1 + s P) / Q =: R
+   is a function of s = |z|^2, and so is K = (tanh'(r) - R) / s = H / Q - R^2, with
+   H = (Q - 1)/s - P = Q1 - P, whose coefficients are those of Q1 and P subtracted (no
+   cancellation at small s; K(0) = -2/3). Then, with G the upstream gradient,
+     f(z) = R z,   grad_z = R G + K z Re(conj(z) G),
+   the u-frame form of MODSCALE_KERNELS multiplied out: no sqrt, one division, exact at
+   z = 0 (grad G = tanh'(0) G) and for denormal z. It holds while |z| < 9 (below the
+   rational's saturation at 9.02), so the block functions below return 0, for the caller to
+   redo the block the general way, where some |z| >= 9 or, in the backward, some |G| > 1e30
+   (z Re(conj(z) G) could overflow). Returns R, sets K. */
+CV_INLINE float cv_tanh_over_r_f32(float s, float *k) {
+    float p, q1;
+    cv_tanh_pq_f32(s, &p, &q1);
+    float h = 7.63524497e-07f;
+    h = 3.07875685e-04f + s * h;
+    h = 2.23804340e-02f + s * h;
+    h = 3.33333194e-01f + s * h;
+    float inv = 1 / (1 + s * q1), r = (1 + s * p) * inv;
+    *k = h * inv - r * r;
+    return r;
+}
+CV_INLINE int cv_modtanh_block_fwd_f32(const float *zk, float *ok, int64_t n) {
+    float hi = 0;
+    _Pragma("omp simd reduction(max : hi)") for (int64_t i = 0; i < n; ++i) {
+        float x = zk[2 * i], y = zk[2 * i + 1], s = x * x + y * y, k;
+        float r = cv_tanh_over_r_f32(s, &k);
+        ok[2 * i] = r * x;
+        ok[2 * i + 1] = r * y;
+        hi = s > hi ? s : hi;
+    }
+    return hi < 81.0f;
+}
+CV_INLINE int cv_modtanh_block_bwd_f32(const float *zk, const float *gk, float *ok, int64_t n) {
+    float hi = 0, g_hi = 0;
+    _Pragma("omp simd reduction(max : hi, g_hi)") for (int64_t i = 0; i < n; ++i) {
+        float x = zk[2 * i], y = zk[2 * i + 1], gx = gk[2 * i], gy = gk[2 * i + 1];
+        float s = x * x + y * y, k, r = cv_tanh_over_r_f32(s, &k);
+        float t = k * (x * gx + y * gy);
+        ok[2 * i] = r * gx + t * x;
+        ok[2 * i + 1] = r * gy + t * y;
+        float ag = fabs(gx) > fabs(gy) ? fabs(gx) : fabs(gy);
+        hi = s > hi ? s : hi;
+        g_hi = ag > g_hi ? ag : g_hi;
+    }
+    return hi < 81.0f && g_hi <= 1e30f; /* |t z| <= 54 |G|: no overflow */
+}
+
+/* The other kinds, and ModTanh in double (whose tanh is not that rational), have no such
+   block functions. */
+#define NO_BLOCK_FNS(SUF, T)                                                                       \
+    CV_INLINE int cv_no_block_fwd_##SUF(const T *zk, T *ok, int64_t n) {                           \
+        (void)zk, (void)ok, (void)n;                                                               \
+        return 0;                                                                                  \
+    }                                                                                              \
+    CV_INLINE int cv_no_block_bwd_##SUF(const T *zk, const T *gk, T *ok, int64_t n) {              \
+        (void)zk, (void)gk, (void)ok, (void)n;                                                     \
+        return 0;                                                                                  \
+    }
+NO_BLOCK_FNS(f32, float)
+NO_BLOCK_FNS(f64, double)
+#define cv_modtanh_block_fwd_f64 cv_no_block_fwd_f64
+#define cv_modtanh_block_bwd_f64 cv_no_block_bwd_f64
 
 /* e^x without a libm call, so that the loops calling it vectorise: e^x = 2^n (1 + p) with
    n = rint(x/ln 2) taken from the low bits of x/ln 2 + 1.5 * 2^(mantissa bits), a two-part
@@ -238,7 +304,8 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
    vector-Jacobian product
      grad_z = (g' + g/r)/2 G + (g' - g/r)/2 u^2 conj(G) = u (g' q + i (g/r) p),
    q + ip = conj(u) G, which is g'(0) G at z = 0 (u = 0 there: the term E G), and, when gbias is
-   not NULL, adds sum(g' q) per channel into gbias. */
+   not NULL, adds sum(g' q) per channel into gbias. BLOCK##_fwd/_bwd may do a whole block
+   another way first and return 1 (float32 ModTanh: cv_modtanh_block_fwd_f32). */
 /* The first loops of the kernels below, over a block of n elements at zk, into planar arrays:
    the forward's g(r) u; the backward's u, g', g/r (saturated) and E = g' at z = 0. */
 #define MODSCALE_FWD_PASS(SUF, T, GFN, SCALED)                                                     \
@@ -264,7 +331,7 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
         W[i] = w;                                                                                  \
         DG[i] = dg;                                                                                \
     }
-#define MODSCALE_KERNELS(NAME, SUF, T, GFN)                                                        \
+#define MODSCALE_KERNELS(NAME, SUF, T, GFN, BLOCK)                                                 \
     CV_DEFINE(cv_##NAME##_fwd_##SUF,                                                               \
               (const T *z, T *out, const T *bias, int64_t channels, int64_t inner),                \
               (z, out, bias, channels, inner)) {                                                   \
@@ -279,6 +346,8 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
                 int64_t n = end - k < CV_BLOCK ? end - k : CV_BLOCK;                               \
                 const T *zk = z + 2 * k;                                                           \
                 T *ok = out + 2 * k;                                                               \
+                if (BLOCK##_fwd_##SUF(zk, ok, n))                                                  \
+                    continue;                                                                      \
                 CV_TWO_PASS(MODSCALE_FWD_PASS, SUF, T, GFN)                                        \
                 CV_SIMD for (int64_t i = 0; i < n; ++i) {                                          \
                     ok[2 * i] = OX[i];                                                             \
@@ -305,6 +374,8 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
                 const T *zk = z + 2 * k, *gk = grad + 2 * k;                                       \
                 T *ok = gz + 2 * k;                                                                \
                 T acc = 0;                                                                         \
+                if (BLOCK##_bwd_##SUF(zk, gk, ok, n))                                              \
+                    continue; /* (no bias: nothing to add to gbias) */                             \
                 CV_TWO_PASS(MODSCALE_BWD_PASS, SUF, T, GFN)                                        \
                 CV_SIMD_SUM1 for (int64_t i = 0; i < n; ++i) {                                     \
                     T gx = gk[2 * i], gy = gk[2 * i + 1], c = C[i], w = W[i];                      \
@@ -518,9 +589,9 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
     }
 
 #define ALL_KERNELS(SUF, T)                                                                        \
-    MODSCALE_KERNELS(modrelu, SUF, T, RELU_G)                                                      \
-    MODSCALE_KERNELS(modtanh, SUF, T, TANH_G)                                                      \
-    MODSCALE_KERNELS(modsigmoid, SUF, T, SIGMOID_G)                                                \
+    MODSCALE_KERNELS(modrelu, SUF, T, RELU_G, cv_no_block)                                         \
+    MODSCALE_KERNELS(modtanh, SUF, T, TANH_G, cv_modtanh_block)                                    \
+    MODSCALE_KERNELS(modsigmoid, SUF, T, SIGMOID_G, cv_no_block)                                   \
     CTANH_KERNELS(SUF, T)                                                                          \
     CELU_KERNELS(SUF, T)                                                                           \
     CARDIOID_KERNELS(SUF, T)                                                                       \

@@ -47,6 +47,12 @@ UNSCALED = {
     torch.complex64: [1e-15, 1e-7, 1e-3, 1.0, 7.5, 1e7, 1e15],
     torch.complex128: [1e-150, 1e-50, 1e-3, 1.0, 7.5, 1e50, 1e150],
 }
+# Moduli all below 9, where float32 ModTanh takes its sqrt-free path (tanh(r)/r as a function
+# of |z|^2), down to the denormals.
+BELOW_NINE = {
+    torch.complex64: [1e-45, 1e-30, 1e-10, 1e-3, 0.5, 2.0, 8.9],
+    torch.complex128: [5e-324, 1e-200, 1e-10, 1e-3, 0.5, 2.0, 8.9],
+}
 PHASES = [0.0, 0.3, 2.0, -1.1, cmath.pi / 2]
 
 
@@ -99,7 +105,9 @@ def _check(got: complex, want: complex, tol: float, info: torch.finfo, big: floa
     assert abs(got - want) <= tol * abs(want) + 4 * info.smallest_normal * info.eps, (got, want)
 
 
-@pytest.mark.parametrize("moduli", [MODULI, UNSCALED], ids=["whole", "unscaled"])
+@pytest.mark.parametrize(
+    "moduli", [MODULI, UNSCALED, BELOW_NINE], ids=["whole", "unscaled", "below-nine"]
+)
 @pytest.mark.parametrize("path", ["native", "eager"])
 @pytest.mark.parametrize("name", list(MODULES))
 def test_value_and_gradient_over_the_range(
@@ -196,3 +204,24 @@ def test_loss_gradients_over_the_range(name: str) -> None:
     representable = want.abs() < torch.finfo(torch.float32).max
     torch.testing.assert_close(got[representable].double(), want[representable], rtol=1e-5, atol=0)
     assert torch.equal(got[~representable], want[~representable].sign() * torch.inf)
+
+
+def test_mod_tanh_with_a_huge_upstream_gradient(dtype: torch.dtype) -> None:
+    """z Re(conj(z) G) of ModTanh's sqrt-free backward would overflow for |G| near the largest
+    float, and give NaN where it meets a zero part of z: such a block goes the general way,
+    whose gradient saturates. Same as the eager maths, and never NaN."""
+    big = 3e38 if dtype == torch.complex64 else 1.7e308
+    z = torch.randn(300, dtype=dtype, generator=torch.Generator().manual_seed(7))
+    z[3] = 2.0  # Re(conj(z) G) = 2 G overflows; Im z = 0
+    grad = torch.randn(300, dtype=dtype, generator=torch.Generator().manual_seed(8))
+    grad[3] = complex(big, big)
+    results = []
+    for path in ("native", "eager"):
+        x = z.clone().requires_grad_(True)
+        with _path(path):
+            cvlayers.ModTanh()(x).backward(grad)
+        assert x.grad is not None
+        assert not torch.isnan(torch.view_as_real(x.grad)).any()
+        results.append(x.grad)
+    tol = 1e-5 if dtype == torch.complex64 else 1e-12
+    torch.testing.assert_close(results[0], results[1], rtol=tol, atol=tol)
