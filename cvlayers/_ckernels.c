@@ -68,12 +68,6 @@
     }                                                                                              \
     CV_KERNEL static void NAME##_range(int64_t start, int64_t stop, CV_LIST PARAMS)
 
-/* tanh in float: sign(x) a P(a^2) / Q(a^2), a = |x| (a [9/8] rational fitted for least
-   relative error on [0, 9.05] by linearised linear programming), and 1 from a = 9.02 on, where
-   float32 tanh rounds to 1. One division and no exponential: ~1.7x faster than
-   e / (e + 2) with e = expm1(2a). Checked over every float32 a <= 10 against double tanh: at
-   most 5.4 ulp with FMA (the x86-64-v3/v4 clones), 6.3 ulp without; the error is that of the
-   rounding in P and Q near a = 8, where both are large. NaN propagates; tanh(-0) = -0. */
 /* P(s) and Q1(s), Q = 1 + s Q1: tanh(a) = a (1 + s P) / Q with s = a^2. */
 CV_INLINE void cv_tanh_pq_f32(float s, float *p_out, float *q1_out) {
     float p = 1.33311300e-08f;
@@ -86,6 +80,12 @@ CV_INLINE void cv_tanh_pq_f32(float s, float *p_out, float *q1_out) {
     *q1_out = 4.67140645e-01f + s * q;
 }
 
+/* tanh in float: sign(x) a (1 + s P(s)) / Q(s), a = |x|, s = a^2 (a [9/8] rational fitted for
+   least relative error on [0, 9.05] by linearised linear programming), and 1 from a = 9.02 on,
+   where float32 tanh rounds to 1. One division and no exponential: ~1.7x faster than
+   e / (e + 2) with e = expm1(2a). Checked over every float32 a <= 10 against double tanh: at
+   most 5.4 ulp with FMA (the x86-64-v3/v4 clones), 6.3 ulp without; the error is that of the
+   rounding in P and Q near a = 8, where both are large. NaN propagates; tanh(-0) = -0. */
 CV_INLINE float cv_tanh_f32(float x) {
     float a = fabs(x), s = a * a, p, q1;
     cv_tanh_pq_f32(s, &p, &q1);
@@ -298,15 +298,7 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
     lo = r_lo < lo ? r_lo : lo;                                                                    \
     hi = r > hi ? r : hi
 
-/* Forward and backward of g(|z|) z/|z| for one kind, with a real parameter b constant over
-   runs of `inner` elements and cycling through `channels` values (a scalar: channels = 1).
-   The forward is g(r) u, so no g/r overflows at a tiny r. The backward writes PyTorch's
-   vector-Jacobian product
-     grad_z = (g' + g/r)/2 G + (g' - g/r)/2 u^2 conj(G) = u (g' q + i (g/r) p),
-   q + ip = conj(u) G, which is g'(0) G at z = 0 (u = 0 there: the term E G), and, when gbias is
-   not NULL, adds sum(g' q) per channel into gbias. BLOCK##_fwd/_bwd may do a whole block
-   another way first and return 1 (float32 ModTanh: cv_modtanh_block_fwd_f32). */
-/* The first loops of the kernels below, over a block of n elements at zk, into planar arrays:
+/* The first loops of MODSCALE_KERNELS, over a block of n elements at zk, into planar arrays:
    the forward's g(r) u; the backward's u, g', g/r (saturated) and E = g' at z = 0. */
 #define MODSCALE_FWD_PASS(SUF, T, GFN, SCALED)                                                     \
     lo = CV_HI(T);                                                                                 \
@@ -331,6 +323,14 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
         W[i] = w;                                                                                  \
         DG[i] = dg;                                                                                \
     }
+/* Forward and backward of g(|z|) z/|z| for one kind, with a real parameter b constant over
+   runs of `inner` elements and cycling through `channels` values (a scalar: channels = 1).
+   The forward is g(r) u, so no g/r overflows at a tiny r. The backward writes PyTorch's
+   vector-Jacobian product
+     grad_z = (g' + g/r)/2 G + (g' - g/r)/2 u^2 conj(G) = u (g' q + i (g/r) p),
+   q + ip = conj(u) G, which is g'(0) G at z = 0 (u = 0 there: the term E G), and, when gbias is
+   not NULL, adds sum(g' q) per channel into gbias. BLOCK##_fwd/_bwd may do a whole block
+   another way first and return 1 (float32 ModTanh: cv_modtanh_block_fwd_f32). */
 #define MODSCALE_KERNELS(NAME, SUF, T, GFN, BLOCK)                                                 \
     CV_DEFINE(cv_##NAME##_fwd_##SUF,                                                               \
               (const T *z, T *out, const T *bias, int64_t channels, int64_t inner),                \
