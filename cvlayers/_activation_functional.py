@@ -59,7 +59,9 @@ def cgelu(z: Tensor, approximate: str = "none") -> Tensor:
 
 def csigmoid(z: Tensor) -> Tensor:
     r""":math:`\sigma(\mathrm{Re}\,z) + i\,\sigma(\mathrm{Im}\,z)`; :math:`(1+i)/2` at 0."""
-    return _split(torch.sigmoid, z)
+    check_complex(z, "input", None)
+    out: Tensor = _SplitSigmoid.apply(z)  # type: ignore[no-untyped-call]
+    return out
 
 
 def ctanh(z: Tensor) -> Tensor:
@@ -177,6 +179,27 @@ class _SplitTanh(torch.autograd.Function):
             return _native.backward("ctanh", out, grad)[0]
         t = torch.view_as_real(out)
         return torch.view_as_complex(torch.view_as_real(grad.resolve_conj()) * (1 - t * t))
+
+
+class _SplitSigmoid(torch.autograd.Function):
+    """sigmoid on the real view, saving the output: the backward is G (1 - out) out."""
+
+    @staticmethod
+    def forward(ctx: Any, z: Tensor) -> Tensor:
+        if _native.usable(z):
+            out = _native.forward("csigmoid", z)
+        else:
+            out = as_complex(torch.sigmoid(torch.view_as_real(z)))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        (out,) = ctx.saved_tensors
+        if _native.usable_backward(out):
+            return _native.backward("csigmoid", out, grad)[0]
+        s = torch.view_as_real(out)
+        return torch.view_as_complex(torch.view_as_real(grad.resolve_conj()) * (1 - s) * s)
 
 
 class _SplitELU(torch.autograd.Function):

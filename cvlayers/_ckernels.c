@@ -525,6 +525,22 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
             grad[i] * (1 - out[i] * out[i]);                                                       \
     }
 
+/* sigmoid of Re and Im, over the 2n reals: with e = e^(-|t|) in (0, 1], 1 / (1 + e) for t >= 0
+   and e / (1 + e) below, so that no e^t overflows and the tail keeps its relative accuracy
+   (0.5 + 0.5 tanh(t/2) would cancel there); the backward G (1 - out) out from the saved output,
+   as torch's sigmoid_backward. */
+#define CSIGMOID_KERNELS(SUF, T)                                                                   \
+    CV_DEFINE(cv_csigmoid_fwd_##SUF, (const T *z, T *out), (z, out)) {                             \
+        CV_SIMD for (int64_t i = 2 * start; i < 2 * stop; ++i) {                                   \
+            T t = z[i], e = cv_exp_##SUF(-fabs(t));                                                \
+            out[i] = (t >= 0 ? (T)1 : e) / (1 + e);                                                \
+        }                                                                                          \
+    }                                                                                              \
+    CV_DEFINE(cv_csigmoid_bwd_##SUF, (const T *out, const T *grad, T *gz), (out, grad, gz)) {      \
+        CV_SIMD for (int64_t i = 2 * start; i < 2 * stop; ++i) gz[i] =                             \
+            grad[i] * (1 - out[i]) * out[i];                                                       \
+    }
+
 /* ELU of Re and Im, over the 2n reals, as torch.nn.functional.elu: t for t > 0, else
    alpha (e^t - 1); the backward G for t > 0, else G alpha e^t, which is NaN at a NaN t
    (torch's float32 elu_backward passes G on there). */
@@ -638,6 +654,7 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
     MODSCALE_KERNELS(modtanh, SUF, T, TANH_G, cv_modtanh_block)                                    \
     MODSCALE_KERNELS(modsigmoid, SUF, T, SIGMOID_G, cv_no_block)                                   \
     CTANH_KERNELS(SUF, T)                                                                          \
+    CSIGMOID_KERNELS(SUF, T)                                                                       \
     CELU_KERNELS(SUF, T)                                                                           \
     CARDIOID_KERNELS(SUF, T)                                                                       \
     ZRELU_KERNELS(SUF, T)                                                                          \

@@ -44,6 +44,8 @@ _SIGNATURES: dict[str, list[Any]] = {
     **{f"mod{kind}_bwd": [_P, _P, _P, _P, _I, _I, _P] for kind in ("relu", "tanh", "sigmoid")},
     "ctanh_fwd": [_P, _P],
     "ctanh_bwd": [_P, _P, _P],
+    "csigmoid_fwd": [_P, _P],
+    "csigmoid_bwd": [_P, _P, _P],
     "celu_fwd": [_P, _P, _D],
     "celu_bwd": [_P, _P, _P, _D],
     "cardioid_fwd": [_P, _P],
