@@ -442,23 +442,55 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
    arithmetic with (c, w) = z/r:
      grad_x = (1 + c)/2 Gx + w/4 (Gy + 2cw Gx + (w^2 - c^2) Gy),
      grad_y = (1 + c)/2 Gy + w/4 ((w^2 - c^2) Gx - 2cw Gy - Gx). */
+#define CARDIOID_FWD_PASS(SUF, T, GFN, SCALED)                                                     \
+    lo = CV_HI(T);                                                                                 \
+    hi = 0;                                                                                        \
+    CV_SIMD_RANGE for (int64_t i = 0; i < n; ++i) {                                                \
+        CV_POLAR_AT(SUF, T, SCALED, i);                                                            \
+        (void)w, (void)k, (void)inv;                                                               \
+        S[i] = (c + 1) * (T)0.5;                                                                   \
+    }
+#define CARDIOID_BWD_PASS(SUF, T, GFN, SCALED)                                                     \
+    lo = CV_HI(T);                                                                                 \
+    hi = 0;                                                                                        \
+    CV_SIMD_RANGE for (int64_t i = 0; i < n; ++i) {                                                \
+        CV_POLAR_AT(SUF, T, SCALED, i);                                                            \
+        (void)k, (void)inv;                                                                        \
+        C[i] = c;                                                                                  \
+        W[i] = w;                                                                                  \
+    }
+/* In blocks, as MODSCALE_KERNELS: split, the polar form unscaled where the block's moduli allow
+   (CV_TWO_PASS), then the interleaved output: 26 % faster forward and 38 % backward than one
+   loop with the scaling (Zen 4, in L1), and within an ulp of it (contractions into FMA). */
 #define CARDIOID_KERNELS(SUF, T)                                                                   \
     CV_DEFINE(cv_cardioid_fwd_##SUF, (const T *z, T *out), (z, out)) {                             \
-        CV_SIMD for (int64_t i = start; i < stop; ++i) {                                           \
-            T x = z[2 * i], y = z[2 * i + 1], c, w, k, inv;                                        \
-            cv_polar_##SUF(x, y, 1, &c, &w, &k, &inv);                                             \
-            T s = (c + 1) * (T)0.5;                                                                \
-            out[2 * i] = x * s;                                                                    \
-            out[2 * i + 1] = y * s;                                                                \
+        T X[CV_BLOCK], Y[CV_BLOCK], S[CV_BLOCK], lo, hi;                                           \
+        for (int64_t k = start; k < stop; k += CV_BLOCK) {                                         \
+            int64_t n = stop - k < CV_BLOCK ? stop - k : CV_BLOCK;                                 \
+            const T *zk = z + 2 * k;                                                               \
+            T *ok = out + 2 * k;                                                                   \
+            cv_split_##SUF(zk, X, Y, n);                                                           \
+            CV_TWO_PASS(CARDIOID_FWD_PASS, SUF, T, 0)                                              \
+            CV_SIMD for (int64_t i = 0; i < n; ++i) {                                              \
+                ok[2 * i] = zk[2 * i] * S[i];                                                      \
+                ok[2 * i + 1] = zk[2 * i + 1] * S[i];                                              \
+            }                                                                                      \
         }                                                                                          \
     }                                                                                              \
     CV_DEFINE(cv_cardioid_bwd_##SUF, (const T *z, const T *grad, T *gz), (z, grad, gz)) {          \
-        CV_SIMD for (int64_t i = start; i < stop; ++i) {                                           \
-            T gx = grad[2 * i], gy = grad[2 * i + 1], c, w, k, inv;                                \
-            cv_polar_##SUF(z[2 * i], z[2 * i + 1], 1, &c, &w, &k, &inv);                           \
-            T a = 2 * c * w, b = w * w - c * c, half = (1 + c) * (T)0.5, qw = (T)0.25 * w;         \
-            gz[2 * i] = half * gx + qw * (gy + a * gx + b * gy);                                   \
-            gz[2 * i + 1] = half * gy + qw * (b * gx - a * gy - gx);                               \
+        T X[CV_BLOCK], Y[CV_BLOCK], C[CV_BLOCK], W[CV_BLOCK], lo, hi;                              \
+        for (int64_t k = start; k < stop; k += CV_BLOCK) {                                         \
+            int64_t n = stop - k < CV_BLOCK ? stop - k : CV_BLOCK;                                 \
+            const T *gk = grad + 2 * k;                                                            \
+            T *ok = gz + 2 * k;                                                                    \
+            cv_split_##SUF(z + 2 * k, X, Y, n);                                                    \
+            CV_TWO_PASS(CARDIOID_BWD_PASS, SUF, T, 0)                                              \
+            CV_SIMD for (int64_t i = 0; i < n; ++i) {                                              \
+                T gx = gk[2 * i], gy = gk[2 * i + 1], c = C[i], w = W[i];                          \
+                T a = 2 * c * w, b = w * w - c * c, half = (1 + c) * (T)0.5, qw = (T)0.25 * w;     \
+                ok[2 * i] = half * gx + qw * (gy + a * gx + b * gy);                               \
+                ok[2 * i + 1] = half * gy + qw * (b * gx - a * gy - gx);                           \
+            }                                                                                      \
         }                                                                                          \
     }
 
