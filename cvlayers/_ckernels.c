@@ -31,7 +31,6 @@
 
 /* Honoured with -fopenmp or -fopenmp-simd; ignored elsewhere. */
 #define CV_SIMD _Pragma("omp simd")
-#define CV_SIMD_SUM1 _Pragma("omp simd reduction(+ : acc)")
 #define CV_SIMD_SUM2 _Pragma("omp simd reduction(+ : acc0, acc1)")
 /* Kernels work in blocks: a loop on planar scalars (vectorises well even when long), then
    one on the interleaved complex data; sums run per block in the input type and across
@@ -358,12 +357,33 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
     CV_SIMD_RANGE for (int64_t i = 0; i < n; ++i) {                                                \
         CV_POLAR_AT(SUF, T, SCALED, i);                                                            \
         GFN(T, SUF, SCALED, r, x_ * x_ + y_ * y_, b, g, dg);                                       \
-        T ratio = g * k * inv; /* g/r */                                                           \
-        RT[i] = CV_FINITE(T, ratio);                                                               \
+        T ratio = g * k * inv; /* g/r, bounded when not SCALED (see MODSCALE_BWD_FINAL) */         \
+        RT[i] = SCALED ? CV_FINITE(T, ratio) : ratio;                                              \
         E[i] = r > 0 ? (T)0 : dg;                                                                  \
         C[i] = c;                                                                                  \
         W[i] = w;                                                                                  \
         DG[i] = dg;                                                                                \
+    }
+/* The backward's last loop, from the planar arrays and the interleaved G, into the output and acc.
+   With CLAMP = 0 it saturates nothing and takes g_hi = max |Re G|, |Im G|: p = (g/r) Im(conj(u) G)
+   cannot overflow when the first pass was unscaled (r >= CV_LO), |b| <= CV_B_SAFE and
+   g_hi <= CV_G_SAFE (float: g/r <= 2^70, |p| <= 2^121); else the caller runs it again with
+   CLAMP = 1. The two saturations cost the backward 25 % (AVX2). */
+#define CV_B_SAFE(T) ((T)(sizeof(T) == sizeof(float) ? 0x1p20 : 0x1p100))
+#define CV_G_SAFE(T) ((T)(sizeof(T) == sizeof(float) ? 0x1p50 : 0x1p400))
+#define MODSCALE_BWD_FINAL(T, CLAMP)                                                               \
+    acc = 0;                                                                                       \
+    _Pragma("omp simd reduction(+ : acc) reduction(max : g_hi)") for (int64_t i = 0; i < n; ++i) { \
+        T gx = gk[2 * i], gy = gk[2 * i + 1], c = C[i], w = W[i];                                  \
+        T q = DG[i] * (c * gx + w * gy), p = RT[i] * (c * gy - w * gx);                            \
+        p = CLAMP ? CV_FINITE(T, p) : p;                                                           \
+        ok[2 * i] = q * c - p * w + E[i] * gx;                                                     \
+        ok[2 * i + 1] = q * w + p * c + E[i] * gy;                                                 \
+        acc += q;                                                                                  \
+        if (!(CLAMP)) {                                                                            \
+            T ag = fabs(gx) > fabs(gy) ? fabs(gx) : fabs(gy);                                      \
+            g_hi = ag > g_hi ? ag : g_hi;                                                          \
+        }                                                                                          \
     }
 /* Forward and backward of g(|z|) z/|z| for one kind, with a real parameter b constant over
    runs of `inner` elements and cycling through `channels` values (a scalar: channels = 1).
@@ -417,18 +437,19 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
                 int64_t n = end - k < CV_BLOCK ? end - k : CV_BLOCK;                               \
                 const T *zk = z + 2 * k, *gk = grad + 2 * k;                                       \
                 T *ok = gz + 2 * k;                                                                \
-                T acc = 0;                                                                         \
+                T acc = 0, g_hi = 0;                                                               \
                 cv_split_##SUF(zk, X, Y, n);                                                       \
                 if (BLOCK##_bwd_##SUF(X, Y, zk, gk, ok, n))                                        \
                     continue; /* (no bias: nothing to add to gbias) */                             \
-                CV_TWO_PASS(MODSCALE_BWD_PASS, SUF, T, GFN)                                        \
-                CV_SIMD_SUM1 for (int64_t i = 0; i < n; ++i) {                                     \
-                    T gx = gk[2 * i], gy = gk[2 * i + 1], c = C[i], w = W[i];                      \
-                    T q = DG[i] * (c * gx + w * gy), p = RT[i] * (c * gy - w * gx);                \
-                    p = CV_FINITE(T, p);                                                           \
-                    ok[2 * i] = q * c - p * w + E[i] * gx;                                         \
-                    ok[2 * i + 1] = q * w + p * c + E[i] * gy;                                     \
-                    acc += q;                                                                      \
+                MODSCALE_BWD_PASS(SUF, T, GFN, 0)                                                  \
+                int careful = !(lo >= CV_LO(T) && hi <= CV_HI(T) && fabs(b) <= CV_B_SAFE(T));      \
+                if (careful) {                                                                     \
+                    MODSCALE_BWD_PASS(SUF, T, GFN, 1)                                              \
+                } else {                                                                           \
+                    MODSCALE_BWD_FINAL(T, 0)                                                       \
+                }                                                                                  \
+                if (careful || !(g_hi <= CV_G_SAFE(T))) {                                          \
+                    MODSCALE_BWD_FINAL(T, 1)                                                       \
                 }                                                                                  \
                 total += acc;                                                                      \
             }                                                                                      \

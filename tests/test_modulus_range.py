@@ -206,20 +206,38 @@ def test_loss_gradients_over_the_range(name: str) -> None:
     assert torch.equal(got[~representable], want[~representable].sign() * torch.inf)
 
 
-def test_mod_tanh_with_a_huge_upstream_gradient(dtype: torch.dtype) -> None:
-    """z Re(conj(z) G) of ModTanh's sqrt-free backward would overflow for |G| near the largest
-    float, and give NaN where it meets a zero part of z: such a block goes the general way,
-    whose gradient saturates. Same as the eager maths, and never NaN."""
+HUGE_GRADIENT_CASES: dict[str, Callable[[torch.dtype], nn.Module]] = {
+    "ModTanh": lambda real: cvlayers.ModTanh(),
+    "ModSigmoid": lambda real: cvlayers.ModSigmoid(),
+    "ModReLU": lambda real: cvlayers.ModReLU(bias=0.5, dtype=real),
+    "ModReLU-huge-bias": lambda real: cvlayers.ModReLU(
+        bias=1e25 if real == torch.float32 else 1e160, dtype=real
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(HUGE_GRADIENT_CASES))
+def test_huge_upstream_gradient(dtype: torch.dtype, name: str) -> None:
+    """A backward whose terms overflow only through a huge upstream gradient G or bias b:
+    z Re(conj(z) G) of ModTanh's sqrt-free backward, (g/r) Im(conj(u) G) at a small (but
+    unscaled) |z| in every modulus kernel, g/r for a bias beyond 2^20. The kernels do such a
+    block over with saturation: same as the eager maths, and never NaN."""
     big = 3e38 if dtype == torch.complex64 else 1.7e308
-    z = torch.randn(300, dtype=dtype, generator=torch.Generator().manual_seed(7))
-    z[3] = 2.0  # Re(conj(z) G) = 2 G overflows; Im z = 0
-    grad = torch.randn(300, dtype=dtype, generator=torch.Generator().manual_seed(8))
-    grad[3] = complex(big, big)
+    # One case per block of 256 elements, so that each takes its own way.
+    z = torch.randn(600, dtype=dtype, generator=torch.Generator().manual_seed(7))
+    grad = torch.randn(600, dtype=dtype, generator=torch.Generator().manual_seed(8))
+    z[3], grad[3] = 2.0, complex(big, big)  # Re(conj(z) G) = 2 G overflows; Im z = 0
+    z[260] = 1e-12j  # g/r ~ 1e12 (ModReLU: 5e11) in the unscaled range, times G
+    grad[260] = complex(1e30, -1e30) if dtype == torch.complex64 else complex(1e300, -1e300)
+    z[520] = 1e-14 if dtype == torch.complex64 else 1e-150  # g/r = b/r overflows
+    module = HUGE_GRADIENT_CASES[name](
+        torch.float64 if dtype == torch.complex128 else torch.float32
+    )
     results = []
     for path in ("native", "eager"):
         x = z.clone().requires_grad_(True)
         with _path(path):
-            cvlayers.ModTanh()(x).backward(grad)
+            module(x).backward(grad)
         assert x.grad is not None
         assert not torch.isnan(torch.view_as_real(x.grad)).any()
         results.append(x.grad)
