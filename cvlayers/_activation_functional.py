@@ -60,14 +60,14 @@ def cgelu(z: Tensor, approximate: str = "none") -> Tensor:
 def csigmoid(z: Tensor) -> Tensor:
     r""":math:`\sigma(\mathrm{Re}\,z) + i\,\sigma(\mathrm{Im}\,z)`; :math:`(1+i)/2` at 0."""
     check_complex(z, "input", None)
-    out: Tensor = _SplitSigmoid.apply(z)  # type: ignore[no-untyped-call]
+    out: Tensor = _SplitFromOutput.apply(z, "csigmoid")  # type: ignore[no-untyped-call]
     return out
 
 
 def ctanh(z: Tensor) -> Tensor:
     r""":math:`\tanh(\mathrm{Re}\,z) + i\,\tanh(\mathrm{Im}\,z)`; 0 at 0."""
     check_complex(z, "input", None)
-    out: Tensor = _SplitTanh.apply(z)  # type: ignore[no-untyped-call]
+    out: Tensor = _SplitFromOutput.apply(z, "ctanh")  # type: ignore[no-untyped-call]
     return out
 
 
@@ -160,46 +160,34 @@ def real_to_complex(x: Tensor, dim: int | None = None) -> Tensor:
     return torch.complex(real, imag)
 
 
-class _SplitTanh(torch.autograd.Function):
-    """tanh on the real view, saving the output: the backward is G (1 - out^2)."""
+# Functions of Re and Im whose derivative is a function of their output: (torch op, f' of f).
+_FROM_OUTPUT: dict[str, tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor]]] = {
+    "ctanh": (torch.tanh, lambda out: 1 - out * out),
+    "csigmoid": (torch.sigmoid, lambda out: (1 - out) * out),
+}
+
+
+class _SplitFromOutput(torch.autograd.Function):
+    """``family``'s function on the real view, saving the output: the backward is G f'(out)
+    (the kernel of ``family`` where it applies, else the formula of :data:`_FROM_OUTPUT`)."""
 
     @staticmethod
-    def forward(ctx: Any, z: Tensor) -> Tensor:
+    def forward(ctx: Any, z: Tensor, family: str) -> Tensor:
         if _native.usable(z):
-            out = _native.forward("ctanh", z)
+            out = _native.forward(family, z)
         else:
-            out = as_complex(torch.tanh(torch.view_as_real(z)))
+            out = as_complex(_FROM_OUTPUT[family][0](torch.view_as_real(z)))
         ctx.save_for_backward(out)
+        ctx.family = family
         return out
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> Tensor:
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
         (out,) = ctx.saved_tensors
         if _native.usable_backward(out):
-            return _native.backward("ctanh", out, grad)[0]
-        t = torch.view_as_real(out)
-        return torch.view_as_complex(torch.view_as_real(grad.resolve_conj()) * (1 - t * t))
-
-
-class _SplitSigmoid(torch.autograd.Function):
-    """sigmoid on the real view, saving the output: the backward is G (1 - out) out."""
-
-    @staticmethod
-    def forward(ctx: Any, z: Tensor) -> Tensor:
-        if _native.usable(z):
-            out = _native.forward("csigmoid", z)
-        else:
-            out = as_complex(torch.sigmoid(torch.view_as_real(z)))
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> Tensor:
-        (out,) = ctx.saved_tensors
-        if _native.usable_backward(out):
-            return _native.backward("csigmoid", out, grad)[0]
-        s = torch.view_as_real(out)
-        return torch.view_as_complex(torch.view_as_real(grad.resolve_conj()) * (1 - s) * s)
+            return _native.backward(ctx.family, out, grad)[0], None
+        derivative = _FROM_OUTPUT[ctx.family][1](torch.view_as_real(out))
+        return torch.view_as_complex(torch.view_as_real(grad.resolve_conj()) * derivative), None
 
 
 class _SplitELU(torch.autograd.Function):

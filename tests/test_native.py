@@ -251,7 +251,7 @@ def test_double_backward_uses_the_differentiable_eager_path() -> None:
     z = torch.randn(4, 5, dtype=torch.complex128, requires_grad=True)
     bias = torch.tensor(-0.2, dtype=torch.float64, requires_grad=True)
     torch.autograd.gradgradcheck(lambda z, b: CF.modrelu(z, b), (z, bias))
-    for fn in (CF.cardioid, CF.mod, CF.mod_tanh, CF.mod_sigmoid, CF.ctanh, CF.zrelu):
+    for fn in (CF.cardioid, CF.mod, CF.mod_tanh, CF.mod_sigmoid, CF.ctanh, CF.csigmoid, CF.zrelu):
         torch.autograd.gradgradcheck(fn, (z,))
 
 
