@@ -339,8 +339,8 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
     hi = r > hi ? r : hi
 
 /* The first loops of MODSCALE_KERNELS, over a block of n elements split into X and Y, into
-   planar arrays: the forward's g(r) u; the backward's u, g', g/r (saturated) and E = g' at
-   z = 0. */
+   planar arrays: the forward's g(r) u; the backward's u, g', g/r (saturated in the SCALED
+   pass) and E = g' at z = 0. */
 #define MODSCALE_FWD_PASS(SUF, T, GFN, SCALED)                                                     \
     lo = CV_HI(T);                                                                                 \
     hi = 0;                                                                                        \
@@ -368,7 +368,7 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
    With CLAMP = 0 it saturates nothing and takes g_hi = max |Re G|, |Im G|: p = (g/r) Im(conj(u) G)
    cannot overflow when the first pass was unscaled (r >= CV_LO), |b| <= CV_B_SAFE and
    g_hi <= CV_G_SAFE (float: g/r <= 2^70, |p| <= 2^121); else the caller runs it again with
-   CLAMP = 1. The two saturations cost the backward 25 % (AVX2). */
+   CLAMP = 1. The two saturations cost the backward 25 % (Zen 4, in L1). */
 #define CV_B_SAFE(T) ((T)(sizeof(T) == sizeof(float) ? 0x1p20 : 0x1p100))
 #define CV_G_SAFE(T) ((T)(sizeof(T) == sizeof(float) ? 0x1p50 : 0x1p400))
 #define MODSCALE_BWD_FINAL(T, CLAMP)                                                               \
