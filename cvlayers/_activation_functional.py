@@ -53,8 +53,13 @@ def celu(z: Tensor, alpha: float = 1.0) -> Tensor:
 
 
 def cgelu(z: Tensor, approximate: str = "none") -> Tensor:
-    r""":math:`\mathrm{GELU}(\mathrm{Re}\,z) + i\,\mathrm{GELU}(\mathrm{Im}\,z)`; 0 at 0."""
-    return _split(lambda t: F.gelu(t, approximate=approximate), z)
+    r""":math:`\mathrm{GELU}(\mathrm{Re}\,z) + i\,\mathrm{GELU}(\mathrm{Im}\,z)` with
+    :math:`\mathrm{GELU}(t) = t\,\Phi(t)` (``approximate="tanh"``: torch's tanh form); 0 at 0."""
+    check_complex(z, "input", None)
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
+    out: Tensor = _SplitGELU.apply(z, approximate)  # type: ignore[no-untyped-call]
+    return out
 
 
 def csigmoid(z: Tensor) -> Tensor:
@@ -210,6 +215,37 @@ class _SplitELU(torch.autograd.Function):
             torch.view_as_real(grad.resolve_conj()), ctx.alpha, 1, 1, False, torch.view_as_real(z)
         )
         return torch.view_as_complex(real), None
+
+
+class _SplitGELU(torch.autograd.Function):
+    """GELU on the real view, saving the input. The exact GELU of complex64 runs the kernel,
+    whose tail t Phi(t), t < 0, keeps its relative accuracy where torch's float gelu cancels
+    (cv_gelu_phi_f32); complex128 and ``approximate="tanh"`` run torch's gelu."""
+
+    @staticmethod
+    def forward(ctx: Any, z: Tensor, approximate: str) -> Tensor:
+        ctx.save_for_backward(z)
+        ctx.approximate = approximate
+        if _gelu_kernel(z, approximate) and _native.usable(z):
+            return _native.forward("cgelu", z)
+        return as_complex(F.gelu(torch.view_as_real(z), approximate=approximate))
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+        (z,) = ctx.saved_tensors
+        if _gelu_kernel(z, ctx.approximate) and _native.usable_backward(z):
+            return _native.backward("cgelu", z, grad)[0], None
+        real = torch.ops.aten.gelu_backward(
+            torch.view_as_real(grad.resolve_conj()),
+            torch.view_as_real(z),
+            approximate=ctx.approximate,
+        )
+        return torch.view_as_complex(real), None
+
+
+def _gelu_kernel(z: Tensor, approximate: str) -> bool:
+    """Whether GELU has a kernel for ``z`` (built for the exact GELU in complex64 only)."""
+    return approximate == "none" and z.dtype == torch.complex64
 
 
 class _ZReLU(torch.autograd.Function):

@@ -48,6 +48,8 @@ _SIGNATURES: dict[str, list[Any]] = {
     "csigmoid_bwd": [_P, _P, _P],
     "celu_fwd": [_P, _P, _D],
     "celu_bwd": [_P, _P, _P, _D],
+    "cgelu_fwd": [_P, _P],
+    "cgelu_bwd": [_P, _P, _P],
     "cardioid_fwd": [_P, _P],
     "cardioid_bwd": [_P, _P, _P],
     "zrelu_fwd": [_P, _P],
@@ -59,6 +61,8 @@ _SIGNATURES: dict[str, list[Any]] = {
     "adam_modulus": [_P, _P, _P, _P, _P, _D, _D, _D, _D, _D, _D],
     "adam_conj": [_P, _P, _P, _P, _P, _D, _D, _D, _D, _D],
 }
+# Families built for complex64 only (their complex128 runs the eager maths).
+_FLOAT_ONLY = frozenset({"cgelu_fwd", "cgelu_bwd"})
 
 
 def _load() -> ctypes.CDLL | None:
@@ -76,6 +80,8 @@ def _load() -> ctypes.CDLL | None:
         return None
     for family, argtypes in _SIGNATURES.items():
         for suffix in _SUFFIX.values():
+            if suffix == "f64" and family in _FLOAT_ONLY:
+                continue
             fn = getattr(lib, f"cv_{family}_{suffix}")
             fn.argtypes = [_I, _I, *argtypes]
             fn.restype = None

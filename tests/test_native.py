@@ -31,6 +31,7 @@ CASES: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
     "CTanh": (cvlayers.CTanh, (4, 3, 50)),
     "CSigmoid": (cvlayers.CSigmoid, (4, 3, 50)),
     "CELU": (lambda: cvlayers.CELU(alpha=0.7), (4, 3, 50)),
+    "CGELU": (cvlayers.CGELU, (4, 3, 50)),  # complex64 only: complex128 is eager on both sides
     "Cardioid": (cvlayers.Cardioid, (4, 3, 50)),
     "ZReLU": (cvlayers.ZReLU, (4, 3, 50)),
     "CPReLU": (cvlayers.CPReLU, (4, 3, 50)),
@@ -249,20 +250,62 @@ def test_abs_neither_overflows_nor_underflows(dtype: torch.dtype) -> None:
     torch.testing.assert_close(z.grad, torch.sgn(z.detach()))
 
 
+def test_float32_gelu_is_within_three_eps() -> None:
+    """CGELU's complex64 kernel (a rational for Phi, no exponential) against double GELU on
+    [-8, 8] and past the clamp at |t| = 6.5: output within 3 eps max(|t|, 1) (2.1 measured;
+    torch's float gelu 1.4), derivative within 4 eps (3.1; torch 2.5); 0 or t beyond, with
+    gradient 0 or 1 (also at +-inf); NaN propagates."""
+    t = torch.cat([torch.linspace(-8, 8, 1 << 20, dtype=torch.float64), torch.tensor([1e30])])
+    z = torch.complex(t, -t).to(torch.complex64).requires_grad_(True)
+    out = cvlayers.CGELU()(z)
+    out.backward(torch.full_like(out, 1 + 1j))
+    assert z.grad is not None
+    x = torch.view_as_real(z.detach()).double()
+    cdf = 0.5 * torch.special.erfc(-x / 2**0.5)
+    pdf = torch.exp(-x * x / 2) / (2 * torch.pi) ** 0.5
+    eps = torch.finfo(torch.float32).eps
+    got = torch.view_as_real(out.detach()).double()
+    assert ((got - x * cdf).abs() / x.abs().clamp(min=1)).max() <= 3 * eps
+    assert (torch.view_as_real(z.grad).double() - (cdf + x * pdf)).abs().max() <= 4 * eps
+    special = torch.tensor([float("inf"), -float("inf"), float("nan"), -1e30], dtype=torch.float32)
+    w = torch.complex(special, special.flip(0)).requires_grad_(True)
+    cvlayers.CGELU()(w).backward(torch.full((4,), 1 + 1j))
+    assert w.grad is not None
+    nan = float("nan")
+    expected_grad = torch.tensor([1.0, 0.0, nan, 0.0])
+    torch.testing.assert_close(torch.view_as_real(w.grad)[:, 0], expected_grad, equal_nan=True)
+    torch.testing.assert_close(
+        torch.view_as_real(w.grad)[:, 1], expected_grad.flip(0), equal_nan=True
+    )
+    torch.testing.assert_close(
+        cvlayers.CGELU()(w.detach()).real,
+        torch.tensor([float("inf"), nan, nan, -0.0]),
+        equal_nan=True,
+    )
+
+
 def test_double_backward_uses_the_differentiable_eager_path() -> None:
     z = torch.randn(4, 5, dtype=torch.complex128, requires_grad=True)
     bias = torch.tensor(-0.2, dtype=torch.float64, requires_grad=True)
     torch.autograd.gradgradcheck(lambda z, b: CF.modrelu(z, b), (z, bias))
     for fn in (CF.cardioid, CF.mod, CF.mod_tanh, CF.mod_sigmoid, CF.ctanh, CF.csigmoid, CF.zrelu):
         torch.autograd.gradgradcheck(fn, (z,))
+    # complex64 kernels: the second backward is torch's, through the eager first one.
+    x = torch.randn(5, dtype=torch.complex64, requires_grad=True)
+    (grad,) = torch.autograd.grad(CF.cgelu(x).abs().sum(), x, create_graph=True)
+    (again,) = torch.autograd.grad(grad.abs().sum(), x)
+    with _native.eager():
+        (grad_eager,) = torch.autograd.grad(CF.cgelu(x).abs().sum(), x, create_graph=True)
+        (again_eager,) = torch.autograd.grad(grad_eager.abs().sum(), x)
+    torch.testing.assert_close(again, again_eager)
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_lazily_conjugated_upstream_gradient(name: str) -> None:
+def test_lazily_conjugated_upstream_gradient(name: str, dtype: torch.dtype) -> None:
     """``out.conj()`` downstream hands the backward a conjugate-bit gradient."""
     factory, shape = CASES[name]
-    module = factory().to(torch.float64)
-    z = torch.randn(shape, dtype=torch.complex128)
+    module = factory().to(_real_dtype(dtype))
+    z = torch.randn(shape, dtype=dtype)
     results = []
     for on in (True, False):
         _native.enabled(on)
