@@ -57,7 +57,14 @@ class CELU(nn.Module):
 
 
 class CGELU(nn.Module):
-    r"""GELU on the real and imaginary parts separately.
+    r"""GELU on the real and imaginary parts separately:
+
+    .. math::
+        \mathrm{GELU}(t) = t\,\Phi(t) = \tfrac{t}{2}\bigl(1 + \mathrm{erf}(t/\sqrt2)\bigr),
+
+    or torch's tanh form with ``approximate="tanh"``. In complex64 on CPU the exact form runs a
+    fused kernel that takes :math:`\Phi` from a rational function (as accurate as torch's
+    float ``gelu``, to a few eps) and its backward from that rational's exact derivative.
 
     Example:
         >>> CGELU()(torch.tensor([0j]))

@@ -219,8 +219,8 @@ class _SplitELU(torch.autograd.Function):
 
 class _SplitGELU(torch.autograd.Function):
     """GELU on the real view, saving the input. The exact GELU of complex64 runs the kernel,
-    whose tail t Phi(t), t < 0, keeps its relative accuracy where torch's float gelu cancels
-    (cv_gelu_phi_f32); complex128 and ``approximate="tanh"`` run torch's gelu."""
+    which takes Phi from a rational instead of erf's exponential (cv_gelu_phi_f32: as accurate
+    as torch's float gelu, to a few eps); complex128 and ``approximate="tanh"`` run torch's."""
 
     @staticmethod
     def forward(ctx: Any, z: Tensor, approximate: str) -> Tensor:
