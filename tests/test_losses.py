@@ -139,6 +139,40 @@ def test_huber_matches_torch_on_the_modulus() -> None:
         torch.testing.assert_close(LF.complex_smooth_l1_loss(x, y, beta=delta), ref_l1)
 
 
+@pytest.mark.parametrize("weight", ["target", "none"])
+def test_phase_loss_gradients_match_autograd_of_its_formula(weight: str) -> None:
+    """phase_loss's own backward (the documented formula, for the prediction and the target)
+    against autograd through the range-safe eager formula, zeros included; and its double
+    backward, which differentiates that formula."""
+    from cvlayers.losses._phase import _eager_phase_loss
+
+    x, y = _inputs(torch.complex128, torch.device("cpu"))
+    x[0, :2], y[1, :2], x[2, 0], y[2, 0] = 0, 0, 0, 0
+    grads = []
+    for fn in (
+        lambda a, b: LF.phase_loss(a, b, "none", weight),
+        lambda a, b: _eager_phase_loss(a, b, weight == "target"),
+    ):
+        a, b = x.clone().requires_grad_(True), y.clone().requires_grad_(True)
+        fn(a, b).backward(torch.linspace(0.5, 2, 20, dtype=torch.float64).reshape(4, 5))
+        grads.append((a.grad, b.grad))
+    torch.testing.assert_close(grads[0], grads[1])
+    assert torch.autograd.gradgradcheck(
+        lambda a, b: LF.phase_loss(a, b, weight=weight), (3 * x.requires_grad_(True), y + 1)
+    )
+
+
+def test_phase_loss_broadcasts_the_target() -> None:
+    x, y = _inputs(torch.complex128, torch.device("cpu"))
+    x.requires_grad_(True)
+    with pytest.warns(UserWarning, match="different to the input size"):
+        loss = LF.phase_loss(x, y[:1])
+    loss.backward()
+    expected = LF.phase_loss(x.detach(), y[:1].expand(4, 5))
+    torch.testing.assert_close(loss, expected)
+    assert x.grad is not None and x.grad.shape == x.shape
+
+
 def test_magnitude_mse_is_phase_blind() -> None:
     x, y = _inputs(torch.complex128, torch.device("cpu"))
     rotated = x * torch.exp(1j * torch.rand(x.shape, dtype=torch.float64))
