@@ -226,14 +226,14 @@ class _SplitGELU(torch.autograd.Function):
     def forward(ctx: Any, z: Tensor, approximate: str) -> Tensor:
         ctx.save_for_backward(z)
         ctx.approximate = approximate
-        if _gelu_kernel(z, approximate) and _native.usable(z):
+        if approximate == "none" and _native.usable(z, kernel="cgelu"):
             return _native.forward("cgelu", z)
         return as_complex(F.gelu(torch.view_as_real(z), approximate=approximate))
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
         (z,) = ctx.saved_tensors
-        if _gelu_kernel(z, ctx.approximate) and _native.usable_backward(z):
+        if ctx.approximate == "none" and _native.usable_backward(z, kernel="cgelu"):
             return _native.backward("cgelu", z, grad)[0], None
         real = torch.ops.aten.gelu_backward(
             torch.view_as_real(grad.resolve_conj()),
@@ -241,11 +241,6 @@ class _SplitGELU(torch.autograd.Function):
             approximate=ctx.approximate,
         )
         return torch.view_as_complex(real), None
-
-
-def _gelu_kernel(z: Tensor, approximate: str) -> bool:
-    """Whether GELU has a kernel for ``z`` (built for the exact GELU in complex64 only)."""
-    return approximate == "none" and z.dtype == torch.complex64
 
 
 class _ZReLU(torch.autograd.Function):

@@ -61,8 +61,8 @@ _SIGNATURES: dict[str, list[Any]] = {
     "adam_modulus": [_P, _P, _P, _P, _P, _D, _D, _D, _D, _D, _D],
     "adam_conj": [_P, _P, _P, _P, _P, _D, _D, _D, _D, _D],
 }
-# Families built for complex64 only (their complex128 runs the eager maths).
-_FLOAT_ONLY = frozenset({"cgelu_fwd", "cgelu_bwd"})
+# Kernels built for complex64 only (their complex128 runs the eager maths): see usable().
+_FLOAT_ONLY = frozenset({"cgelu"})
 
 
 def _load() -> ctypes.CDLL | None:
@@ -80,7 +80,7 @@ def _load() -> ctypes.CDLL | None:
         return None
     for family, argtypes in _SIGNATURES.items():
         for suffix in _SUFFIX.values():
-            if suffix == "f64" and family in _FLOAT_ONLY:
+            if suffix == "f64" and family.rpartition("_")[0] in _FLOAT_ONLY:
                 continue
             fn = getattr(lib, f"cv_{family}_{suffix}")
             fn.argtypes = [_I, _I, *argtypes]
@@ -128,9 +128,12 @@ def _native_complex(t: Tensor) -> bool:
     )
 
 
-def usable(z: Tensor, *real: Tensor | None) -> bool:
-    """Whether the kernels apply to complex ``z`` and its real parameters ``real``."""
+def usable(z: Tensor, *real: Tensor | None, kernel: str = "") -> bool:
+    """Whether the kernels (``kernel``'s, where it is built for some dtypes only) apply to
+    complex ``z`` and its real parameters ``real``."""
     if not _enabled or torch.compiler.is_compiling() or not _native_complex(z):
+        return False
+    if kernel in _FLOAT_ONLY and z.dtype != torch.complex64:
         return False
     dtype = REAL_DTYPE[z.dtype]
     return all(
@@ -139,9 +142,9 @@ def usable(z: Tensor, *real: Tensor | None) -> bool:
     )
 
 
-def usable_backward(z: Tensor, *real: Tensor | None) -> bool:
+def usable_backward(z: Tensor, *real: Tensor | None, kernel: str = "") -> bool:
     """:func:`usable`, and no graph of the backward is being recorded."""
-    return not torch.is_grad_enabled() and usable(z, *real)
+    return not torch.is_grad_enabled() and usable(z, *real, kernel=kernel)
 
 
 def raw(t: Tensor) -> Tensor:
