@@ -126,7 +126,8 @@ CV_INLINE float cv_tanh_over_r_f32(float s, float *k) {
     return r;
 }
 CV_INLINE int cv_modtanh_block_fwd_f32(const float *X, const float *Y, const float *zk, float *ok,
-                                        int64_t n) {
+                                        int64_t n, float b) {
+    (void)b; /* no bias */
     float hi = 0, R[CV_BLOCK];
     _Pragma("omp simd reduction(max : hi)") for (int64_t i = 0; i < n; ++i) {
         float s = X[i] * X[i] + Y[i] * Y[i], k;
@@ -142,7 +143,9 @@ CV_INLINE int cv_modtanh_block_fwd_f32(const float *X, const float *Y, const flo
     return 1;
 }
 CV_INLINE int cv_modtanh_block_bwd_f32(const float *X, const float *Y, const float *zk,
-                                        const float *gk, float *ok, int64_t n) {
+                                        const float *gk, float *ok, int64_t n, float b,
+                                        float *acc) {
+    (void)b, (void)acc; /* no bias */
     float hi = 0, g_hi = 0, R[CV_BLOCK], K[CV_BLOCK];
     _Pragma("omp simd reduction(max : hi)") for (int64_t i = 0; i < n; ++i) {
         float s = X[i] * X[i] + Y[i] * Y[i], k;
@@ -166,13 +169,14 @@ CV_INLINE int cv_modtanh_block_bwd_f32(const float *X, const float *Y, const flo
 /* The other kinds, and ModTanh in double (whose tanh is not that rational), have no such
    block functions. */
 #define NO_BLOCK_FNS(SUF, T)                                                                       \
-    CV_INLINE int cv_no_block_fwd_##SUF(const T *X, const T *Y, const T *zk, T *ok, int64_t n) {   \
-        (void)X, (void)Y, (void)zk, (void)ok, (void)n;                                             \
+    CV_INLINE int cv_no_block_fwd_##SUF(const T *X, const T *Y, const T *zk, T *ok, int64_t n,     \
+                                        T b) {                                                     \
+        (void)X, (void)Y, (void)zk, (void)ok, (void)n, (void)b;                                    \
         return 0;                                                                                  \
     }                                                                                              \
     CV_INLINE int cv_no_block_bwd_##SUF(const T *X, const T *Y, const T *zk, const T *gk, T *ok,   \
-                                        int64_t n) {                                               \
-        (void)X, (void)Y, (void)zk, (void)gk, (void)ok, (void)n;                                   \
+                                        int64_t n, T b, T *acc) {                                  \
+        (void)X, (void)Y, (void)zk, (void)gk, (void)ok, (void)n, (void)b, (void)acc;               \
         return 0;                                                                                  \
     }
 NO_BLOCK_FNS(f32, float)
@@ -385,6 +389,71 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
             g_hi = ag > g_hi ? ag : g_hi;                                                          \
         }                                                                                          \
     }
+/* ModReLU's backward for a bias b <= 0 in the z frame: with S = relu(r + b)/r (g/r) and
+   g' = 1[r + b > 0], grad_z = u (g' q + i S p) is S G + K z Re(conj(z) G) with
+   K = (g' - S)/r^2 = -b g' / r^3, and the bias gradient g' q = (g'/r) Re(conj(z) G): three
+   planar arrays (S, K, g'/r) instead of five, and no u. For b > 0, S > 1 and the radial part
+   S q + (1 - S) q would cancel, so such blocks take the general way, as do blocks with some
+   nonzero |z| outside [RELU_LO, RELU_HI] or |b| > CV_B_SAFE (returns 0 before writing), or
+   some |G| > CV_G_SAFE (returns 0 after: the caller rewrites the block). In range, no
+   intermediate overflows: |K Re(conj(z) G)| <= 2 |b| |G| / r^2. At z = 0: S = g' = 0. */
+#define RELU_LO(T) ((T)(sizeof(T) == sizeof(float) ? 0x1p-20 : 0x1p-200))
+#define RELU_HI(T) ((T)(sizeof(T) == sizeof(float) ? 0x1p30 : 0x1p300))
+#define MODRELU_BLOCK_FNS(SUF, T)                                                                  \
+    CV_INLINE int cv_modrelu_block_fwd_##SUF(const T *X, const T *Y, const T *zk, T *ok,           \
+                                             int64_t n, T b) {                                     \
+        if (!(fabs(b) <= CV_B_SAFE(T)))                                                            \
+            return 0;                                                                              \
+        T S[CV_BLOCK], lo = RELU_HI(T), hi = 0;                                                    \
+        CV_SIMD_RANGE for (int64_t i = 0; i < n; ++i) {                                            \
+            T x = X[i], y = Y[i], r = sqrt(x * x + y * y);                                         \
+            T inv = 1 / (r > 0 ? r : (T)1), sh = r + b;                                            \
+            S[i] = sh > 0 ? sh * inv : (T)0;                                                       \
+            T r_lo = x == 0 && y == 0 ? RELU_LO(T) : r;                                            \
+            lo = r_lo < lo ? r_lo : lo;                                                            \
+            hi = r > hi ? r : hi;                                                                  \
+        }                                                                                          \
+        if (!(lo >= RELU_LO(T) && hi <= RELU_HI(T)))                                               \
+            return 0;                                                                              \
+        CV_SIMD for (int64_t i = 0; i < n; ++i) {                                                  \
+            ok[2 * i] = S[i] * X[i];                                                               \
+            ok[2 * i + 1] = S[i] * Y[i];                                                           \
+        }                                                                                          \
+        return 1;                                                                                  \
+    }                                                                                              \
+    CV_INLINE int cv_modrelu_block_bwd_##SUF(const T *X, const T *Y, const T *zk, const T *gk,     \
+                                             T *ok, int64_t n, T b, T *acc) {                      \
+        if (!(b <= 0 && -b <= CV_B_SAFE(T)))                                                       \
+            return 0;                                                                              \
+        T S[CV_BLOCK], K[CV_BLOCK], M[CV_BLOCK], lo = RELU_HI(T), hi = 0, g_hi = 0, sum = 0;       \
+        CV_SIMD_RANGE for (int64_t i = 0; i < n; ++i) {                                            \
+            T x = X[i], y = Y[i], r = sqrt(x * x + y * y);                                         \
+            T inv = 1 / (r > 0 ? r : (T)1), sh = r + b;                                            \
+            T m = sh > 0 ? inv : (T)0; /* g'/r; 0 at z = 0, where sh = b <= 0 */                   \
+            S[i] = sh > 0 ? sh * inv : (T)0;                                                       \
+            K[i] = -b * (m * inv * inv);                                                           \
+            M[i] = m;                                                                              \
+            T r_lo = x == 0 && y == 0 ? RELU_LO(T) : r;                                            \
+            lo = r_lo < lo ? r_lo : lo;                                                            \
+            hi = r > hi ? r : hi;                                                                  \
+        }                                                                                          \
+        if (!(lo >= RELU_LO(T) && hi <= RELU_HI(T)))                                               \
+            return 0;                                                                              \
+        _Pragma("omp simd reduction(+ : sum) reduction(max : g_hi)") for (int64_t i = 0; i < n;    \
+                                                                           ++i) {                  \
+            T x = X[i], y = Y[i], gx = gk[2 * i], gy = gk[2 * i + 1];                              \
+            T d = x * gx + y * gy, t = K[i] * d;                                                   \
+            ok[2 * i] = S[i] * gx + t * x;                                                         \
+            ok[2 * i + 1] = S[i] * gy + t * y;                                                     \
+            sum += M[i] * d;                                                                       \
+            T ag = fabs(gx) > fabs(gy) ? fabs(gx) : fabs(gy);                                      \
+            g_hi = ag > g_hi ? ag : g_hi;                                                          \
+        }                                                                                          \
+        *acc = sum;                                                                                \
+        return g_hi <= CV_G_SAFE(T);                                                               \
+    }
+MODRELU_BLOCK_FNS(f32, float)
+MODRELU_BLOCK_FNS(f64, double)
 /* Forward and backward of g(|z|) z/|z| for one kind, with a real parameter b constant over
    runs of `inner` elements and cycling through `channels` values (a scalar: channels = 1).
    The forward is g(r) u, so no g/r overflows at a tiny r. The backward writes PyTorch's
@@ -409,7 +478,7 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
                 const T *zk = z + 2 * k;                                                           \
                 T *ok = out + 2 * k;                                                               \
                 cv_split_##SUF(zk, X, Y, n);                                                       \
-                if (BLOCK##_fwd_##SUF(X, Y, zk, ok, n))                                            \
+                if (BLOCK##_fwd_##SUF(X, Y, zk, ok, n, b))                                         \
                     continue;                                                                      \
                 CV_TWO_PASS(MODSCALE_FWD_PASS, SUF, T, GFN)                                        \
                 CV_SIMD for (int64_t i = 0; i < n; ++i) {                                          \
@@ -439,8 +508,10 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
                 T *ok = gz + 2 * k;                                                                \
                 T acc = 0, g_hi = 0;                                                               \
                 cv_split_##SUF(zk, X, Y, n);                                                       \
-                if (BLOCK##_bwd_##SUF(X, Y, zk, gk, ok, n))                                        \
-                    continue; /* (no bias: nothing to add to gbias) */                             \
+                if (BLOCK##_bwd_##SUF(X, Y, zk, gk, ok, n, b, &acc)) {                             \
+                    total += acc;                                                                  \
+                    continue;                                                                      \
+                }                                                                                  \
                 MODSCALE_BWD_PASS(SUF, T, GFN, 0)                                                  \
                 int careful = !(lo >= CV_LO(T) && hi <= CV_HI(T) && fabs(b) <= CV_B_SAFE(T));      \
                 if (careful) {                                                                     \
@@ -703,7 +774,7 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
     }
 
 #define ALL_KERNELS(SUF, T)                                                                        \
-    MODSCALE_KERNELS(modrelu, SUF, T, RELU_G, cv_no_block)                                         \
+    MODSCALE_KERNELS(modrelu, SUF, T, RELU_G, cv_modrelu_block)                                    \
     MODSCALE_KERNELS(modtanh, SUF, T, TANH_G, cv_modtanh_block)                                    \
     MODSCALE_KERNELS(modsigmoid, SUF, T, SIGMOID_G, cv_no_block)                                   \
     CTANH_KERNELS(SUF, T)                                                                          \

@@ -210,6 +210,7 @@ HUGE_GRADIENT_CASES: dict[str, Callable[[torch.dtype], nn.Module]] = {
     "ModTanh": lambda real: cvlayers.ModTanh(),
     "ModSigmoid": lambda real: cvlayers.ModSigmoid(),
     "ModReLU": lambda real: cvlayers.ModReLU(bias=0.5, dtype=real),
+    "ModReLU-negative": lambda real: cvlayers.ModReLU(bias=-0.5, dtype=real),  # z-frame blocks
     "ModReLU-huge-bias": lambda real: cvlayers.ModReLU(
         bias=1e25 if real == torch.float32 else 1e160, dtype=real
     ),
