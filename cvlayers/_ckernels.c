@@ -194,7 +194,7 @@ NO_BLOCK_FNS(f64, double)
    h1 p + (h1 - 1), which has no cancellation near 0 (n = 0 there) and is -1 to the last bit
    long before CV_EXP_LO1 (CELU's forward ran 20 % faster so). NaN propagates through p. */
 #define CV_EXP_LO1(T) ((T)(sizeof(T) == sizeof(float) ? -87 : -708))
-#define EXP_REDUCE_FN(SUF, T, I, LO, HI, SHIFTER, LN2_HI, LN2_LO, BIAS, MANT, POLY)           \
+#define EXP_REDUCE_FN(SUF, T, I, LO, HI, SHIFTER, LN2_HI, LN2_LO, BIAS, MANT, POLY)                \
     CV_INLINE T cv_exp_reduce_##SUF(T x, int split, T *h1, T *h2) {                                \
         T lo_ = split ? (T)(LO) : CV_EXP_LO1(T);                                                   \
         x = x < lo_ ? lo_ : x;                                                                     \
@@ -458,6 +458,66 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
     }
 MODRELU_BLOCK_FNS(f32, float)
 MODRELU_BLOCK_FNS(f64, double)
+
+/* ModSigmoid in float32 in the z frame, for blocks whose nonzero moduli lie in
+   [RELU_LO, SIGMOID_HI): sigma(r) u = u/2 + (tanh(rho)/2) u with rho = r/2 is
+     f(z) = (1/(2r) + R/4) z,  R = tanh(rho)/rho, a function of rho^2 = s/4 (cv_tanh_over_r_f32),
+   and the backward adds the tangential one of u/2, i z Im(conj(z) G)/(2 r^3), to the
+   ModTanh-like one of (R/4) z, (R/4) G + (K/16) z Re(conj(z) G): three planar arrays instead of
+   five. Its radial part sigma'(r) q = (R + K rho^2) q/4 loses about R/tanh'(rho) eps relative
+   to q (not to G) by cancellation: ~40 eps below SIGMOID_HI = 6, where blocks stop (the
+   general way computes sigma' directly). As MODRELU_BLOCK_FNS, blocks out of range return 0
+   before writing, blocks with some |G| > CV_G_SAFE after. At z = 0: f = 0, grad = G/4. */
+#define SIGMOID_HI 6.0f
+CV_INLINE int cv_modsigmoid_block_fwd_f32(const float *X, const float *Y, const float *zk,
+                                          float *ok, int64_t n, float b) {
+    (void)zk, (void)b; /* no bias */
+    float S[CV_BLOCK], lo = RELU_HI(float), hi = 0;
+    CV_SIMD_RANGE for (int64_t i = 0; i < n; ++i) {
+        float x = X[i], y = Y[i], s = x * x + y * y, r = sqrt(s), k;
+        float inv = 1 / (r > 0 ? r : 1.0f);
+        S[i] = 0.5f * inv + 0.25f * cv_tanh_over_r_f32(0.25f * s, &k);
+        float r_lo = x == 0 && y == 0 ? RELU_LO(float) : r;
+        lo = r_lo < lo ? r_lo : lo;
+        hi = r > hi ? r : hi;
+    }
+    if (!(lo >= RELU_LO(float) && hi < SIGMOID_HI))
+        return 0;
+    CV_SIMD for (int64_t i = 0; i < n; ++i) {
+        ok[2 * i] = S[i] * X[i];
+        ok[2 * i + 1] = S[i] * Y[i];
+    }
+    return 1;
+}
+CV_INLINE int cv_modsigmoid_block_bwd_f32(const float *X, const float *Y, const float *zk,
+                                          const float *gk, float *ok, int64_t n, float b,
+                                          float *acc) {
+    (void)zk, (void)b, (void)acc; /* no bias */
+    float H[CV_BLOCK], K[CV_BLOCK], C[CV_BLOCK], lo = RELU_HI(float), hi = 0, g_hi = 0;
+    CV_SIMD_RANGE for (int64_t i = 0; i < n; ++i) {
+        float x = X[i], y = Y[i], s = x * x + y * y, r = sqrt(s), k;
+        float inv = 1 / (r > 0 ? r : 1.0f);
+        H[i] = 0.25f * cv_tanh_over_r_f32(0.25f * s, &k);
+        K[i] = 0.0625f * k;
+        C[i] = 0.5f * (inv * inv * inv); /* times Im(conj(z) G) = 0 at z = 0 */
+        float r_lo = x == 0 && y == 0 ? RELU_LO(float) : r;
+        lo = r_lo < lo ? r_lo : lo;
+        hi = r > hi ? r : hi;
+    }
+    if (!(lo >= RELU_LO(float) && hi < SIGMOID_HI))
+        return 0;
+    _Pragma("omp simd reduction(max : g_hi)") for (int64_t i = 0; i < n; ++i) {
+        float x = X[i], y = Y[i], gx = gk[2 * i], gy = gk[2 * i + 1];
+        float t = K[i] * (x * gx + y * gy), c = C[i] * (x * gy - y * gx);
+        ok[2 * i] = H[i] * gx + t * x - c * y;
+        ok[2 * i + 1] = H[i] * gy + t * y + c * x;
+        float ag = fabs(gx) > fabs(gy) ? fabs(gx) : fabs(gy);
+        g_hi = ag > g_hi ? ag : g_hi;
+    }
+    return g_hi <= CV_G_SAFE(float); /* |c z| <= |G| / r <= 2^70 */
+}
+#define cv_modsigmoid_block_fwd_f64 cv_no_block_fwd_f64
+#define cv_modsigmoid_block_bwd_f64 cv_no_block_bwd_f64
 /* Forward and backward of g(|z|) z/|z| for one kind, with a real parameter b constant over
    runs of `inner` elements and cycling through `channels` values (a scalar: channels = 1).
    The forward is g(r) u, so no g/r overflows at a tiny r. The backward writes PyTorch's
@@ -792,7 +852,7 @@ MODRELU_BLOCK_FNS(f64, double)
 #define ALL_KERNELS(SUF, T)                                                                        \
     MODSCALE_KERNELS(modrelu, SUF, T, RELU_G, cv_modrelu_block)                                    \
     MODSCALE_KERNELS(modtanh, SUF, T, TANH_G, cv_modtanh_block)                                    \
-    MODSCALE_KERNELS(modsigmoid, SUF, T, SIGMOID_G, cv_no_block)                                   \
+    MODSCALE_KERNELS(modsigmoid, SUF, T, SIGMOID_G, cv_modsigmoid_block)                           \
     CTANH_KERNELS(SUF, T)                                                                          \
     CSIGMOID_KERNELS(SUF, T)                                                                       \
     CELU_KERNELS(SUF, T)                                                                           \
