@@ -127,7 +127,7 @@ CV_INLINE float cv_tanh_over_r_f32(float s, float *k) {
 }
 CV_INLINE int cv_modtanh_block_fwd_f32(const float *X, const float *Y, const float *zk, float *ok,
                                         int64_t n, float b) {
-    (void)b; /* no bias */
+    (void)zk, (void)b; /* no bias */
     float hi = 0, R[CV_BLOCK];
     _Pragma("omp simd reduction(max : hi)") for (int64_t i = 0; i < n; ++i) {
         float s = X[i] * X[i] + Y[i] * Y[i], k;
@@ -137,15 +137,15 @@ CV_INLINE int cv_modtanh_block_fwd_f32(const float *X, const float *Y, const flo
     if (!(hi < 81.0f))
         return 0;
     CV_SIMD for (int64_t i = 0; i < n; ++i) {
-        ok[2 * i] = R[i] * zk[2 * i];
-        ok[2 * i + 1] = R[i] * zk[2 * i + 1];
+        ok[2 * i] = R[i] * X[i];
+        ok[2 * i + 1] = R[i] * Y[i];
     }
     return 1;
 }
 CV_INLINE int cv_modtanh_block_bwd_f32(const float *X, const float *Y, const float *zk,
                                         const float *gk, float *ok, int64_t n, float b,
                                         float *acc) {
-    (void)b, (void)acc; /* no bias */
+    (void)zk, (void)b, (void)acc; /* no bias */
     float hi = 0, g_hi = 0, R[CV_BLOCK], K[CV_BLOCK];
     _Pragma("omp simd reduction(max : hi)") for (int64_t i = 0; i < n; ++i) {
         float s = X[i] * X[i] + Y[i] * Y[i], k;
@@ -156,7 +156,7 @@ CV_INLINE int cv_modtanh_block_bwd_f32(const float *X, const float *Y, const flo
     if (!(hi < 81.0f))
         return 0;
     _Pragma("omp simd reduction(max : g_hi)") for (int64_t i = 0; i < n; ++i) {
-        float x = zk[2 * i], y = zk[2 * i + 1], gx = gk[2 * i], gy = gk[2 * i + 1];
+        float x = X[i], y = Y[i], gx = gk[2 * i], gy = gk[2 * i + 1];
         float t = K[i] * (x * gx + y * gy);
         ok[2 * i] = R[i] * gx + t * x;
         ok[2 * i + 1] = R[i] * gy + t * y;
