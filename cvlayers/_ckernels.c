@@ -628,8 +628,8 @@ CV_INLINE int cv_modsigmoid_block_bwd_f32(const float *X, const float *Y, const 
             cv_split_##SUF(zk, X, Y, n);                                                           \
             CV_TWO_PASS(CARDIOID_FWD_PASS, SUF, T, 0)                                              \
             CV_SIMD for (int64_t i = 0; i < n; ++i) {                                              \
-                ok[2 * i] = zk[2 * i] * S[i];                                                      \
-                ok[2 * i + 1] = zk[2 * i + 1] * S[i];                                              \
+                ok[2 * i] = X[i] * S[i];                                                           \
+                ok[2 * i + 1] = Y[i] * S[i];                                                       \
             }                                                                                      \
         }                                                                                          \
     }                                                                                              \
