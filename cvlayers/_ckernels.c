@@ -79,6 +79,16 @@
     }
 SPLIT_FN(f32, float)
 SPLIT_FN(f64, double)
+/* The inverse for an output: S z interleaved into ok, from the planes X, Y and real S. */
+#define SCALE_FN(SUF, T)                                                                           \
+    CV_INLINE void cv_scale_##SUF(const T *S, const T *X, const T *Y, T *ok, int64_t n) {          \
+        CV_SIMD for (int64_t i = 0; i < n; ++i) {                                                  \
+            ok[2 * i] = S[i] * X[i];                                                               \
+            ok[2 * i + 1] = S[i] * Y[i];                                                           \
+        }                                                                                          \
+    }
+SCALE_FN(f32, float)
+SCALE_FN(f64, double)
 
 /* P(s) and Q1(s), Q = 1 + s Q1: tanh(a) = a (1 + s P) / Q with s = a^2. */
 CV_INLINE void cv_tanh_pq_f32(float s, float *p_out, float *q1_out) {
@@ -136,10 +146,7 @@ CV_INLINE int cv_modtanh_block_fwd_f32(const float *X, const float *Y, const flo
     }
     if (!(hi < 81.0f))
         return 0;
-    CV_SIMD for (int64_t i = 0; i < n; ++i) {
-        ok[2 * i] = R[i] * X[i];
-        ok[2 * i + 1] = R[i] * Y[i];
-    }
+    cv_scale_f32(R, X, Y, ok, n);
     return 1;
 }
 CV_INLINE int cv_modtanh_block_bwd_f32(const float *X, const float *Y, const float *zk,
@@ -419,10 +426,7 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
         }                                                                                          \
         if (!(lo >= RELU_LO(T) && hi <= RELU_HI(T)))                                               \
             return 0;                                                                              \
-        CV_SIMD for (int64_t i = 0; i < n; ++i) {                                                  \
-            ok[2 * i] = S[i] * X[i];                                                               \
-            ok[2 * i + 1] = S[i] * Y[i];                                                           \
-        }                                                                                          \
+        cv_scale_##SUF(S, X, Y, ok, n);                                                            \
         return 1;                                                                                  \
     }                                                                                              \
     CV_INLINE int cv_modrelu_block_bwd_##SUF(const T *X, const T *Y, const T *zk, const T *gk,     \
@@ -483,10 +487,7 @@ CV_INLINE int cv_modsigmoid_block_fwd_f32(const float *X, const float *Y, const 
     }
     if (!(lo >= RELU_LO(float) && hi < SIGMOID_HI))
         return 0;
-    CV_SIMD for (int64_t i = 0; i < n; ++i) {
-        ok[2 * i] = S[i] * X[i];
-        ok[2 * i + 1] = S[i] * Y[i];
-    }
+    cv_scale_f32(S, X, Y, ok, n);
     return 1;
 }
 CV_INLINE int cv_modsigmoid_block_bwd_f32(const float *X, const float *Y, const float *zk,
@@ -627,10 +628,7 @@ CV_INLINE int cv_modsigmoid_block_bwd_f32(const float *X, const float *Y, const 
             T *ok = out + 2 * k;                                                                   \
             cv_split_##SUF(zk, X, Y, n);                                                           \
             CV_TWO_PASS(CARDIOID_FWD_PASS, SUF, T, 0)                                              \
-            CV_SIMD for (int64_t i = 0; i < n; ++i) {                                              \
-                ok[2 * i] = X[i] * S[i];                                                           \
-                ok[2 * i + 1] = Y[i] * S[i];                                                       \
-            }                                                                                      \
+            cv_scale_##SUF(S, X, Y, ok, n);                                                        \
         }                                                                                          \
     }                                                                                              \
     CV_DEFINE(cv_cardioid_bwd_##SUF, (const T *z, const T *grad, T *gz), (z, grad, gz)) {          \
