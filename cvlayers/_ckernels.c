@@ -306,7 +306,7 @@ CV_INLINE double cv_sigmoid_f64(double r, double s, int from_s) {
             memcpy(&k_inv, &e, sizeof k_inv);                                                      \
         }                                                                                          \
         T xs = x * k, ys = y * k, rs = sqrt(xs * xs + ys * ys);                                    \
-        T inv = 1 / (rs > 0 ? rs : (T)1);                                                          \
+        T inv = 1 / (rs == 0 ? (T)1 : rs); /* NaN stays NaN, into c and w */                       \
         *c = xs * inv;                                                                             \
         *w = ys * inv;                                                                             \
         *k_out = k;                                                                                \
@@ -418,8 +418,8 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
         T S[CV_BLOCK], lo = RELU_HI(T), hi = 0;                                                    \
         CV_SIMD_RANGE for (int64_t i = 0; i < n; ++i) {                                            \
             T x = X[i], y = Y[i], r = sqrt(x * x + y * y);                                         \
-            T inv = 1 / (r > 0 ? r : (T)1), sh = r + b;                                            \
-            S[i] = sh > 0 ? sh * inv : (T)0;                                                       \
+            T inv = 1 / (r == 0 ? (T)1 : r), sh = r + b;                                           \
+            S[i] = sh <= 0 ? (T)0 : sh * inv; /* NaN kept */                                       \
             T r_lo = x == 0 && y == 0 ? RELU_LO(T) : r;                                            \
             lo = r_lo < lo ? r_lo : lo;                                                            \
             hi = r > hi ? r : hi;                                                                  \
@@ -436,9 +436,9 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
         T S[CV_BLOCK], K[CV_BLOCK], M[CV_BLOCK], lo = RELU_HI(T), hi = 0, g_hi = 0, sum = 0;       \
         CV_SIMD_RANGE for (int64_t i = 0; i < n; ++i) {                                            \
             T x = X[i], y = Y[i], r = sqrt(x * x + y * y);                                         \
-            T inv = 1 / (r > 0 ? r : (T)1), sh = r + b;                                            \
-            T m = sh > 0 ? inv : (T)0; /* g'/r; 0 at z = 0, where sh = b <= 0 */                   \
-            S[i] = sh > 0 ? sh * inv : (T)0;                                                       \
+            T inv = 1 / (r == 0 ? (T)1 : r), sh = r + b;                                           \
+            T m = sh <= 0 ? (T)0 : inv; /* g'/r; 0 at z = 0, where sh = b <= 0 */                  \
+            S[i] = sh <= 0 ? (T)0 : sh * inv; /* NaN kept */                                       \
             K[i] = -b * (m * inv * inv);                                                           \
             M[i] = m;                                                                              \
             T r_lo = x == 0 && y == 0 ? RELU_LO(T) : r;                                            \
@@ -479,7 +479,7 @@ CV_INLINE int cv_modsigmoid_block_fwd_f32(const float *X, const float *Y, const 
     float S[CV_BLOCK], lo = RELU_HI(float), hi = 0;
     CV_SIMD_RANGE for (int64_t i = 0; i < n; ++i) {
         float x = X[i], y = Y[i], s = x * x + y * y, r = sqrt(s), k;
-        float inv = 1 / (r > 0 ? r : 1.0f);
+        float inv = 1 / (r == 0 ? 1.0f : r);
         S[i] = 0.5f * inv + 0.25f * cv_tanh_over_r_f32(0.25f * s, &k);
         float r_lo = x == 0 && y == 0 ? RELU_LO(float) : r;
         lo = r_lo < lo ? r_lo : lo;
@@ -497,7 +497,7 @@ CV_INLINE int cv_modsigmoid_block_bwd_f32(const float *X, const float *Y, const 
     float H[CV_BLOCK], K[CV_BLOCK], C[CV_BLOCK], lo = RELU_HI(float), hi = 0, g_hi = 0;
     CV_SIMD_RANGE for (int64_t i = 0; i < n; ++i) {
         float x = X[i], y = Y[i], s = x * x + y * y, r = sqrt(s), k;
-        float inv = 1 / (r > 0 ? r : 1.0f);
+        float inv = 1 / (r == 0 ? 1.0f : r);
         H[i] = 0.25f * cv_tanh_over_r_f32(0.25f * s, &k);
         K[i] = 0.0625f * k;
         C[i] = 0.5f * (inv * inv * inv); /* times Im(conj(z) G) = 0 at z = 0 */

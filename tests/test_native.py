@@ -85,6 +85,30 @@ def test_kernel_matches_eager(name: str, dtype: torch.dtype) -> None:
         )
 
 
+MODULUS_CASES = ["ModReLU", "ModReLU+", "ModTanh", "ModSigmoid", "Cardioid", "Mod"]
+
+
+@pytest.mark.parametrize("name", MODULUS_CASES)
+def test_nan_in_either_part_makes_a_function_of_the_modulus_nan(
+    name: str, dtype: torch.dtype
+) -> None:
+    """A NaN real or imaginary part makes |z| NaN, so the whole output and gradient of a
+    function of the modulus (and phase) are NaN, as in the eager maths; the other elements of
+    the block are unaffected. (The kernels' 1/|z| once mapped a NaN |z| to 1 and gave
+    Cardioid(1 + NaN i) = 1 + NaN i.)"""
+    factory, _ = CASES[name]
+    module = factory().to(_real_dtype(dtype))
+    z = torch.randn(300, dtype=dtype, generator=torch.Generator().manual_seed(4))
+    z[5], z[6] = complex(float("nan"), 1.0), complex(1.0, float("nan"))
+    fused, eager = _both(module, z)
+    for a, b in zip(fused, eager, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5, equal_nan=True)
+    for a in fused[:2]:  # output and input gradient (a bias gradient sums the NaN in)
+        parts = torch.view_as_real(a) if a.is_complex() else a[:, None]
+        assert parts[5:7].isnan().all()
+        assert not parts[:5].isnan().any() and not parts[7:].isnan().any()
+
+
 @pytest.mark.parametrize("name", list(CASES))
 def test_kernel_over_parallel_ranges(name: str, dtype: torch.dtype) -> None:
     """Large enough to be split across threads: ranges and per-range sums agree with eager."""
