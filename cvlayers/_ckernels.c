@@ -400,7 +400,8 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
             g_hi = ag > g_hi ? ag : g_hi;                                                          \
         }                                                                                          \
     }
-/* ModReLU's backward for a bias b <= 0 in the z frame: with S = relu(r + b)/r (g/r) and
+/* ModReLU's forward stores S = relu(r + b)/r (g/r) and writes S z, for any |b| <= CV_B_SAFE.
+   Its backward for a bias b <= 0 works in the z frame: with S and
    g' = 1[r + b > 0], grad_z = u (g' q + i S p) is S G + K z Re(conj(z) G) with
    K = (g' - S)/r^2 = -b g' / r^3, and the bias gradient g' q = (g'/r) Re(conj(z) G): three
    planar arrays (S, K, g'/r) instead of five, and no u. For b > 0, S > 1 and the radial part
@@ -526,7 +527,8 @@ CV_INLINE int cv_modsigmoid_block_bwd_f32(const float *X, const float *Y, const 
      grad_z = (g' + g/r)/2 G + (g' - g/r)/2 u^2 conj(G) = u (g' q + i (g/r) p),
    q + ip = conj(u) G, which is g'(0) G at z = 0 (u = 0 there: the term E G), and, when gbias is
    not NULL, adds sum(g' q) per channel into gbias. BLOCK##_fwd/_bwd may do a whole block
-   another way first, from the split X, Y, and return 1 (float32 ModTanh). */
+   another way first, from the split X, Y, the parameter b and (backward) the bias sum acc, and
+   return 1: ModReLU's and float32 ModTanh's and ModSigmoid's z-frame blocks. */
 #define MODSCALE_KERNELS(NAME, SUF, T, GFN, BLOCK)                                                 \
     CV_DEFINE(cv_##NAME##_fwd_##SUF,                                                               \
               (const T *z, T *out, const T *bias, int64_t channels, int64_t inner),                \
