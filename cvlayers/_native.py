@@ -12,8 +12,9 @@ they apply exactly:
   no graph is being built (``create_graph=True`` keeps the differentiable eager backward).
 
 Everywhere else (CUDA, strided inputs, double backward) the eager maths runs. Large tensors are
-split into ranges that run in ``torch.get_num_threads()`` threads: on Linux the kernels are
-built with OpenMP and share torch's own OpenMP threads (ctypes releases the GIL).
+split into several ranges per thread, which ``torch.get_num_threads()`` threads take as they
+come free: on Linux the kernels are built with OpenMP and share torch's own OpenMP threads
+(ctypes releases the GIL).
 """
 
 from __future__ import annotations
@@ -172,6 +173,13 @@ def _threads(n: int) -> int:
     return max(1, min(torch.get_num_threads(), n // _MIN_RANGE))
 
 
+def _parts(threads: int) -> int:
+    """The kernels' ranges for ``threads`` threads (several each, taken as they come free;
+    see CV_FOR_RANGES), which per-range partial sums need room for."""
+    assert _LIB is not None
+    return threads * ctypes.c_int64.in_dll(_LIB, "cv_parts_per_thread").value if threads > 1 else 1
+
+
 def launch(family: str, z: Tensor, *args: Tensor | float | None, partial: int = 0) -> Tensor | None:
     """Run kernel ``family`` for ``z``'s dtype over all of ``z``'s elements, in parallel ranges.
 
@@ -183,7 +191,7 @@ def launch(family: str, z: Tensor, *args: Tensor | float | None, partial: int = 
     fn = getattr(_LIB, f"cv_{family}_{_SUFFIX[z.dtype]}")
     values = [a.data_ptr() if isinstance(a, Tensor) else a for a in args]
     threads = _threads(z.numel())
-    sums = torch.zeros(threads, partial, dtype=torch.float64) if partial else None
+    sums = torch.zeros(_parts(threads), partial, dtype=torch.float64) if partial else None
     extra = [sums.data_ptr()] if sums is not None else []
     fn(z.numel(), threads, *values, *extra)
     return None if sums is None else sums.sum(0)
