@@ -656,15 +656,16 @@ CV_INLINE int cv_modsigmoid_block_bwd_f32(const float *X, const float *Y, const 
         }                                                                                          \
     }
 
-/* zReLU: z where Re z > 0 and Im z > 0, else +0: multiplied by the mask, so NaN propagates, plus
-   +0, so that -1 * 0 gives +0 as PyTorch's complex product z * mask does. */
+/* zReLU: z where Re z > 0 and Im z > 0, else +0 as PyTorch's complex product z * mask gives
+   it: (x + y) 0 + 0, which is +0 where z is finite (-1 * 0 + 0 = +0) and NaN in both parts
+   where either part is NaN or infinite (the product mixes the parts). The backward is G mask. */
 #define ZRELU_KERNELS(SUF, T)                                                                      \
     CV_DEFINE(cv_zrelu_fwd_##SUF, (const T *z, T *out), (z, out)) {                                \
         CV_SIMD for (int64_t i = start; i < stop; ++i) {                                           \
-            T x = z[2 * i], y = z[2 * i + 1];                                                      \
-            T m = (x > 0 && y > 0) ? (T)1 : (T)0;                                                  \
-            out[2 * i] = x * m + 0;                                                                \
-            out[2 * i + 1] = y * m + 0;                                                            \
+            T x = z[2 * i], y = z[2 * i + 1], zero = (x + y) * 0 + 0;                              \
+            int m = x > 0 && y > 0;                                                                \
+            out[2 * i] = m ? x : zero;                                                             \
+            out[2 * i + 1] = m ? y : zero;                                                         \
         }                                                                                          \
     }                                                                                              \
     CV_DEFINE(cv_zrelu_bwd_##SUF, (const T *z, const T *grad, T *gz), (z, grad, gz)) {             \

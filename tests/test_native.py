@@ -109,6 +109,21 @@ def test_nan_in_either_part_makes_a_function_of_the_modulus_nan(
         assert not parts[:5].isnan().any() and not parts[7:].isnan().any()
 
 
+def test_zrelu_of_a_nan_is_nan_in_both_parts(dtype: torch.dtype) -> None:
+    """ZReLU outside the first quadrant is z * 0 as PyTorch's complex product gives it: +0
+    for finite z (also -1 - 2i), NaN in both parts where either part is NaN; the gradient
+    there is 0 (the mask is false). The kernel once gave 0 + NaN i for NaN i."""
+    nan = float("nan")
+    z = torch.tensor([complex(nan, 1.0), complex(0.0, nan), complex(-1.0, -2.0), 2 + 3j] * 30)
+    fused, eager = _both(cvlayers.ZReLU(), z.to(dtype))
+    for a, b in zip(fused, eager, strict=True):
+        torch.testing.assert_close(a, b, equal_nan=True)
+    out, grad = (torch.view_as_real(t).reshape(30, 4, 2) for t in fused)
+    assert out[:, :2].isnan().all() and not out[:, 2:].isnan().any()
+    assert not torch.signbit(out[:, 2]).any()  # +0, not -0
+    assert (grad[:, :3] == 0).all()
+
+
 @pytest.mark.parametrize("name", list(CASES))
 def test_kernel_over_parallel_ranges(name: str, dtype: torch.dtype) -> None:
     """Large enough to be split across threads (8 ranges each, taken as they come free):
