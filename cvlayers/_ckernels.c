@@ -338,6 +338,13 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
 #define SIGMOID_G(T, SUF, SCALED, r, s, b, g, dg)                                                  \
     T g = cv_sigmoid_##SUF(r, s, !(SCALED));                                                       \
     T dg = g * (1 - g)
+/* g/r below CV_LO (the SCALED pass), from 1/|z| = k inv rather than from the r there, which
+   may be a denormal number with a few bits: (r + b)/r = 1 + b/r, tanh(r)/r = 1 (r^2 far below
+   eps), sigma(r)/r with sigma(r) ~ 1/2 exact. g/r from the rounded r was off by up to 30 % at
+   |z| ~ 1e-45 (ModReLU with b = 0, ModTanh) in float32. */
+#define RELU_G_TINY(T, b, g, dg, k, inv) ((dg) > 0 ? 1 + (b) * (k) * (inv) : (T)0)
+#define TANH_G_TINY(T, b, g, dg, k, inv) ((T)1)
+#define SIGMOID_G_TINY(T, b, g, dg, k, inv) ((g) * (k) * (inv))
 
 /* A block's first loop over its n elements, PASS(..., 0), without the scaling of cv_polar; its
    moduli's range [lo, hi] decides whether the block needs PASS(..., 1), the same loop with it,
@@ -379,6 +386,7 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
         CV_POLAR_AT(SUF, T, SCALED, i);                                                            \
         GFN(T, SUF, SCALED, r, x_ * x_ + y_ * y_, b, g, dg);                                       \
         T ratio = g * k * inv; /* g/r, bounded when not SCALED (see MODSCALE_BWD_FINAL) */         \
+        ratio = SCALED && r < CV_LO(T) ? GFN##_TINY(T, b, g, dg, k, inv) : ratio;                  \
         RT[i] = SCALED ? CV_FINITE(T, ratio) : ratio;                                              \
         E[i] = r > 0 ? (T)0 : dg;                                                                  \
         C[i] = c;                                                                                  \
