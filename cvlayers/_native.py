@@ -173,11 +173,14 @@ def _threads(n: int) -> int:
     return max(1, min(torch.get_num_threads(), n // _MIN_RANGE))
 
 
+# Ranges per thread in the kernels (see CV_FOR_RANGES), defined there.
+_PARTS_PER_THREAD = ctypes.c_int64.in_dll(_LIB, "cv_parts_per_thread").value if _LIB else 1
+
+
 def _parts(threads: int) -> int:
-    """The kernels' ranges for ``threads`` threads (several each, taken as they come free;
-    see CV_FOR_RANGES), which per-range partial sums need room for."""
-    assert _LIB is not None
-    return threads * ctypes.c_int64.in_dll(_LIB, "cv_parts_per_thread").value if threads > 1 else 1
+    """The kernels' ranges for ``threads`` threads (several each, taken as they come free),
+    which per-range partial sums need room for."""
+    return threads * _PARTS_PER_THREAD if threads > 1 else 1
 
 
 def launch(family: str, z: Tensor, *args: Tensor | float | None, partial: int = 0) -> Tensor | None:
