@@ -36,6 +36,16 @@
    one on the interleaved complex data; sums run per block in the input type and across
    blocks in double. */
 #define CV_BLOCK 256
+/* Range checks inside a block's loops (T the element type): CV_TRACK_MODULUS keeps the
+   smallest and largest modulus r of x + iy in lo and hi, z = 0 counting as LO (in range);
+   CV_TRACK_MAX_ABS keeps the largest |a|, |b| in m. */
+#define CV_TRACK_MODULUS(T, LO, x, y, r)                                                           \
+    T r_lo_ = (x) == 0 && (y) == 0 ? (T)(LO) : (r);                                                \
+    lo = r_lo_ < lo ? r_lo_ : lo;                                                                  \
+    hi = (r) > hi ? (r) : hi
+#define CV_TRACK_MAX_ABS(T, m, a, b)                                                               \
+    T ab_ = fabs(a) > fabs(b) ? fabs(a) : fabs(b);                                                 \
+    m = ab_ > m ? ab_ : m
 
 /* Each exported kernel NAME(n, threads, PARAMS) splits the complex elements [0, n) into
    cv_parts_per_thread ranges per thread (one range for one thread), all but the last a
@@ -173,8 +183,7 @@ CV_INLINE int cv_modtanh_block_bwd_f32(const float *X, const float *Y, const flo
         float t = K[i] * (x * gx + y * gy);
         ok[2 * i] = R[i] * gx + t * x;
         ok[2 * i + 1] = R[i] * gy + t * y;
-        float ag = fabs(gx) > fabs(gy) ? fabs(gx) : fabs(gy);
-        g_hi = ag > g_hi ? ag : g_hi;
+        CV_TRACK_MAX_ABS(float, g_hi, gx, gy);
     }
     return g_hi <= 1e30f; /* |t z| <= 54 |G|: no overflow */
 }
@@ -362,9 +371,7 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
 #define CV_POLAR_AT(SUF, T, SCALED, i)                                                             \
     T x_ = X[i], y_ = Y[i], c, w, k, inv;                                                          \
     T r = cv_polar_##SUF(x_, y_, SCALED, &c, &w, &k, &inv);                                        \
-    T r_lo = x_ == 0 && y_ == 0 ? CV_LO(T) : r;                                                    \
-    lo = r_lo < lo ? r_lo : lo;                                                                    \
-    hi = r > hi ? r : hi
+    CV_TRACK_MODULUS(T, CV_LO(T), x_, y_, r)
 
 /* The first loops of MODSCALE_KERNELS, over a block of n elements split into X and Y, into
    planar arrays: the forward's g(r) u; the backward's u, g', g/r (saturated in the SCALED
@@ -410,8 +417,7 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
         ok[2 * i + 1] = q * w + p * c + E[i] * gy;                                                 \
         acc += q;                                                                                  \
         if (!(CLAMP)) {                                                                            \
-            T ag = fabs(gx) > fabs(gy) ? fabs(gx) : fabs(gy);                                      \
-            g_hi = ag > g_hi ? ag : g_hi;                                                          \
+            CV_TRACK_MAX_ABS(T, g_hi, gx, gy);                                                     \
         }                                                                                          \
     }
 /* ModReLU's forward stores S = relu(r + b)/r (g/r) and writes S z, for any |b| <= CV_B_SAFE.
@@ -435,9 +441,7 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
             T x = X[i], y = Y[i], r = sqrt(x * x + y * y);                                         \
             T inv = 1 / (r == 0 ? (T)1 : r), sh = r + b;                                           \
             S[i] = sh <= 0 ? (T)0 : sh * inv; /* NaN kept */                                       \
-            T r_lo = x == 0 && y == 0 ? RELU_LO(T) : r;                                            \
-            lo = r_lo < lo ? r_lo : lo;                                                            \
-            hi = r > hi ? r : hi;                                                                  \
+            CV_TRACK_MODULUS(T, RELU_LO(T), x, y, r);                                              \
         }                                                                                          \
         if (!(lo >= RELU_LO(T) && hi <= RELU_HI(T)))                                               \
             return 0;                                                                              \
@@ -456,9 +460,7 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
             S[i] = sh <= 0 ? (T)0 : sh * inv; /* NaN kept */                                       \
             K[i] = -b * (m * inv * inv);                                                           \
             M[i] = m;                                                                              \
-            T r_lo = x == 0 && y == 0 ? RELU_LO(T) : r;                                            \
-            lo = r_lo < lo ? r_lo : lo;                                                            \
-            hi = r > hi ? r : hi;                                                                  \
+            CV_TRACK_MODULUS(T, RELU_LO(T), x, y, r);                                              \
         }                                                                                          \
         if (!(lo >= RELU_LO(T) && hi <= RELU_HI(T)))                                               \
             return 0;                                                                              \
@@ -469,8 +471,7 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
             ok[2 * i] = S[i] * gx + t * x;                                                         \
             ok[2 * i + 1] = S[i] * gy + t * y;                                                     \
             sum += M[i] * d;                                                                       \
-            T ag = fabs(gx) > fabs(gy) ? fabs(gx) : fabs(gy);                                      \
-            g_hi = ag > g_hi ? ag : g_hi;                                                          \
+            CV_TRACK_MAX_ABS(T, g_hi, gx, gy);                                                     \
         }                                                                                          \
         *acc = sum;                                                                                \
         return g_hi <= CV_G_SAFE(T);                                                               \
@@ -496,9 +497,7 @@ CV_INLINE int cv_modsigmoid_block_fwd_f32(const float *X, const float *Y, const 
         float x = X[i], y = Y[i], s = x * x + y * y, r = sqrt(s), k;
         float inv = 1 / (r == 0 ? 1.0f : r);
         S[i] = 0.5f * inv + 0.25f * cv_tanh_over_r_f32(0.25f * s, &k);
-        float r_lo = x == 0 && y == 0 ? RELU_LO(float) : r;
-        lo = r_lo < lo ? r_lo : lo;
-        hi = r > hi ? r : hi;
+        CV_TRACK_MODULUS(float, RELU_LO(float), x, y, r);
     }
     if (!(lo >= RELU_LO(float) && hi < SIGMOID_HI))
         return 0;
@@ -516,9 +515,7 @@ CV_INLINE int cv_modsigmoid_block_bwd_f32(const float *X, const float *Y, const 
         H[i] = 0.25f * cv_tanh_over_r_f32(0.25f * s, &k);
         K[i] = 0.0625f * k;
         C[i] = 0.5f * (inv * inv * inv); /* times Im(conj(z) G) = 0 at z = 0 */
-        float r_lo = x == 0 && y == 0 ? RELU_LO(float) : r;
-        lo = r_lo < lo ? r_lo : lo;
-        hi = r > hi ? r : hi;
+        CV_TRACK_MODULUS(float, RELU_LO(float), x, y, r);
     }
     if (!(lo >= RELU_LO(float) && hi < SIGMOID_HI))
         return 0;
@@ -527,8 +524,7 @@ CV_INLINE int cv_modsigmoid_block_bwd_f32(const float *X, const float *Y, const 
         float t = K[i] * (x * gx + y * gy), c = C[i] * (x * gy - y * gx);
         ok[2 * i] = H[i] * gx + t * x - c * y;
         ok[2 * i + 1] = H[i] * gy + t * y + c * x;
-        float ag = fabs(gx) > fabs(gy) ? fabs(gx) : fabs(gy);
-        g_hi = ag > g_hi ? ag : g_hi;
+        CV_TRACK_MAX_ABS(float, g_hi, gx, gy);
     }
     return g_hi <= CV_G_SAFE(float); /* |c z| <= |G| / r <= 2^70 */
 }
