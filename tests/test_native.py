@@ -330,9 +330,10 @@ def test_abs_neither_overflows_nor_underflows(dtype: torch.dtype) -> None:
 
 
 def test_float32_gelu_is_within_three_eps() -> None:
-    """CGELU's complex64 kernel (a rational for Phi, no exponential) against double GELU on
-    [-8, 8] and past its cut-off at |t| = 6.5: output within 3 eps max(|t|, 1) (2.1 measured;
-    torch's float gelu 1.4), derivative within 4 eps (3.1; torch 2.5); 0 or t beyond, with
+    """CGELU's complex64 kernel (rationals for Phi and for the derivative, no exponential)
+    against double GELU on [-8, 8] and past its cut-off at |t| = 6.5: output within 3 eps
+    max(|t|, 1) (2.1 measured; torch's float gelu 1.4), derivative within 3 eps (2.0; torch
+    2.4); 0 or t beyond, with
     gradient 0 or 1 (also at +-inf); NaN propagates."""
     t = torch.cat([torch.linspace(-8, 8, 1 << 20, dtype=torch.float64), torch.tensor([1e30])])
     z = torch.complex(t, -t).to(torch.complex64).requires_grad_(True)
@@ -345,7 +346,7 @@ def test_float32_gelu_is_within_three_eps() -> None:
     eps = torch.finfo(torch.float32).eps
     got = torch.view_as_real(out.detach()).double()
     assert ((got - x * cdf).abs() / x.abs().clamp(min=1)).max() <= 3 * eps
-    assert (torch.view_as_real(z.grad).double() - (cdf + x * pdf)).abs().max() <= 4 * eps
+    assert (torch.view_as_real(z.grad).double() - (cdf + x * pdf)).abs().max() <= 3 * eps
     special = torch.tensor([float("inf"), -float("inf"), float("nan"), -1e30], dtype=torch.float32)
     w = torch.complex(special, special.flip(0)).requires_grad_(True)
     cvlayers.CGELU()(w).backward(torch.full((4,), 1 + 1j))
