@@ -214,13 +214,18 @@ NO_BLOCK_FNS(f64, double)
    [LO, HI] (e^LO rounds to 0, e^HI is near the largest number). Without, h1 = 2^n, h2 = 1,
    and x is clamped to [CV_EXP_LO1, HI], where 2^n is a normal number: enough for e^x - 1 =
    h1 p + (h1 - 1), which has no cancellation near 0 (n = 0 there) and is -1 to the last bit
-   long before CV_EXP_LO1 (CELU's forward ran 20 % faster so). NaN propagates through p. */
+   long before CV_EXP_LO1 (CELU's forward ran 20 % faster so). NaN propagates through p.
+   Callers that know x <= 0 (or NaN), or select away the result for x > 0, pass upper = 0,
+   which drops the clamp at HI: gcc turns each clamp into compares and blends on the result,
+   and CSigmoid's forward ran 18 % faster without the dead one (Zen 4, in L1). Above HI, the
+   exponent bits then wrap (unsigned) and h1, h2 are meaningless. */
 #define CV_EXP_LO1(T) ((T)(sizeof(T) == sizeof(float) ? -87 : -708))
-#define EXP_REDUCE_FN(SUF, T, I, LO, HI, SHIFTER, LN2_HI, LN2_LO, BIAS, MANT, POLY)                \
-    CV_INLINE T cv_exp_reduce_##SUF(T x, int split, T *h1, T *h2) {                                \
+#define EXP_REDUCE_FN(SUF, T, I, U, LO, HI, SHIFTER, LN2_HI, LN2_LO, BIAS, MANT, POLY)             \
+    CV_INLINE T cv_exp_reduce_##SUF(T x, int split, int upper, T *h1, T *h2) {                     \
         T lo_ = split ? (T)(LO) : CV_EXP_LO1(T);                                                   \
         x = x < lo_ ? lo_ : x;                                                                     \
-        x = x > (T)(HI) ? (T)(HI) : x;                                                             \
+        if (upper)                                                                                 \
+            x = x > (T)(HI) ? (T)(HI) : x;                                                         \
         T t = x * (T)1.44269504088896340736 + (T)(SHIFTER);                                        \
         T n = t - (T)(SHIFTER);                                                                    \
         T r = (x - n * (T)(LN2_HI)) - n * (T)(LN2_LO);                                             \
@@ -228,7 +233,7 @@ NO_BLOCK_FNS(f64, double)
         memcpy(&bits, &t, sizeof bits);                                                            \
         memcpy(&shift, &(T){(T)(SHIFTER)}, sizeof shift);                                          \
         I n1 = split ? (bits - shift) >> 1 : bits - shift, n2 = (bits - shift) - n1;               \
-        I b1 = (n1 + (BIAS)) << (MANT), b2 = (n2 + (BIAS)) << (MANT);                              \
+        I b1 = (I)((U)(n1 + (BIAS)) << (MANT)), b2 = (I)((U)(n2 + (BIAS)) << (MANT));              \
         memcpy(h1, &b1, sizeof b1);                                                                \
         memcpy(h2, &b2, sizeof b2);                                                                \
         return POLY(r);                                                                            \
@@ -257,18 +262,18 @@ CV_INLINE double cv_expm1_poly_f64(double r) {
     p = 0.5 + r * p;
     return r + r * r * p;
 }
-EXP_REDUCE_FN(f32, float, int32_t, -104, 88, 12582912.0, 0.693145752, 1.42860677e-06, 127, 23,
-              cv_expm1_poly_f32)
-EXP_REDUCE_FN(f64, double, int64_t, -746, 709, 6755399441055744.0, 6.93147180369123816490e-01,
-              1.90821492927058770002e-10, 1023, 52, cv_expm1_poly_f64)
+EXP_REDUCE_FN(f32, float, int32_t, uint32_t, -104, 88, 12582912.0, 0.693145752, 1.42860677e-06,
+              127, 23, cv_expm1_poly_f32)
+EXP_REDUCE_FN(f64, double, int64_t, uint64_t, -746, 709, 6755399441055744.0,
+              6.93147180369123816490e-01, 1.90821492927058770002e-10, 1023, 52, cv_expm1_poly_f64)
 
 #define EXP_FNS(SUF, T)                                                                            \
-    CV_INLINE T cv_expm1_##SUF(T x) {                                                              \
-        T h, one, p = cv_exp_reduce_##SUF(x, 0, &h, &one);                                         \
+    CV_INLINE T cv_expm1_##SUF(T x, int upper) {                                                   \
+        T h, one, p = cv_exp_reduce_##SUF(x, 0, upper, &h, &one);                                  \
         return h * p + (h - 1);                                                                    \
     }                                                                                              \
-    CV_INLINE T cv_exp_##SUF(T x, int split) {                                                     \
-        T h1, h2, p = cv_exp_reduce_##SUF(x, split, &h1, &h2);                                     \
+    CV_INLINE T cv_exp_##SUF(T x, int split, int upper) {                                          \
+        T h1, h2, p = cv_exp_reduce_##SUF(x, split, upper, &h1, &h2);                              \
         return h1 * (h2 * (p + 1));                                                                \
     }
 EXP_FNS(f32, float)
@@ -276,7 +281,7 @@ EXP_FNS(f64, double)
 
 /* tanh in double: sign(x) e / (e + 2), e = expm1(2|x|), with no cancellation near 0. */
 CV_INLINE double cv_tanh_f64(double x) {
-    double e = cv_expm1_f64(2 * fabs(x));
+    double e = cv_expm1_f64(2 * fabs(x), 1);
     return copysign(e / (e + 2), x);
 }
 
@@ -731,7 +736,7 @@ CV_INLINE int cv_modsigmoid_block_bwd_f32(const float *X, const float *Y, const 
 #define CSIGMOID_KERNELS(SUF, T)                                                                   \
     CV_DEFINE(cv_csigmoid_fwd_##SUF, (const T *z, T *out), (z, out)) {                             \
         CV_SIMD for (int64_t i = 2 * start; i < 2 * stop; ++i) {                                   \
-            T t = z[i], e = cv_exp_##SUF(-fabs(t), 1);                                             \
+            T t = z[i], e = cv_exp_##SUF(-fabs(t), 1, 0);                                          \
             out[i] = (t >= 0 ? (T)1 : e) / (1 + e);                                                \
         }                                                                                          \
     }                                                                                              \
@@ -749,7 +754,7 @@ CV_INLINE int cv_modsigmoid_block_bwd_f32(const float *X, const float *Y, const 
     CV_DEFINE(cv_celu_fwd_##SUF, (const T *z, T *out, double alpha), (z, out, alpha)) {            \
         const T a = (T)alpha;                                                                      \
         CV_SIMD for (int64_t i = 2 * start; i < 2 * stop; ++i) {                                   \
-            T t = z[i], e = cv_expm1_##SUF(t);                                                     \
+            T t = z[i], e = cv_expm1_##SUF(t, 0);                                                  \
             out[i] = t > 0 ? t : a * e;                                                            \
         }                                                                                          \
     }                                                                                              \
@@ -760,13 +765,13 @@ CV_INLINE int cv_modsigmoid_block_bwd_f32(const float *X, const float *Y, const 
             int64_t end = k + 2 * CV_BLOCK < 2 * stop ? k + 2 * CV_BLOCK : 2 * stop;               \
             T lo = 0;                                                                              \
             _Pragma("omp simd reduction(min : lo)") for (int64_t i = k; i < end; ++i) {            \
-                T t = z[i], e = cv_exp_##SUF(t, 0);                                                \
+                T t = z[i], e = cv_exp_##SUF(t, 0, 0);                                             \
                 gz[i] = t > 0 ? grad[i] : grad[i] * (a * e);                                       \
                 lo = t < lo ? t : lo;                                                              \
             }                                                                                      \
             if (!(lo >= CV_EXP_LO1(T))) /* some e^t below the normal numbers */                    \
                 CV_SIMD for (int64_t i = k; i < end; ++i) {                                        \
-                    T t = z[i], e = cv_exp_##SUF(t, 1);                                            \
+                    T t = z[i], e = cv_exp_##SUF(t, 1, 0);                                         \
                     gz[i] = t > 0 ? grad[i] : grad[i] * (a * e);                                   \
                 }                                                                                  \
         }                                                                                          \
