@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 import cvlayers
 from cvlayers import _native
@@ -315,6 +316,26 @@ def test_elu_exp_is_within_one_ulp(dtype: torch.dtype) -> None:
 
     assert ulps(out.real, torch.where(exact_t > 0, exact_t, torch.expm1(exact_t))).max() <= 1
     assert ulps(z.grad.real, torch.where(exact_t > 0, 1.0, torch.exp(exact_t))).max() <= 1.5
+
+
+def test_exp_kernels_beyond_the_overflow_bound(dtype: torch.dtype) -> None:
+    """CSigmoid and CELU take e^x without a clamp at its overflow bound where x <= 0 is all
+    they need; past the bound (the exponent bits wrap there, and the select must drop them),
+    at +-inf and at NaN, output and gradient equal torch's sigmoid and elu."""
+    info = torch.finfo(_real_dtype(dtype))
+    values = [100.0, 800.0, 1e30, info.max, float("inf"), float("nan"), 0.0, -0.0]
+    t = torch.tensor(values + [-v for v in values], dtype=_real_dtype(dtype))
+    z = torch.complex(t, t.flip(0)).requires_grad_(True)
+    real = torch.view_as_real(z.detach()).requires_grad_(True)
+    for module, reference in ((cvlayers.CSigmoid(), torch.sigmoid), (cvlayers.CELU(), F.elu)):
+        z.grad = real.grad = None
+        out = module(z)
+        out.backward(torch.full_like(out, 1 - 2j))
+        expected = reference(real)
+        expected.backward(torch.view_as_real(torch.full_like(out, 1 - 2j)))
+        assert z.grad is not None and real.grad is not None
+        torch.testing.assert_close(torch.view_as_real(out.detach()), expected, equal_nan=True)
+        torch.testing.assert_close(torch.view_as_real(z.grad), real.grad, equal_nan=True)
 
 
 def test_abs_neither_overflows_nor_underflows(dtype: torch.dtype) -> None:
