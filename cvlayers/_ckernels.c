@@ -208,10 +208,13 @@ NO_BLOCK_FNS(f64, double)
 
 /* e^x without a libm call, so that the loops calling it vectorise: e^x = 2^n (1 + p) with
    n = rint(x/ln 2) taken from the low bits of x/ln 2 + 1.5 * 2^(mantissa bits), a two-part
-   (Cody-Waite) ln 2, and p = e^r - 1 by its Taylor series on |r| <= ln(2)/2 (degree 7 in
-   float, 13 in double). Returns p and sets 2^n = h1 h2. With split, two normal factors, so
-   that e^x is right down into the denormals: then e^x = h1 (h2 (1 + p)), and x is clamped to
-   [LO, HI] (e^LO rounds to 0, e^HI is near the largest number). Without, h1 = 2^n, h2 = 1,
+   (Cody-Waite) ln 2, and p = e^r - 1 on |r| <= ln(2)/2 by a polynomial: in double its Taylor
+   series to degree 13; in float r + r^2/2 + r^3 q(r), q of degree 3 fitted for least error in
+   ulps (0.2 in exact arithmetic), one FMA fewer than Taylor's degree 7 and 5-8 % off CSigmoid
+   and CELU (expm1 within 0.94 ulp, e^x within 1.04, where Taylor gave 0.81 and 1.05). Returns
+   p and sets 2^n = h1 h2. With split, two normal factors, so that e^x is right down into the
+   denormals: then e^x = h1 (h2 (1 + p)), and x is clamped to [LO, HI] (e^LO rounds to 0,
+   e^HI is near the largest number). Without, h1 = 2^n, h2 = 1,
    and x is clamped to [CV_EXP_LO1, HI], where 2^n is a normal number: enough for e^x - 1 =
    h1 p + (h1 - 1), which has no cancellation near 0 (n = 0 there) and is -1 to the last bit
    long before CV_EXP_LO1 (CELU's forward ran 20 % faster so). NaN propagates through p.
@@ -239,11 +242,10 @@ NO_BLOCK_FNS(f64, double)
         return POLY(r);                                                                            \
     }
 CV_INLINE float cv_expm1_poly_f32(float r) {
-    float p = 1.0f / 5040;
-    p = 1.0f / 720 + r * p;
-    p = 1.0f / 120 + r * p;
-    p = 1.0f / 24 + r * p;
-    p = 1.0f / 6 + r * p;
+    float p = 1.388425124e-03f;
+    p = 8.364981972e-03f + r * p;
+    p = 4.166708142e-02f + r * p;
+    p = 1.666655988e-01f + r * p;
     p = 0.5f + r * p;
     return r + r * r * p;
 }
