@@ -734,12 +734,24 @@ CV_INLINE int cv_modsigmoid_block_bwd_f32(const float *X, const float *Y, const 
 /* sigmoid of Re and Im, over the 2n reals: with e = e^(-|t|) in (0, 1], 1 / (1 + e) for t >= 0
    and e / (1 + e) below, so that no e^t overflows and the tail keeps its relative accuracy
    (0.5 + 0.5 tanh(t/2) would cancel there); the backward G (1 - out) out from the saved output,
-   as torch's sigmoid_backward. */
+   as torch's sigmoid_backward. As CELU's backward, the forward takes e with one scale factor
+   and redoes with two the blocks where some t < CV_EXP_LO1 (a denormal output): 6 % faster
+   (Zen 4, in L1). Above -CV_EXP_LO1, 1 / (1 + e) is 1 with either. */
 #define CSIGMOID_KERNELS(SUF, T)                                                                   \
     CV_DEFINE(cv_csigmoid_fwd_##SUF, (const T *z, T *out), (z, out)) {                             \
-        CV_SIMD for (int64_t i = 2 * start; i < 2 * stop; ++i) {                                   \
-            T t = z[i], e = cv_exp_##SUF(-fabs(t), 1, 0);                                          \
-            out[i] = (t >= 0 ? (T)1 : e) / (1 + e);                                                \
+        for (int64_t k = 2 * start; k < 2 * stop; k += 2 * CV_BLOCK) {                             \
+            int64_t end = k + 2 * CV_BLOCK < 2 * stop ? k + 2 * CV_BLOCK : 2 * stop;               \
+            T lo = 0;                                                                              \
+            _Pragma("omp simd reduction(min : lo)") for (int64_t i = k; i < end; ++i) {            \
+                T t = z[i], e = cv_exp_##SUF(-fabs(t), 0, 0);                                      \
+                out[i] = (t >= 0 ? (T)1 : e) / (1 + e);                                            \
+                lo = t < lo ? t : lo;                                                              \
+            }                                                                                      \
+            if (!(lo >= CV_EXP_LO1(T))) /* some e^t below the normal numbers */                    \
+                CV_SIMD for (int64_t i = k; i < end; ++i) {                                        \
+                    T t = z[i], e = cv_exp_##SUF(-fabs(t), 1, 0);                                  \
+                    out[i] = (t >= 0 ? (T)1 : e) / (1 + e);                                        \
+                }                                                                                  \
         }                                                                                          \
     }                                                                                              \
     CV_DEFINE(cv_csigmoid_bwd_##SUF, (const T *out, const T *grad, T *gz), (out, grad, gz)) {      \
