@@ -11,7 +11,7 @@ from torch import nn
 import cvlayers
 
 from ._fwdbwd import fwd_bwd, runs, third_party
-from ._harness import Case, time_case
+from ._harness import Case, stream_bandwidth, time_case
 
 ACTIVATIONS = [
     "CReLU",
@@ -111,20 +111,29 @@ def run(quick: bool = False, device: torch.device | str = "cpu") -> list[Case]:
     # Activations on a flat tensor, against a memory-bound reference and the peers.
     z = torch.randn(numel, dtype=dtype, device=device)
     reference = fwd_bwd(lambda t: t * 2.0, z)
+    tensor_bytes = numel * z.element_size()
+    bandwidth = stream_bandwidth(tensor_bytes, device)
     for name in ACTIVATIONS:
         ours_act = getattr(cvlayers, name)().to(device)
         run_ours = fwd_bwd(ours_act, z)
-        cases.append(
-            time_case(
-                "layers",
-                f"{name} fwd+bwd, {numel} elements",
-                "z * 2 (memory-bound)",
-                run_ours,
-                reference,
-                device=device,
-                min_run_time=min_run_time,
-            )
+        case = time_case(
+            "layers",
+            f"{name} fwd+bwd, {numel} elements",
+            "z * 2 (memory-bound)",
+            run_ours,
+            reference,
+            device=device,
+            min_run_time=min_run_time,
         )
+        # Tensors read or written: ours 2 forward (z, out) + 3 backward (saved, grad, grad_z),
+        # z * 2 two each way; as a fraction of the streaming bandwidth, so that a slow or a
+        # fast baseline (the machine's load) shows in the row.
+        for key, tensors, seconds in (
+            ("bw_fraction", 5, case.candidate_s),
+            ("baseline_bw_fraction", 4, case.baseline_s),
+        ):
+            case.extra[key] = round(tensors * tensor_bytes / seconds / bandwidth, 2)
+        cases.append(case)
         for package in ("torchcvnn.nn", "complextorch.nn"):
             peer = third_party(package, ALIASES.get(name, [name]))
             label = f"{package.split('.')[0]} {type(peer).__name__}"
