@@ -907,9 +907,9 @@ ALL_KERNELS(f64, double)
    absolute, not relative, accuracy (|GELU(t)| < 1e-6 below t = -5). torch's erf takes an
    exponential (one forward, two backward): CGELU ran 1.5x faster with the rational Phi, and
    the derivative's own rational took another 16-20 % off the forward + backward (Zen 4,
-   complex64, 2M elements, 2 threads). NaN propagates; beyond 6.5, whatever u gave (inf at a
-   huge t) is discarded. (Both fits: linearised least squares on the error in Phi or in the
-   derivative, reweighted towards minimax; coefficients rounded to float.) */
+   complex64, 2M elements, 2 threads). NaN propagates; beyond 6.5, whatever w = t^2 gave (inf
+   at a huge t) is discarded. (Both fits: linearised least squares on the error in Phi or in
+   the derivative, reweighted towards minimax; coefficients rounded to float.) */
 /* near, for |t| <= 6.5 (and NaN); beyond, 1 or 0 (Phi's and the derivative's limits). Two
    ordered compares: 10 % faster in the forward than a select on |t| and then on t's sign. */
 CV_INLINE float cv_gelu_tail_f32(float t, float near) {
