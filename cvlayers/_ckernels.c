@@ -214,10 +214,10 @@ NO_BLOCK_FNS(f64, double)
    and CELU (expm1 within 0.94 ulp, e^x within 1.04, where Taylor gave 0.81 and 1.05). Returns
    p and sets 2^n = h1 h2. With split, two normal factors, so that e^x is right down into the
    denormals: then e^x = h1 (h2 (1 + p)), and x is clamped to [LO, HI] (e^LO rounds to 0,
-   e^HI is near the largest number). Without, h1 = 2^n, h2 = 1,
-   and x is clamped to [CV_EXP_LO1, HI], where 2^n is a normal number: enough for e^x - 1 =
-   h1 p + (h1 - 1), which has no cancellation near 0 (n = 0 there) and is -1 to the last bit
-   long before CV_EXP_LO1 (CELU's forward ran 20 % faster so). NaN propagates through p.
+   e^HI is near the largest number). Without, h1 = 2^n, h2 = 1, and x is clamped to
+   [CV_EXP_LO1, HI], where 2^n is a normal number: enough for e^x - 1 = h1 p + (h1 - 1),
+   which has no cancellation near 0 (n = 0 there) and is -1 to the last bit long before
+   CV_EXP_LO1 (CELU's forward ran 20 % faster so). NaN propagates through p.
    Callers that know x <= 0 (or NaN), or select away the result for x > 0, pass upper = 0,
    which drops the clamp at HI: gcc turns each clamp into compares and blends on the result,
    and CSigmoid's forward ran 18 % faster without the dead one (Zen 4, in L1). Above HI, the
@@ -731,6 +731,26 @@ CV_INLINE int cv_modsigmoid_block_bwd_f32(const float *X, const float *Y, const 
             grad[i] * (1 - out[i] * out[i]);                                                       \
     }
 
+/* Over the reals z[i] of [2 start, 2 stop), in blocks: STMT with t = z[i] and e = e^X (X an
+   expression of t, at most 0 or selected away above 0), taken with one scale factor; blocks
+   where some t < CV_EXP_LO1 (some e^t below the normal numbers) are redone with two. Where
+   X = -|t|, e^X for t > -CV_EXP_LO1 is also below them, but then only 1 + e is used. */
+#define CV_EXP_BLOCKS(SUF, T, X, STMT)                                                             \
+    for (int64_t k = 2 * start; k < 2 * stop; k += 2 * CV_BLOCK) {                                 \
+        int64_t end = k + 2 * CV_BLOCK < 2 * stop ? k + 2 * CV_BLOCK : 2 * stop;                   \
+        T lo = 0;                                                                                  \
+        _Pragma("omp simd reduction(min : lo)") for (int64_t i = k; i < end; ++i) {                \
+            T t = z[i], e = cv_exp_##SUF(X, 0, 0);                                                 \
+            STMT;                                                                                  \
+            lo = t < lo ? t : lo;                                                                  \
+        }                                                                                          \
+        if (!(lo >= CV_EXP_LO1(T)))                                                                \
+            CV_SIMD for (int64_t i = k; i < end; ++i) {                                            \
+                T t = z[i], e = cv_exp_##SUF(X, 1, 0);                                             \
+                STMT;                                                                              \
+            }                                                                                      \
+    }
+
 /* sigmoid of Re and Im, over the 2n reals: with e = e^(-|t|) in (0, 1], 1 / (1 + e) for t >= 0
    and e / (1 + e) below, so that no e^t overflows and the tail keeps its relative accuracy
    (0.5 + 0.5 tanh(t/2) would cancel there); the backward G (1 - out) out from the saved output,
@@ -739,20 +759,7 @@ CV_INLINE int cv_modsigmoid_block_bwd_f32(const float *X, const float *Y, const 
    (Zen 4, in L1). Above -CV_EXP_LO1, 1 / (1 + e) is 1 with either. */
 #define CSIGMOID_KERNELS(SUF, T)                                                                   \
     CV_DEFINE(cv_csigmoid_fwd_##SUF, (const T *z, T *out), (z, out)) {                             \
-        for (int64_t k = 2 * start; k < 2 * stop; k += 2 * CV_BLOCK) {                             \
-            int64_t end = k + 2 * CV_BLOCK < 2 * stop ? k + 2 * CV_BLOCK : 2 * stop;               \
-            T lo = 0;                                                                              \
-            _Pragma("omp simd reduction(min : lo)") for (int64_t i = k; i < end; ++i) {            \
-                T t = z[i], e = cv_exp_##SUF(-fabs(t), 0, 0);                                      \
-                out[i] = (t >= 0 ? (T)1 : e) / (1 + e);                                            \
-                lo = t < lo ? t : lo;                                                              \
-            }                                                                                      \
-            if (!(lo >= CV_EXP_LO1(T))) /* some e^t below the normal numbers */                    \
-                CV_SIMD for (int64_t i = k; i < end; ++i) {                                        \
-                    T t = z[i], e = cv_exp_##SUF(-fabs(t), 1, 0);                                  \
-                    out[i] = (t >= 0 ? (T)1 : e) / (1 + e);                                        \
-                }                                                                                  \
-        }                                                                                          \
+        CV_EXP_BLOCKS(SUF, T, -fabs(t), out[i] = (t >= 0 ? (T)1 : e) / (1 + e));                   \
     }                                                                                              \
     CV_DEFINE(cv_csigmoid_bwd_##SUF, (const T *out, const T *grad, T *gz), (out, grad, gz)) {      \
         CV_SIMD for (int64_t i = 2 * start; i < 2 * stop; ++i) gz[i] =                             \
@@ -775,20 +782,7 @@ CV_INLINE int cv_modsigmoid_block_bwd_f32(const float *X, const float *Y, const 
     CV_DEFINE(cv_celu_bwd_##SUF, (const T *z, const T *grad, T *gz, double alpha),                 \
               (z, grad, gz, alpha)) {                                                              \
         const T a = (T)alpha;                                                                      \
-        for (int64_t k = 2 * start; k < 2 * stop; k += 2 * CV_BLOCK) {                             \
-            int64_t end = k + 2 * CV_BLOCK < 2 * stop ? k + 2 * CV_BLOCK : 2 * stop;               \
-            T lo = 0;                                                                              \
-            _Pragma("omp simd reduction(min : lo)") for (int64_t i = k; i < end; ++i) {            \
-                T t = z[i], e = cv_exp_##SUF(t, 0, 0);                                             \
-                gz[i] = t > 0 ? grad[i] : grad[i] * (a * e);                                       \
-                lo = t < lo ? t : lo;                                                              \
-            }                                                                                      \
-            if (!(lo >= CV_EXP_LO1(T))) /* some e^t below the normal numbers */                    \
-                CV_SIMD for (int64_t i = k; i < end; ++i) {                                        \
-                    T t = z[i], e = cv_exp_##SUF(t, 1, 0);                                         \
-                    gz[i] = t > 0 ? grad[i] : grad[i] * (a * e);                                   \
-                }                                                                                  \
-        }                                                                                          \
+        CV_EXP_BLOCKS(SUF, T, t, gz[i] = t > 0 ? grad[i] : grad[i] * (a * e));                     \
     }
 
 /* |z| and its backward grad * z/|z| (0 at z = 0), through cv_polar (no over- or underflow). */
