@@ -8,15 +8,48 @@ from torch import Tensor, nn
 from ._checks import check_complex
 from ._modulus import times_real_view
 
-__all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "dropout"]
+__all__ = [
+    "Dropout",
+    "Dropout1d",
+    "Dropout2d",
+    "Dropout3d",
+    "dropout",
+    "dropout1d",
+    "dropout2d",
+    "dropout3d",
+]
 
 
-def dropout(input: Tensor, p: float = 0.5, training: bool = True, channel_dims: int = 0) -> Tensor:
+def _check_p(p: float) -> None:
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
+def _dropout(input: Tensor, p: float, training: bool, inplace: bool, channel_dims: int) -> Tensor:
+    """Entry-wise (``channel_dims = 0``) or channel-wise dropout of ``(N, C, *spatial)`` with
+    ``channel_dims`` spatial dimensions."""
+    _check_p(p)
+    check_complex(input, "input", None)
+    if channel_dims and input.dim() != channel_dims + 2:
+        raise ValueError(
+            f"Dropout{channel_dims}d expects input of shape (N, C, {channel_dims} spatial "
+            f"dims), got {tuple(input.shape)}"
+        )
+    if not training or p == 0.0:
+        return input
+    shape = input.shape if not channel_dims else (*input.shape[:2], *([1] * channel_dims))
+    keep = torch.empty(shape, dtype=input.real.dtype, device=input.device).bernoulli_(1 - p)
+    scale = keep.div_(1 - p) if p < 1.0 else keep
+    return input.mul_(scale) if inplace else times_real_view(input, scale)
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     r"""Zero whole complex entries with probability ``p`` and scale the others by
-    :math:`1/(1-p)`; the real and imaginary parts of an entry share its mask.
+    :math:`1/(1-p)`; the real and imaginary parts of an entry share its mask. The arguments
+    are those of ``torch.nn.functional.dropout`` (``inplace=True`` writes into ``input``).
 
-    ``channel_dims = k > 0`` drops whole channels of an input shaped ``(N, C, *spatial)``
-    with ``k`` spatial dimensions (``Dropout1d/2d/3d``).
+    .. math::
+        y = \frac{m}{1 - p}\, z, \qquad m \sim \mathrm{Bernoulli}(1 - p) \text{ per entry}
 
     Example:
         >>> z = torch.full((1000,), 1 + 1j)
@@ -24,24 +57,49 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, channel_dims: 
         >>> bool(((out == 0) | (out == 2 + 2j)).all())   # both parts kept or both dropped
         True
     """
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-    check_complex(input, "input", None)
-    if not training or p == 0.0:
-        return input
-    if channel_dims and input.dim() != channel_dims + 2:
-        raise ValueError(
-            f"Dropout{channel_dims}d expects input of shape (N, C, {channel_dims} spatial "
-            f"dims), got {tuple(input.shape)}"
-        )
-    shape = input.shape if not channel_dims else (*input.shape[:2], *([1] * channel_dims))
-    keep = torch.empty(shape, dtype=input.real.dtype, device=input.device).bernoulli_(1 - p)
-    scale = keep.div_(1 - p) if p < 1.0 else keep
-    return times_real_view(input, scale)
+    return _dropout(input, p, training, inplace, 0)
+
+
+def dropout1d(
+    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
+) -> Tensor:
+    """:func:`dropout` of whole channels of an ``(N, C, L)`` input (``F.dropout1d``'s arguments).
+
+    Example:
+        >>> out = dropout1d(torch.ones(4, 3, 5, dtype=torch.complex64), p=0.5)
+        >>> bool(((out == 0).all(-1) | (out == 2).all(-1)).all())
+        True
+    """
+    return _dropout(input, p, training, inplace, 1)
+
+
+def dropout2d(
+    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
+) -> Tensor:
+    """:func:`dropout` of whole channels of an ``(N, C, H, W)`` input.
+
+    Example:
+        >>> dropout2d(torch.ones(1, 2, 3, 3, dtype=torch.complex64), training=False).shape
+        torch.Size([1, 2, 3, 3])
+    """
+    return _dropout(input, p, training, inplace, 2)
+
+
+def dropout3d(
+    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
+) -> Tensor:
+    """:func:`dropout` of whole channels of an ``(N, C, D, H, W)`` input.
+
+    Example:
+        >>> dropout3d(torch.ones(1, 2, 2, 2, 2, dtype=torch.complex64), p=0.0).shape
+        torch.Size([1, 2, 2, 2, 2])
+    """
+    return _dropout(input, p, training, inplace, 3)
 
 
 class Dropout(nn.Module):
-    r"""Complex dropout with a mask shared by the real and imaginary parts.
+    r"""Complex dropout with a mask shared by the real and imaginary parts; the arguments,
+    defaults and ``repr`` of ``torch.nn.Dropout``.
 
     Example:
         >>> m = Dropout(p=0.2).eval()
@@ -51,17 +109,17 @@ class Dropout(nn.Module):
 
     channel_dims = 0
 
-    def __init__(self, p: float = 0.5) -> None:
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        _check_p(p)
         self.p = p
+        self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return dropout(input, self.p, self.training, self.channel_dims)
+        return _dropout(input, self.p, self.training, self.inplace, self.channel_dims)
 
     def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"
 
 
 class Dropout1d(Dropout):

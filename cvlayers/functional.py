@@ -22,7 +22,7 @@ from ._activation_functional import (
     zrelu,
 )
 from ._checks import check_complex
-from ._dropout import dropout
+from ._dropout import dropout, dropout1d, dropout2d, dropout3d
 from ._norm import batch_norm
 from ._pool import (
     adaptive_avg_pool1d,
@@ -50,6 +50,9 @@ __all__ = [
     "csigmoid",
     "ctanh",
     "dropout",
+    "dropout1d",
+    "dropout2d",
+    "dropout3d",
     "linear",
     "max_pool1d",
     "max_pool2d",

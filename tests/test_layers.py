@@ -317,6 +317,46 @@ def test_channel_dropout() -> None:
     assert torch.count_nonzero(cvlayers.Dropout(1.0)(z)) == 0
 
 
+@pytest.mark.parametrize(
+    ("module", "functional", "channel_dims"),
+    [
+        (cvlayers.Dropout, CF.dropout, 0),
+        (cvlayers.Dropout1d, CF.dropout1d, 1),
+        (cvlayers.Dropout2d, CF.dropout2d, 2),
+        (cvlayers.Dropout3d, CF.dropout3d, 3),
+    ],
+)
+def test_dropout_takes_torch_arguments_and_inplace(
+    device: torch.device, module: Any, functional: Any, channel_dims: int
+) -> None:
+    torch_module = getattr(torch.nn, module.__name__)
+    assert repr(module(0.25, True)) == repr(torch_module(0.25, True))
+    assert repr(module()) == repr(torch_module())
+    z = torch.randn(6, 5, *([4] * channel_dims), dtype=torch.complex64, device=device)
+    torch.manual_seed(0)
+    out = functional(z, 0.4, True, False)
+    # The 4th positional argument is torch's `inplace`: same mask, written into the input.
+    copy = z.clone()
+    torch.manual_seed(0)
+    returned = functional(copy, 0.4, True, True)
+    assert returned is copy
+    assert torch.equal(copy, out)
+    assert not torch.equal(copy, z)
+    kept = (out != 0).reshape(*out.shape[: 2 if channel_dims else out.dim()], -1)
+    assert torch.all(kept.all(-1) | ~kept.any(-1))  # channels (or entries) kept whole
+    torch.testing.assert_close(out[out != 0], z[out != 0] / 0.6)
+    copy = z.clone()
+    torch.manual_seed(0)
+    assert module(0.4, inplace=True)(copy) is copy
+    assert torch.equal(copy, out)
+    assert functional(z, 0.4, False, True) is z  # eval: untouched
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        functional(z, -0.1)
+    leaf = z.clone().requires_grad_(True)
+    with pytest.raises(RuntimeError, match="leaf Variable"):
+        functional(leaf, 0.4, True, True)
+
+
 # -- initialisation --------------------------------------------------------------------------
 
 
