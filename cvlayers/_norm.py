@@ -21,7 +21,8 @@ covariance and tracks the unbiased one in ``running_covar`` (which starts at
 :math:`I/\sqrt 2`, as in the paper's code). torchcvnn's ``BatchNorm`` normalises with the
 unbiased covariance: its training outputs are ours times :math:`\sqrt{(n-1)/n}` for
 :math:`n` values per channel; in eval mode the two agree. ``cdtype=`` is accepted as an alias
-of ``dtype=`` for drop-in use; the state dicts differ (``weight`` is ``(C, 3)`` here).
+of ``dtype=`` for drop-in use; the state dicts differ (``weight`` is ``(C, 3)`` here). As in
+``torch.nn``, the keyword ``bias=False`` keeps the scale and drops the shift (all three norms).
 
 ``LayerNorm`` and ``GroupNorm`` normalise the power, per sample:
 :math:`y = (z - \mu)/\sqrt{\mathbb{E}|z - \mu|^2 + \epsilon}\cdot\gamma + \beta` with complex
@@ -139,6 +140,8 @@ class _BatchNorm(nn.Module):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = torch.complex64,
         cdtype: torch.dtype | None = None,
+        *,
+        bias: bool = True,
     ) -> None:
         super().__init__()
         dtype = cdtype if cdtype is not None else dtype  # torchcvnn names it cdtype
@@ -156,7 +159,8 @@ class _BatchNorm(nn.Module):
         self.bias: nn.Parameter | None = None
         if affine:
             self.weight = nn.Parameter(torch.empty(num_features, 3, device=device, dtype=real))
-            self.bias = nn.Parameter(torch.empty(num_features, device=device, dtype=dtype))
+            if bias:
+                self.bias = nn.Parameter(torch.empty(num_features, device=device, dtype=dtype))
         self.running_mean: Tensor | None
         self.running_covar: Tensor | None
         self.num_batches_tracked: Tensor | None
@@ -186,9 +190,10 @@ class _BatchNorm(nn.Module):
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
-        if self.weight is not None and self.bias is not None:
-            with torch.no_grad():
+        with torch.no_grad():
+            if self.weight is not None:
                 self.weight.copy_(torch.tensor([1 / math.sqrt(2.0), 0.0, 1 / math.sqrt(2.0)]))
+            if self.bias is not None:
                 self.bias.zero_()
 
     def forward(self, input: Tensor) -> Tensor:
@@ -223,7 +228,8 @@ class _BatchNorm(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-            f"affine={self.affine}, track_running_stats={self.track_running_stats}"
+            f"affine={self.affine}, bias={self.bias is not None}, "
+            f"track_running_stats={self.track_running_stats}"
         )
 
 
@@ -320,7 +326,8 @@ class LayerNorm(nn.Module):
 
     def extra_repr(self) -> str:
         return (
-            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+            f"{self.normalized_shape}, eps={self.eps}, "
+            f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}"
         )
 
 
@@ -342,6 +349,8 @@ class GroupNorm(nn.Module):
         affine: bool = True,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = torch.complex64,
+        *,
+        bias: bool = True,
     ) -> None:
         super().__init__()
         if num_groups <= 0 or num_channels % num_groups:
@@ -359,7 +368,9 @@ class GroupNorm(nn.Module):
             nn.Parameter(torch.ones(num_channels, device=device, dtype=dtype)) if affine else None
         )
         self.bias = (
-            nn.Parameter(torch.zeros(num_channels, device=device, dtype=dtype)) if affine else None
+            nn.Parameter(torch.zeros(num_channels, device=device, dtype=dtype))
+            if affine and bias
+            else None
         )
 
     def forward(self, input: Tensor) -> Tensor:
@@ -371,10 +382,15 @@ class GroupNorm(nn.Module):
         n = input.shape[0]
         grouped = input.reshape(n, self.num_groups, -1)
         out = _power_norm(grouped, [2], self.eps).reshape(input.shape)
-        if self.weight is not None and self.bias is not None:
-            shape = (1, -1, *([1] * (input.dim() - 2)))
-            out = out * self.weight.view(shape) + self.bias.view(shape)
+        shape = (1, -1, *([1] * (input.dim() - 2)))
+        if self.weight is not None:
+            out = out * self.weight.view(shape)
+        if self.bias is not None:
+            out = out + self.bias.view(shape)
         return out
 
     def extra_repr(self) -> str:
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+        return (
+            f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+            f"bias={self.bias is not None}"
+        )

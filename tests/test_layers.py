@@ -238,6 +238,36 @@ def test_groupnorm() -> None:
     assert torch.autograd.gradcheck(cvlayers.GroupNorm(2, 4, dtype=torch.complex128), (x,))
 
 
+NORMS: list[tuple[str, tuple[Any, ...], tuple[int, ...]]] = [
+    ("BatchNorm1d", (4,), (8, 4, 5)),
+    ("BatchNorm2d", (4,), (8, 4, 3, 3)),
+    ("BatchNorm3d", (4,), (8, 4, 2, 2, 2)),
+    ("GroupNorm", (2, 4), (8, 4, 5)),
+    ("LayerNorm", ((3, 5),), (8, 4, 3, 5)),
+]
+
+
+@pytest.mark.parametrize(("name", "args", "shape"), NORMS)
+def test_norms_take_torch_bias_keyword_and_repr(
+    name: str, args: tuple[Any, ...], shape: tuple[int, ...]
+) -> None:
+    ours, theirs = getattr(cvlayers, name), getattr(torch.nn, name)
+    for kwargs in ({}, {"bias": False}):
+        assert repr(ours(*args, eps=1e-3, **kwargs)) == repr(theirs(*args, eps=1e-3, **kwargs))
+    with_bias = ours(*args, dtype=torch.complex128)
+    no_bias = ours(*args, dtype=torch.complex128, bias=False)
+    assert no_bias.bias is None and "bias" not in no_bias.state_dict()
+    assert no_bias.weight is not None
+    z = torch.randn(shape, dtype=torch.complex128)
+    with torch.no_grad():
+        with_bias.weight.mul_(1.5)
+        no_bias.weight.mul_(1.5)
+        with_bias.bias.fill_(0.5 - 2j)
+    torch.testing.assert_close(with_bias(z), no_bias(z) + (0.5 - 2j))
+    z.requires_grad_(True)
+    assert torch.autograd.gradcheck(no_bias, (z,))
+
+
 # -- pooling ---------------------------------------------------------------------------------
 
 
