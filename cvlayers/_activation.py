@@ -109,25 +109,46 @@ class CTanh(nn.Module):
 
 
 class CPReLU(nn.Module):
-    r"""PReLU on the real and imaginary parts with learnable slopes (one for each part),
-    initialised to ``init`` as ``torch.nn.PReLU`` and torchcvnn's ``CPReLU``.
+    r"""PReLU on the real and imaginary parts with learnable slopes, one for each part,
+    :math:`\max(t, 0) + a \min(t, 0)` for :math:`t = \mathrm{Re}\,z, \mathrm{Im}\,z`.
+
+    The arguments of ``torch.nn.PReLU``: ``num_parameters`` is 1 (slopes shared by every
+    channel, as torchcvnn's ``CPReLU``) or the number of channels (dim 1 of the input), and
+    the slopes start at ``init``. ``weight`` has shape ``(num_parameters, 2)``: the slopes of
+    the real and imaginary parts.
 
     Example:
         >>> CPReLU()(torch.tensor([-4 - 8j])).detach()
         tensor([-1.-2.j])
+        >>> CPReLU(3, init=0.5)(torch.full((2, 3, 4), -2 - 2j)).flatten()[0].detach()
+        tensor(-1.-1.j)
     """
 
     def __init__(
         self,
+        num_parameters: int = 1,
         init: float = 0.25,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        self.weight = nn.Parameter(torch.full((2,), init, device=device, dtype=dtype))
+        if not isinstance(num_parameters, int) or isinstance(num_parameters, bool):
+            raise TypeError(
+                f"num_parameters must be an int (1 or the number of channels), got "
+                f"{num_parameters!r}; the starting slope is the keyword init="
+            )
+        if num_parameters < 1:
+            raise ValueError(f"num_parameters must be at least 1, got {num_parameters}")
+        self.num_parameters = num_parameters
+        self.weight = nn.Parameter(
+            torch.full((num_parameters, 2), init, device=device, dtype=dtype)
+        )
 
     def forward(self, input: Tensor) -> Tensor:
         return AF.cprelu(input, self.weight.to(input.real.dtype))
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"
 
 
 class ZReLU(nn.Module):

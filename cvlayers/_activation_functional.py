@@ -77,10 +77,26 @@ def ctanh(z: Tensor) -> Tensor:
 
 
 def cprelu(z: Tensor, weight: Tensor) -> Tensor:
-    r"""PReLU on Re and Im with slopes ``weight[0]`` and ``weight[1]`` (shape ``(2,)``)."""
-    if weight.shape != (2,):
-        raise ValueError(f"weight must have shape (2,) (real, imag slopes), got {weight.shape}")
+    r"""PReLU on Re and Im, :math:`\max(t, 0) + a \min(t, 0)` for :math:`t = \mathrm{Re}\,z`
+    with :math:`a` = ``weight[..., 0]`` and for :math:`t = \mathrm{Im}\,z` with ``weight[..., 1]``.
+
+    ``weight`` is ``(2,)`` or ``(1, 2)`` (slopes shared by all of ``z``) or ``(C, 2)`` (slopes
+    per channel, dim 1 of ``z``, as ``torch.nn.functional.prelu``'s). Derivative 1 at t = 0.
+    """
     check_complex(z, "input", None)
+    if weight.shape[-1:] != (2,) or weight.dim() > 2:
+        raise ValueError(
+            f"weight must have shape (2,) or (C, 2) (real and imag slopes), got "
+            f"{tuple(weight.shape)}"
+        )
+    if weight.numel() == 2:
+        weight = weight.reshape(2)
+    elif z.dim() < 2 or z.shape[1] != weight.shape[0]:
+        raise ValueError(
+            f"weight has slopes for {weight.shape[0]} channels but the input has "
+            f"{z.shape[1] if z.dim() >= 2 else 'no channel dimension (dim 1)'}; shape "
+            f"{tuple(z.shape)}"
+        )
     out: Tensor = _SplitPReLU.apply(z, weight)  # type: ignore[no-untyped-call]
     return out
 
@@ -265,29 +281,40 @@ def _first_quadrant(z: Tensor) -> Tensor:
     return (z.real > 0) & (z.imag > 0)
 
 
+def _slopes_view(weight: Tensor, z: Tensor) -> Tensor:
+    """Slopes (2,) as they are, or per channel (C, 2) shaped (C, 1, ..., 1, 2) to broadcast
+    against the real view (N, C, *, 2) of ``z``."""
+    return weight if weight.dim() == 1 else weight.view(-1, *([1] * (z.dim() - 2)), 2)
+
+
 class _SplitPReLU(torch.autograd.Function):
-    """PReLU on the real view with slopes (w_re, w_im), saving only the input:
-    prelu(t) = max(t, 0) + w min(t, 0). (On CPU, F.prelu with the (Re, Im) axis as channels
-    and torch.where are both ~10x slower than these clamps.)"""
+    """PReLU on the real view with slopes (w_re, w_im), shared (2,) or per channel (C, 2),
+    saving only the input: prelu(t) = max(t, 0) + w min(t, 0). (On CPU, F.prelu with the
+    (Re, Im) axis as channels and torch.where are both ~10x slower than these clamps.)"""
 
     @staticmethod
     def forward(ctx: Any, z: Tensor, weight: Tensor) -> Tensor:
         ctx.save_for_backward(z, weight)
-        if _native.usable(z, weight):
+        if weight.dim() == 1 and _native.usable(z, weight):
             return _native.forward("cprelu", z, weight)
         t = torch.view_as_real(z)
-        return torch.view_as_complex(torch.clamp_min(t, 0).add_(torch.clamp_max(t, 0) * weight))
+        slopes = _slopes_view(weight, z)
+        return torch.view_as_complex(torch.clamp_min(t, 0).add_(torch.clamp_max(t, 0) * slopes))
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, Tensor]:
         z, weight = ctx.saved_tensors
-        if _native.usable_backward(z, weight):
+        if weight.dim() == 1 and _native.usable_backward(z, weight):
             grad_z, sums = _native.backward("cprelu", z, grad, weight, partial=2)
             assert sums is not None
             return grad_z, sums.to(weight.dtype)
         t, g = torch.view_as_real(z), torch.view_as_real(grad.resolve_conj())
         negative_part = torch.clamp_max(t, 0)
         # d/dt = 1 for t >= 0 and w for t < 0: g + (w - 1) g [t < 0]
-        grad_t = g + (weight - 1) * (g * (negative_part < 0))
-        grad_w = (g * negative_part).reshape(-1, 2).sum(0)
+        grad_t = g + (_slopes_view(weight, z) - 1) * (g * (negative_part < 0))
+        per_slope = g * negative_part
+        if weight.dim() == 1:
+            grad_w = per_slope.reshape(-1, 2).sum(0)
+        else:  # sum over all but the channel (dim 1) and (Re, Im) (the last)
+            grad_w = per_slope.sum([d for d in range(per_slope.dim() - 1) if d != 1])
         return torch.view_as_complex(grad_t.contiguous()), grad_w

@@ -180,6 +180,45 @@ def test_saves_at_most_one_input_sized_tensor(name: str) -> None:
     assert _saved_bytes(ALL[name](), z) <= z.numel() * z.element_size()
 
 
+@pytest.mark.parametrize("shape", [(4, 3), (4, 3, 5, 2)])
+def test_cprelu_per_channel_is_torch_prelu_on_each_part(
+    device: torch.device, dtype: torch.dtype, shape: tuple[int, ...]
+) -> None:
+    """num_parameters = C: torch.nn.PReLU(C)'s per-channel slopes on Re and on Im, apart."""
+    layer = cvlayers.CPReLU(3, init=0.1, device=device)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor([[0.1, -0.2], [0.3, 0.4], [-0.5, 0.6]]))
+    z = torch.randn(shape, dtype=dtype, device=device, requires_grad=True)
+    out = layer(z)
+    w = layer.weight.to(z.real.dtype)
+    expected = torch.complex(
+        torch.nn.functional.prelu(z.real, w[:, 0]), torch.nn.functional.prelu(z.imag, w[:, 1])
+    )
+    torch.testing.assert_close(out, expected)
+    grad = torch.randn_like(out)
+    (gz, gw) = torch.autograd.grad(out, (z, layer.weight), grad)
+    (ez, ew) = torch.autograd.grad(expected, (z, layer.weight), grad)
+    torch.testing.assert_close(gz, ez)
+    torch.testing.assert_close(gw, ew)
+    assert gw.shape == (3, 2)
+
+
+def test_cprelu_arguments_and_gradcheck() -> None:
+    assert repr(cvlayers.CPReLU(4)) == "C" + repr(torch.nn.PReLU(4))
+    assert cvlayers.CPReLU().weight.shape == (1, 2)
+    with pytest.raises(TypeError, match="num_parameters must be an int"):
+        cvlayers.CPReLU(0.1)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="at least 1"):
+        cvlayers.CPReLU(0)
+    with pytest.raises(ValueError, match="slopes for 3 channels but the input has 4"):
+        cvlayers.CPReLU(3)(torch.randn(2, 4, dtype=torch.complex64))
+    with pytest.raises(ValueError, match=r"shape \(2,\) or \(C, 2\)"):
+        CF.cprelu(torch.randn(2, 4, dtype=torch.complex64), torch.ones(4))
+    z = torch.randn(3, 2, 4, dtype=torch.complex128, requires_grad=True)
+    w = torch.tensor([[0.2, -0.3], [0.7, 0.1]], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(CF.cprelu, (z, w))
+
+
 # -- torchcvnn parity (names equal ignoring case) -------------------------------------------
 
 PARITY = {
