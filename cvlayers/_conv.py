@@ -9,6 +9,7 @@ Every argument, default, ``extra_repr`` and ``state_dict`` key is torch.nn's.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
@@ -28,6 +29,15 @@ class _ComplexConv:
 
     def __init__(self, *args: Any, dtype: torch.dtype | None = torch.complex64, **kwargs: Any):
         super().__init__(*args, dtype=complex_dtype(dtype), **kwargs)  # type: ignore[call-arg]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Show torch.nn's signature (with dtype's default complex64) to help() and IDEs."""
+        super().__init_subclass__(**kwargs)
+        torch_class = next(c for c in cls.__mro__ if c.__module__.startswith("torch.nn."))
+        torch_init = inspect.signature(torch_class)
+        params = list(torch_init.parameters.values())
+        params = [p.replace(default=torch.complex64) if p.name == "dtype" else p for p in params]
+        cls.__signature__ = torch_init.replace(parameters=params)  # type: ignore[attr-defined]
 
     def reset_parameters(self) -> None:
         """Complex Glorot weight, zero bias."""

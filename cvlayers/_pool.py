@@ -76,25 +76,11 @@ largest |z|, with the arguments of ``torch.nn.functional.max_pool2d``. The gradi
 that entry."""
 
 
-class _Pool(nn.Module):
-    """Holds the pooling arguments and calls the functional form."""
-
-    fn: Callable[..., Any]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__()
-        self.args = args
-        self.kwargs = kwargs
-
-    def forward(self, input: Tensor) -> Any:
-        return type(self).fn(input, *self.args, **self.kwargs)
-
-    def extra_repr(self) -> str:
-        items = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
-        return ", ".join(items)
+# The modules are torch.nn's own classes (arguments, defaults, attributes, repr and argument
+# checks at construction), with a forward that calls the complex functional form.
 
 
-class MaxPool1d(_Pool):
+class MaxPool1d(nn.MaxPool1d):
     """Max pooling by modulus with the arguments of ``torch.nn.MaxPool1d``.
 
     Example:
@@ -102,29 +88,71 @@ class MaxPool1d(_Pool):
         tensor([[[-0.-3.j, 2.+0.j]]])
     """
 
-    fn = staticmethod(max_pool1d)
+    def forward(self, input: Tensor) -> Any:
+        return max_pool1d(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            ceil_mode=self.ceil_mode,
+            return_indices=self.return_indices,
+        )
 
 
-class MaxPool2d(_Pool):
+class MaxPool2d(nn.MaxPool2d):
     """Max pooling by modulus with the arguments of ``torch.nn.MaxPool2d``: returns the
-    complex entry of largest modulus in each window (per batch and channel plane)."""
+    complex entry of largest modulus in each window (per batch and channel plane).
 
-    fn = staticmethod(max_pool2d)
+    Example:
+        >>> MaxPool2d(2, return_indices=True)(torch.tensor([[[[1, -3j], [2j, 1 + 1j]]]]))[1]
+        tensor([[[[1]]]])
+    """
+
+    def forward(self, input: Tensor) -> Any:
+        return max_pool2d(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            ceil_mode=self.ceil_mode,
+            return_indices=self.return_indices,
+        )
 
 
-class AdaptiveMaxPool2d(_Pool):
-    """Adaptive max pooling by modulus (arguments of ``torch.nn.AdaptiveMaxPool2d``)."""
+class AdaptiveMaxPool2d(nn.AdaptiveMaxPool2d):
+    """Adaptive max pooling by modulus (arguments of ``torch.nn.AdaptiveMaxPool2d``).
 
-    fn = staticmethod(adaptive_max_pool2d)
+    Example:
+        >>> AdaptiveMaxPool2d(1)(torch.tensor([[[[1, -3j], [2j, 1 + 1j]]]]))
+        tensor([[[[-0.-3.j]]]])
+    """
+
+    def forward(self, input: Tensor) -> Any:
+        return adaptive_max_pool2d(input, self.output_size, return_indices=self.return_indices)
 
 
-class AvgPool1d(_Pool):
-    """Average pooling of the real and imaginary parts (``torch.nn.AvgPool1d`` arguments)."""
+class AvgPool1d(nn.AvgPool1d):
+    """Average pooling of the real and imaginary parts (``torch.nn.AvgPool1d`` arguments).
 
-    fn = staticmethod(avg_pool1d)
+    Example:
+        >>> AvgPool1d(2)(torch.tensor([[[1 + 1j, 3 - 1j]]]))
+        tensor([[[2.+0.j]]])
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return avg_pool1d(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+        )
 
 
-class AvgPool2d(_Pool):
+class AvgPool2d(nn.AvgPool2d):
     """Average pooling of the real and imaginary parts (``torch.nn.AvgPool2d`` arguments).
 
     Example:
@@ -132,16 +160,37 @@ class AvgPool2d(_Pool):
         tensor([[[[1.+2.j]]]])
     """
 
-    fn = staticmethod(avg_pool2d)
+    def forward(self, input: Tensor) -> Tensor:
+        return avg_pool2d(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+            self.divisor_override,
+        )
 
 
-class AdaptiveAvgPool1d(_Pool):
-    """Adaptive average pooling of the real and imaginary parts."""
+class AdaptiveAvgPool1d(nn.AdaptiveAvgPool1d):
+    """Adaptive average pooling of the real and imaginary parts.
 
-    fn = staticmethod(adaptive_avg_pool1d)
+    Example:
+        >>> AdaptiveAvgPool1d(1)(torch.tensor([[[1 + 1j, 3 - 1j]]]))
+        tensor([[[2.+0.j]]])
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return adaptive_avg_pool1d(input, self.output_size)
 
 
-class AdaptiveAvgPool2d(_Pool):
-    """Adaptive average pooling of the real and imaginary parts."""
+class AdaptiveAvgPool2d(nn.AdaptiveAvgPool2d):
+    """Adaptive average pooling of the real and imaginary parts.
 
-    fn = staticmethod(adaptive_avg_pool2d)
+    Example:
+        >>> AdaptiveAvgPool2d(1)(torch.full((1, 1, 2, 2), 1 + 2j))
+        tensor([[[[1.+2.j]]]])
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return adaptive_avg_pool2d(input, self.output_size)

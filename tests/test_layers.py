@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any
 
@@ -84,6 +85,16 @@ def test_conv_gradcheck_and_errors(
         conv(torch.randn(shape, dtype=torch.float64))
     with pytest.raises(ValueError, match="must be a complex dtype"):
         cls(2, 2, 3, dtype=torch.float32)
+
+
+@pytest.mark.parametrize(
+    "name", ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d"]
+)
+def test_conv_shows_torch_nn_signature(name: str) -> None:
+    ours = inspect.signature(getattr(cvlayers, name)).parameters
+    theirs = dict(inspect.signature(getattr(torch.nn, name)).parameters)
+    theirs["dtype"] = theirs["dtype"].replace(default=torch.complex64)
+    assert list(ours.values()) == list(theirs.values())
 
 
 def test_conv_keeps_torch_nn_signature_and_repr() -> None:
@@ -320,6 +331,54 @@ def test_torchcvnn_maxpool_mixes_planes() -> None:
     assert torch.equal(ours[1, 2], cvlayers.MaxPool2d(2)(z[1:2, 2:3])[0, 0])
     theirs = tnn.MaxPool2d(2)(z)
     assert not torch.equal(theirs, ours)
+
+
+POOLS: list[tuple[str, tuple[Any, ...], dict[str, Any], tuple[int, ...]]] = [
+    ("MaxPool1d", (3,), {"stride": 2, "padding": 1, "ceil_mode": True}, (2, 3, 9)),
+    ("MaxPool2d", ((2, 3),), {"dilation": 2, "return_indices": True}, (2, 3, 9, 9)),
+    ("AdaptiveMaxPool2d", ((2, 3),), {"return_indices": True}, (2, 3, 7, 8)),
+    ("AvgPool1d", (3,), {"padding": 1, "count_include_pad": False}, (2, 3, 9)),
+    ("AvgPool2d", (3,), {"stride": 2, "ceil_mode": True, "divisor_override": 4}, (2, 3, 9, 9)),
+    ("AdaptiveAvgPool1d", (4,), {}, (2, 3, 9)),
+    ("AdaptiveAvgPool2d", ((2, 3),), {}, (2, 3, 7, 8)),
+]
+
+
+@pytest.mark.parametrize(("name", "args", "kwargs", "shape"), POOLS)
+def test_pools_are_torch_modules_with_complex_forward(
+    name: str, args: tuple[Any, ...], kwargs: dict[str, Any], shape: tuple[int, ...]
+) -> None:
+    """torch.nn's signature, attributes and repr; every argument reaches the pooling: the
+    result equals the functional form called with the same arguments, and for the averages
+    torch's own pooling of Re and Im."""
+    ours, theirs = (
+        getattr(cvlayers, name)(*args, **kwargs),
+        getattr(torch.nn, name)(*args, **kwargs),
+    )
+    assert isinstance(ours, type(theirs)) and repr(ours) == repr(theirs)
+    assert inspect.signature(type(ours)) == inspect.signature(type(theirs))
+    z = torch.randn(shape, dtype=torch.complex128)
+    out = ours(z)
+    if name.startswith(("Avg", "AdaptiveAvg")):
+        expected = torch.complex(theirs(z.real), theirs(z.imag))
+        torch.testing.assert_close(out, expected)
+    else:
+        out, idx = out if isinstance(out, tuple) else (out, None)
+        _, torch_idx = getattr(F, _snake(name))(
+            z.abs(), *args, **{**kwargs, "return_indices": True}
+        )
+        if idx is not None:
+            assert torch.equal(idx, torch_idx)  # the largest modulus of each window
+        picked = z.flatten(-2 if name.endswith("2d") else -1)
+        picked = picked.gather(-1, torch_idx.flatten(-2 if name.endswith("2d") else -1))
+        assert torch.equal(out, picked.view(torch_idx.shape))
+    with pytest.raises(TypeError):
+        getattr(cvlayers, name)(*args, not_an_argument=1)  # at construction, as torch's
+
+
+def _snake(name: str) -> str:
+    """MaxPool2d -> max_pool2d."""
+    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
 
 
 # -- dropout ---------------------------------------------------------------------------------
