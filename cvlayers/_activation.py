@@ -26,34 +26,44 @@ __all__ = [
 
 
 class CReLU(nn.Module):
-    r"""ReLU on the real and imaginary parts separately (one kernel on the real view).
+    r"""ReLU on the real and imaginary parts separately (one kernel on the real view), with
+    ``torch.nn.ReLU``'s argument ``inplace``.
 
     Example:
         >>> CReLU()(torch.tensor([1 - 2j, -1 + 3j]))
         tensor([1.+0.j, 0.+3.j])
     """
 
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
     def forward(self, input: Tensor) -> Tensor:
-        return AF.crelu(input)
+        return AF.crelu(input, self.inplace)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 class CELU(nn.Module):
-    r"""ELU on the real and imaginary parts separately (torchcvnn's ``CELU``).
+    r"""ELU on the real and imaginary parts separately (torchcvnn's ``CELU``), with
+    ``torch.nn.ELU``'s arguments ``alpha`` and ``inplace``.
 
     Example:
         >>> CELU()(torch.tensor([1 + 0j]))
         tensor([1.+0.j])
     """
 
-    def __init__(self, alpha: float = 1.0) -> None:
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
         self.alpha = alpha
+        self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return AF.celu(input, self.alpha)
+        return AF.celu(input, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"alpha={self.alpha}"
+        return f"alpha={self.alpha}, inplace=True" if self.inplace else f"alpha={self.alpha}"
 
 
 class CGELU(nn.Module):

@@ -39,14 +39,25 @@ def _split(fn: Callable[[Tensor], Tensor], z: Tensor) -> Tensor:
     return as_complex(fn(torch.view_as_real(z)))
 
 
-def crelu(z: Tensor) -> Tensor:
-    r""":math:`\mathrm{ReLU}(\mathrm{Re}\,z) + i\,\mathrm{ReLU}(\mathrm{Im}\,z)`; 0 at 0."""
-    return _split(torch.relu, z)
+def _in_place(fn: Callable[[Tensor], object], z: Tensor) -> Tensor:
+    """Apply torch's in-place real function to Re and Im of ``z`` through its real view."""
+    check_complex(z, "input", None)
+    fn(torch.view_as_real(z))
+    return z
 
 
-def celu(z: Tensor, alpha: float = 1.0) -> Tensor:
+def crelu(z: Tensor, inplace: bool = False) -> Tensor:
+    r""":math:`\mathrm{ReLU}(\mathrm{Re}\,z) + i\,\mathrm{ReLU}(\mathrm{Im}\,z)`; 0 at 0.
+    ``inplace=True`` writes into ``z`` (torch's ``relu_`` on its real view)."""
+    return _in_place(torch.relu_, z) if inplace else _split(torch.relu, z)
+
+
+def celu(z: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     r""":math:`\mathrm{ELU}(\mathrm{Re}\,z) + i\,\mathrm{ELU}(\mathrm{Im}\,z)` with
-    :math:`\mathrm{ELU}(t) = t` for :math:`t > 0`, else :math:`\alpha (e^t - 1)`; 0 at 0."""
+    :math:`\mathrm{ELU}(t) = t` for :math:`t > 0`, else :math:`\alpha (e^t - 1)`; 0 at 0.
+    ``inplace=True`` writes into ``z`` (torch's ``elu_``, whose backward reads the output)."""
+    if inplace:
+        return _in_place(lambda t: F.elu_(t, alpha), z)
     check_complex(z, "input", None)
     out: Tensor = _SplitELU.apply(z, alpha)  # type: ignore[no-untyped-call]
     return out

@@ -219,6 +219,28 @@ def test_cprelu_arguments_and_gradcheck() -> None:
     assert torch.autograd.gradcheck(CF.cprelu, (z, w))
 
 
+@pytest.mark.parametrize(("name", "torch_name"), [("CReLU", "ReLU"), ("CELU", "ELU")])
+def test_inplace_matches_out_of_place(
+    device: torch.device, dtype: torch.dtype, name: str, torch_name: str
+) -> None:
+    """torch.nn's inplace argument: the same values and gradients, written into the input."""
+    ours, theirs = getattr(cvlayers, name), getattr(torch.nn, torch_name)
+    assert repr(ours(inplace=True)) == "C" + repr(theirs(inplace=True))
+    assert repr(ours()) == "C" + repr(theirs())
+    x = torch.randn(4, 7, dtype=dtype, device=device, requires_grad=True)
+    grad = torch.randn_like(x)
+    expected = ours()(x)
+    (expected_grad,) = torch.autograd.grad(expected, x, grad)
+    y = x * 1  # a non-leaf that may be overwritten
+    out = ours(inplace=True)(y)
+    assert out is y
+    torch.testing.assert_close(out, expected)
+    (got_grad,) = torch.autograd.grad(out, x, grad)
+    torch.testing.assert_close(got_grad, expected_grad)
+    with pytest.raises(RuntimeError, match="leaf Variable"):
+        ours(inplace=True)(x)
+
+
 # -- torchcvnn parity (names equal ignoring case) -------------------------------------------
 
 PARITY = {
