@@ -30,50 +30,180 @@ __all__ = [
 ]
 
 
+_Size = int | tuple[int, ...]
+_OutputSize = int | None | tuple[int | None, ...]
+
+
 def _by_modulus(
-    real_pool: Callable[..., tuple[Tensor, Tensor]], spatial: int
-) -> Callable[..., Tensor]:
-    def pool(input: Tensor, *args: Any, return_indices: bool = False, **kwargs: Any) -> Any:
-        check_complex(input, "input", None)
-        if input.dim() not in (spatial + 1, spatial + 2):
-            raise ValueError(
-                f"expected a complex input with {spatial + 1} (unbatched) or {spatial + 2} "
-                f"dimensions, got shape {tuple(input.shape)}"
-            )
-        with torch.no_grad():
-            _, idx = real_pool(modulus(input.detach()), *args, return_indices=True, **kwargs)
-        # Indices address each (batch, channel) plane separately: gather plane by plane.
-        flat = input.flatten(-spatial)
-        out = flat.gather(-1, idx.flatten(-spatial)).view(idx.shape)
-        return (out, idx) if return_indices else out
-
-    return pool
+    input: Tensor, spatial: int, indices_of: Callable[[Tensor], Tensor]
+) -> tuple[Tensor, Tensor]:
+    """The entries of ``input`` at the indices that ``indices_of`` (torch's max pooling with
+    ``return_indices=True``) gives for its modulus: the complex entry of largest modulus per
+    window, through which the gradient flows."""
+    check_complex(input, "input", None)
+    if input.dim() not in (spatial + 1, spatial + 2):
+        raise ValueError(
+            f"expected a complex input with {spatial + 1} (unbatched) or {spatial + 2} "
+            f"dimensions, got shape {tuple(input.shape)}"
+        )
+    with torch.no_grad():
+        idx = indices_of(modulus(input.detach()))
+    # Indices address each (batch, channel) plane separately: gather plane by plane.
+    return input.flatten(-spatial).gather(-1, idx.flatten(-spatial)).view(idx.shape), idx
 
 
-def _by_parts(real_pool: Callable[..., Tensor]) -> Callable[..., Tensor]:
-    def pool(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
-        check_complex(input, "input", None)
-        if input.dim() < 2:
-            raise ValueError(f"expected a batched or unbatched complex input, got {input.shape}")
-        # Pool Re and Im in one call, stacked along the first dimension.
-        out = real_pool(torch.cat([input.real, input.imag], dim=0), *args, **kwargs)
-        real, imag = out.chunk(2, dim=0)
-        return torch.complex(real, imag)
-
-    return pool
+def _by_parts(input: Tensor, real_pool: Callable[[Tensor], Tensor]) -> Tensor:
+    """``real_pool`` of the real and imaginary parts, in one call on the two stacked."""
+    check_complex(input, "input", None)
+    if input.dim() < 2:
+        raise ValueError(f"expected a batched or unbatched complex input, got {input.shape}")
+    real, imag = real_pool(torch.cat([input.real, input.imag], dim=0)).chunk(2, dim=0)
+    return torch.complex(real, imag)
 
 
-max_pool1d = _by_modulus(F.max_pool1d, 1)
-max_pool2d = _by_modulus(F.max_pool2d, 2)
-adaptive_max_pool2d = _by_modulus(F.adaptive_max_pool2d, 2)
-avg_pool1d = _by_parts(F.avg_pool1d)
-avg_pool2d = _by_parts(F.avg_pool2d)
-adaptive_avg_pool1d = _by_parts(F.adaptive_avg_pool1d)
-adaptive_avg_pool2d = _by_parts(F.adaptive_avg_pool2d)
+def max_pool1d(
+    input: Tensor,
+    kernel_size: _Size,
+    stride: _Size | None = None,
+    padding: _Size = 0,
+    dilation: _Size = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Any:
+    r"""Max pooling by modulus of ``(N, C, L)`` or ``(C, L)`` input, with the arguments of
+    ``torch.nn.functional.max_pool1d``: each window gives its entry
+    :math:`z_{k^*}`, :math:`k^* = \arg\max_{k} |z_k|`, and the gradient flows to it.
 
-max_pool2d.__doc__ = """Max pooling by modulus: each window returns its complex entry of
-largest |z|, with the arguments of ``torch.nn.functional.max_pool2d``. The gradient flows to
-that entry."""
+    Example:
+        >>> max_pool1d(torch.tensor([[[1 + 0j, -3j, 2 + 0j, 1 + 1j]]]), 2)
+        tensor([[[-0.-3.j, 2.+0.j]]])
+    """
+    out, idx = _by_modulus(
+        input,
+        1,
+        lambda r: F.max_pool1d(r, kernel_size, stride, padding, dilation, ceil_mode, True)[1],
+    )
+    return (out, idx) if return_indices else out
+
+
+def max_pool2d(
+    input: Tensor,
+    kernel_size: _Size,
+    stride: _Size | None = None,
+    padding: _Size = 0,
+    dilation: _Size = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Any:
+    r"""Max pooling by modulus of ``(N, C, H, W)`` or ``(C, H, W)`` input, with the arguments
+    of ``torch.nn.functional.max_pool2d``: each window gives its entry of largest modulus
+    :math:`z_{k^*}`, :math:`k^* = \arg\max_k |z_k|`, per batch and channel plane, and the
+    gradient flows to it.
+
+    Example:
+        >>> max_pool2d(torch.tensor([[[[1, -3j], [2j, 1 + 1j]]]]), 2)
+        tensor([[[[-0.-3.j]]]])
+    """
+    out, idx = _by_modulus(
+        input,
+        2,
+        lambda r: F.max_pool2d(r, kernel_size, stride, padding, dilation, ceil_mode, True)[1],
+    )
+    return (out, idx) if return_indices else out
+
+
+def adaptive_max_pool2d(
+    input: Tensor, output_size: _OutputSize, return_indices: bool = False
+) -> Any:
+    r"""Adaptive max pooling by modulus (``torch.nn.functional.adaptive_max_pool2d``'s
+    arguments): the entry of largest modulus :math:`z_{k^*}` of each adaptive window.
+
+    Example:
+        >>> adaptive_max_pool2d(torch.tensor([[[[1, -3j], [2j, 1 + 1j]]]]), 1)
+        tensor([[[[-0.-3.j]]]])
+    """
+    # (torch accepts None entries in output_size, which its type stubs do not list.)
+    out, idx = _by_modulus(
+        input,
+        2,
+        lambda r: F.adaptive_max_pool2d(r, output_size, True)[1],  # type: ignore[call-overload]
+    )
+    return (out, idx) if return_indices else out
+
+
+def avg_pool1d(
+    input: Tensor,
+    kernel_size: _Size,
+    stride: _Size | None = None,
+    padding: _Size = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> Tensor:
+    r"""Average pooling, :math:`\frac{1}{k}\sum_{j} z_j` per window (``torch.nn.functional.
+    avg_pool1d`` of the real and imaginary parts, with its arguments).
+
+    Example:
+        >>> avg_pool1d(torch.tensor([[[1 + 1j, 3 - 1j]]]), 2)
+        tensor([[[2.+0.j]]])
+    """
+    # (torch's default stride None is not in its type stubs.)
+    return _by_parts(
+        input,
+        lambda t: F.avg_pool1d(
+            t,
+            kernel_size,
+            stride,  # type: ignore[arg-type]
+            padding,
+            ceil_mode,
+            count_include_pad,
+        ),
+    )
+
+
+def avg_pool2d(
+    input: Tensor,
+    kernel_size: _Size,
+    stride: _Size | None = None,
+    padding: _Size = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> Tensor:
+    r"""Average pooling, :math:`\frac{1}{k}\sum_{j} z_j` per window (``torch.nn.functional.
+    avg_pool2d`` of the real and imaginary parts, with its arguments).
+
+    Example:
+        >>> avg_pool2d(torch.full((1, 1, 2, 2), 1 + 2j), 2)
+        tensor([[[[1.+2.j]]]])
+    """
+    return _by_parts(
+        input,
+        lambda t: F.avg_pool2d(
+            t, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+        ),
+    )
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size: _OutputSize) -> Tensor:
+    r"""Adaptive average pooling, :math:`\frac{1}{k}\sum_{j} z_j` per adaptive window, of the
+    real and imaginary parts (``torch.nn.functional.adaptive_avg_pool1d``'s arguments).
+
+    Example:
+        >>> adaptive_avg_pool1d(torch.tensor([[[1 + 1j, 3 - 1j]]]), 1)
+        tensor([[[2.+0.j]]])
+    """
+    return _by_parts(input, lambda t: F.adaptive_avg_pool1d(t, output_size))  # type: ignore[arg-type]
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size: _OutputSize) -> Tensor:
+    r"""Adaptive average pooling, :math:`\frac{1}{k}\sum_{j} z_j` per adaptive window, of the
+    real and imaginary parts (``torch.nn.functional.adaptive_avg_pool2d``'s arguments).
+
+    Example:
+        >>> adaptive_avg_pool2d(torch.full((1, 1, 2, 2), 1 + 2j), 1)
+        tensor([[[[1.+2.j]]]])
+    """
+    return _by_parts(input, lambda t: F.adaptive_avg_pool2d(t, output_size))  # type: ignore[arg-type]
 
 
 # The modules are torch.nn's own classes (arguments, defaults, attributes, repr and argument
