@@ -48,14 +48,24 @@ def _in_place(fn: Callable[[Tensor], object], z: Tensor) -> Tensor:
 
 def crelu(z: Tensor, inplace: bool = False) -> Tensor:
     r""":math:`\mathrm{ReLU}(\mathrm{Re}\,z) + i\,\mathrm{ReLU}(\mathrm{Im}\,z)`; 0 at 0.
-    ``inplace=True`` writes into ``z`` (torch's ``relu_`` on its real view)."""
+    ``inplace=True`` writes into ``z`` (torch's ``relu_`` on its real view).
+
+    Example:
+        >>> crelu(torch.tensor([1 - 2j, -1 + 3j]))
+        tensor([1.+0.j, 0.+3.j])
+    """
     return _in_place(torch.relu_, z) if inplace else _split(torch.relu, z)
 
 
 def celu(z: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     r""":math:`\mathrm{ELU}(\mathrm{Re}\,z) + i\,\mathrm{ELU}(\mathrm{Im}\,z)` with
     :math:`\mathrm{ELU}(t) = t` for :math:`t > 0`, else :math:`\alpha (e^t - 1)`; 0 at 0.
-    ``inplace=True`` writes into ``z`` (torch's ``elu_``, whose backward reads the output)."""
+    ``inplace=True`` writes into ``z`` (torch's ``elu_``, whose backward reads the output).
+
+    Example:
+        >>> celu(torch.tensor([-1 + 2j]))
+        tensor([-0.6321+2.j])
+    """
     if inplace:
         return _in_place(lambda t: F.elu_(t, alpha), z)
     check_complex(z, "input", None)
@@ -65,7 +75,12 @@ def celu(z: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
 
 def cgelu(z: Tensor, approximate: str = "none") -> Tensor:
     r""":math:`\mathrm{GELU}(\mathrm{Re}\,z) + i\,\mathrm{GELU}(\mathrm{Im}\,z)` with
-    :math:`\mathrm{GELU}(t) = t\,\Phi(t)` (``approximate="tanh"``: torch's tanh form); 0 at 0."""
+    :math:`\mathrm{GELU}(t) = t\,\Phi(t)` (``approximate="tanh"``: torch's tanh form); 0 at 0.
+
+    Example:
+        >>> cgelu(torch.tensor([1 - 1j]))
+        tensor([0.8413-0.1587j])
+    """
     check_complex(z, "input", None)
     if approximate not in ("none", "tanh"):
         raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
@@ -74,14 +89,24 @@ def cgelu(z: Tensor, approximate: str = "none") -> Tensor:
 
 
 def csigmoid(z: Tensor) -> Tensor:
-    r""":math:`\sigma(\mathrm{Re}\,z) + i\,\sigma(\mathrm{Im}\,z)`; :math:`(1+i)/2` at 0."""
+    r""":math:`\sigma(\mathrm{Re}\,z) + i\,\sigma(\mathrm{Im}\,z)`; :math:`(1+i)/2` at 0.
+
+    Example:
+        >>> csigmoid(torch.tensor([0j, 2 - 2j]))
+        tensor([0.5000+0.5000j, 0.8808+0.1192j])
+    """
     check_complex(z, "input", None)
     out: Tensor = _SplitFromOutput.apply(z, "csigmoid")  # type: ignore[no-untyped-call]
     return out
 
 
 def ctanh(z: Tensor) -> Tensor:
-    r""":math:`\tanh(\mathrm{Re}\,z) + i\,\tanh(\mathrm{Im}\,z)`; 0 at 0."""
+    r""":math:`\tanh(\mathrm{Re}\,z) + i\,\tanh(\mathrm{Im}\,z)`; 0 at 0.
+
+    Example:
+        >>> ctanh(torch.tensor([1 - 1j]))
+        tensor([0.7616-0.7616j])
+    """
     check_complex(z, "input", None)
     out: Tensor = _SplitFromOutput.apply(z, "ctanh")  # type: ignore[no-untyped-call]
     return out
@@ -93,6 +118,10 @@ def cprelu(z: Tensor, weight: Tensor) -> Tensor:
 
     ``weight`` is ``(2,)`` or ``(1, 2)`` (slopes shared by all of ``z``) or ``(C, 2)`` (slopes
     per channel, dim 1 of ``z``, as ``torch.nn.functional.prelu``'s). Derivative 1 at t = 0.
+
+    Example:
+        >>> cprelu(torch.tensor([-4 - 8j, 2 - 2j]), torch.tensor([0.25, 0.5]))
+        tensor([-1.-4.j,  2.-1.j])
     """
     check_complex(z, "input", None)
     if weight.shape[-1:] != (2,) or weight.dim() > 2:
@@ -114,7 +143,12 @@ def cprelu(z: Tensor, weight: Tensor) -> Tensor:
 
 def zrelu(z: Tensor) -> Tensor:
     r""":math:`z` if :math:`\mathrm{Re}\,z > 0` and :math:`\mathrm{Im}\,z > 0`, else 0
-    (Guberman, 2016): only the open first quadrant passes; 0 (and gradient 0) at 0."""
+    (Guberman, 2016): only the open first quadrant passes; 0 (and gradient 0) at 0.
+
+    Example:
+        >>> zrelu(torch.tensor([1 + 2j, -1 + 2j]))
+        tensor([1.+2.j, 0.+0.j])
+    """
     check_complex(z, "input", None)
     out: Tensor = _ZReLU.apply(z)  # type: ignore[no-untyped-call]
     return out
@@ -122,7 +156,12 @@ def zrelu(z: Tensor) -> Tensor:
 
 def modrelu(z: Tensor, bias: Tensor) -> Tensor:
     r""":math:`\mathrm{ReLU}(|z| + b)\,z/|z|` (Arjovsky et al., 2016): phase kept, modulus
-    shifted by the real ``bias`` :math:`b` (broadcast against :math:`|z|`). 0 at z = 0."""
+    shifted by the real ``bias`` :math:`b` (broadcast against :math:`|z|`). 0 at z = 0.
+
+    Example:
+        >>> modrelu(torch.tensor([3 - 4j, 0j]), torch.tensor(-1.0))
+        tensor([2.4000-3.2000j, 0.0000+0.0000j])
+    """
     check_complex(z, "input", None)
     if bias.is_complex():
         raise TypeError(f"bias must be real, got {bias.dtype}")
@@ -130,26 +169,46 @@ def modrelu(z: Tensor, bias: Tensor) -> Tensor:
 
 
 def mod_tanh(z: Tensor) -> Tensor:
-    r""":math:`\tanh(|z|)\,z/|z|`: squashes the modulus into [0, 1), keeps the phase; 0 at 0."""
+    r""":math:`\tanh(|z|)\,z/|z|`: squashes the modulus into [0, 1), keeps the phase; 0 at 0.
+
+    Example:
+        >>> mod_tanh(torch.tensor([3 - 4j, 0j]))
+        tensor([0.5999-0.7999j, 0.0000+0.0000j])
+    """
     check_complex(z, "input", None)
     return modulus_scale(z, "tanh")
 
 
 def mod_sigmoid(z: Tensor) -> Tensor:
     r""":math:`\sigma(|z|)\,z/|z|`: modulus into (1/2, 1), phase kept; 0 at z = 0 (where the
-    phase is undefined), with the finite gradient of the limit :math:`g(r)/r \to g'(0)`."""
+    phase is undefined), with the finite gradient of the limit :math:`g(r)/r \to g'(0)`.
+
+    Example:
+        >>> mod_sigmoid(torch.tensor([3 - 4j, 0j]))
+        tensor([0.5960-0.7946j, 0.0000+0.0000j])
+    """
     check_complex(z, "input", None)
     return modulus_scale(z, "sigmoid")
 
 
 def cardioid(z: Tensor) -> Tensor:
-    r""":math:`\tfrac12(1 + \cos\angle z)\,z` (Virtue et al., 2017); 0 at z = 0."""
+    r""":math:`\tfrac12(1 + \cos\angle z)\,z` (Virtue et al., 2017); 0 at z = 0.
+
+    Example:
+        >>> cardioid(torch.tensor([2 + 0j, 1j, -2 + 0j]))
+        tensor([2.+0.0000j, 0.+0.5000j, -0.+0.0000j])
+    """
     check_complex(z, "input", None)
     return _cardioid(z)
 
 
 def mod(z: Tensor) -> Tensor:
-    r""":math:`|z|` as a real tensor; gradient :math:`z/|z|` (0 at z = 0)."""
+    r""":math:`|z|` as a real tensor; gradient :math:`z/|z|` (0 at z = 0).
+
+    Example:
+        >>> mod(torch.tensor([3 - 4j, 0j]))
+        tensor([5., 0.])
+    """
     check_complex(z, "input", None)
     return modulus_fn(z)
 
@@ -169,7 +228,12 @@ CONVERSIONS: dict[str, Callable[[Tensor], Tensor]] = {
 def complex_to_real(z: Tensor, mode: str = "real", dim: int = 1) -> Tensor:
     r"""Complex to real: ``"real"``, ``"imag"``, ``"abs"`` (:math:`|z|`), ``"angle"`` (in
     :math:`(-\pi, \pi]`, 0 at z = 0, gradient 0 there) or ``"cat"`` (Re and Im concatenated
-    along ``dim``, which doubles that dimension)."""
+    along ``dim``, which doubles that dimension).
+
+    Example:
+        >>> complex_to_real(torch.tensor([[3 - 4j]]), "cat")
+        tensor([[ 3., -4.]])
+    """
     check_complex(z, "input", None)
     if mode == "cat":
         return torch.cat([z.real, z.imag], dim=dim)
@@ -180,7 +244,12 @@ def complex_to_real(z: Tensor, mode: str = "real", dim: int = 1) -> Tensor:
 
 def real_to_complex(x: Tensor, dim: int | None = None) -> Tensor:
     r"""Real to complex: :math:`x + 0i` when ``dim`` is None, else the inverse of
-    ``complex_to_real(mode="cat", dim=dim)`` (first half real, second half imaginary)."""
+    ``complex_to_real(mode="cat", dim=dim)`` (first half real, second half imaginary).
+
+    Example:
+        >>> real_to_complex(torch.tensor([[1.0, 2.0]]), dim=-1)
+        tensor([[1.+2.j]])
+    """
     if x.is_complex() or not x.is_floating_point():
         raise TypeError(f"input must be a real floating point tensor, got {x.dtype}")
     if dim is None:
