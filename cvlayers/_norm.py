@@ -73,6 +73,12 @@ def batch_norm(
     complex ``(C,)``. In training mode the batch statistics are used and the running ones
     updated in place (unbiased covariance, as ``torch.nn.BatchNorm`` does for the variance);
     ``momentum=None`` is a cumulative average over ``num_batches_tracked``.
+
+    Example:
+        >>> x = torch.randn(64, 3, dtype=torch.complex64) * 4 + 1
+        >>> y = batch_norm(x, None, None, training=True)  # batch statistics, no running ones
+        >>> round(y.abs().pow(2).mean().item(), 3), bool(y.mean(0).abs().max() < 1e-6)
+        (1.0, True)
     """
     check_complex(input, "input", None)
     if input.dim() < 2:
