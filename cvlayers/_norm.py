@@ -257,13 +257,24 @@ class BatchNorm1d(_BatchNorm):
 
 
 class BatchNorm2d(_BatchNorm):
-    """Whitening batch norm of ``(N, C, H, W)`` complex input (see the module doc)."""
+    """Whitening batch norm of ``(N, C, H, W)`` complex input (see the module doc).
+
+    Example:
+        >>> y = BatchNorm2d(3)(torch.randn(8, 3, 4, 4, dtype=torch.complex64) * 5 - 2j)
+        >>> round(y.abs().pow(2).mean().item(), 2)
+        1.0
+    """
 
     spatial_dims = 2
 
 
 class BatchNorm3d(_BatchNorm):
-    """Whitening batch norm of ``(N, C, D, H, W)`` complex input (see the module doc)."""
+    """Whitening batch norm of ``(N, C, D, H, W)`` complex input (see the module doc).
+
+    Example:
+        >>> BatchNorm3d(2)(torch.randn(4, 2, 3, 3, 3, dtype=torch.complex64)).shape
+        torch.Size([4, 2, 3, 3, 3])
+    """
 
     spatial_dims = 3
 

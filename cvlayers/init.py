@@ -63,13 +63,25 @@ def complex_rayleigh_(
 
 
 def complex_glorot_(tensor: Tensor, generator: torch.Generator | None = None) -> Tensor:
-    r"""Complex Glorot: :math:`\mathbb{E}|W|^2 = 2/(\text{fan\_in}+\text{fan\_out})`."""
+    r"""Complex Glorot: :math:`\mathbb{E}|W|^2 = 2/(\text{fan\_in}+\text{fan\_out})`.
+
+    Example:
+        >>> w = complex_glorot_(torch.empty(400, 600, dtype=torch.complex128))
+        >>> round(w.abs().pow(2).mean().item() * (600 + 400) / 2, 1)
+        1.0
+    """
     fan_in, fan_out = _fans(tensor)
     return complex_rayleigh_(tensor, 1.0 / math.sqrt(fan_in + fan_out), generator)
 
 
 def complex_he_(tensor: Tensor, generator: torch.Generator | None = None) -> Tensor:
-    r"""Complex He: :math:`\mathbb{E}|W|^2 = 2/\text{fan\_in}`."""
+    r"""Complex He: :math:`\mathbb{E}|W|^2 = 2/\text{fan\_in}`.
+
+    Example:
+        >>> w = complex_he_(torch.empty(400, 600, dtype=torch.complex128))  # fan_in 600
+        >>> round(w.abs().pow(2).mean().item() * 600 / 2, 1)
+        1.0
+    """
     fan_in, _ = _fans(tensor)
     return complex_rayleigh_(tensor, 1.0 / math.sqrt(fan_in), generator)
 

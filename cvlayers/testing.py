@@ -65,5 +65,10 @@ def finite_difference_wirtinger(
 
 
 def torch_grad_from_wirtinger(d_dzconj: Tensor) -> Tensor:
-    """What PyTorch stores in ``.grad`` for a real loss: ``2 dL/dz*``."""
+    """What PyTorch stores in ``.grad`` for a real loss: ``2 dL/dz*``.
+
+    Example:
+        >>> torch_grad_from_wirtinger(torch.tensor([1 - 2j]))
+        tensor([2.-4.j])
+    """
     return 2 * d_dzconj

@@ -275,6 +275,14 @@ def adam(
 
     ``state_steps`` holds one 0-d float tensor per parameter (incremented here);
     ``max_exp_avg_sqs`` is empty unless ``amsgrad``.
+
+    Example:
+        >>> w, g = torch.tensor([1 + 1j]), torch.tensor([3 - 4j])
+        >>> m, v, step = torch.zeros_like(w), torch.zeros(1), torch.tensor(0.0)  # v real
+        >>> adam([w], [g], [m], [v], [], [step], amsgrad=False, beta1=0.9, beta2=0.999,
+        ...      lr=0.1, weight_decay=0.0, eps=1e-8, maximize=False, moment="modulus")
+        >>> w  # a first step of lr along the phase of dL/dw* = g/2: 0.1 (3 - 4i)/5
+        tensor([0.9400+1.0800j])
     """
     cv.check_convention(conjugate, half)
     _check_moment(moment)

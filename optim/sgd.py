@@ -169,6 +169,13 @@ def sgd(
 
     ``momentum_buffer_list`` holds one entry per parameter when ``momentum != 0`` (``None``
     before the first step) and may be empty otherwise, as in ``torch.optim.sgd``.
+
+    Example:
+        >>> w, g = torch.tensor([1 + 1j]), torch.tensor([2 - 4j])  # g: what w.grad holds
+        >>> sgd([w], [g], [], weight_decay=0.0, momentum=0.0, lr=0.1, dampening=0.0,
+        ...     nesterov=False, maximize=False)  # conjugate, half: w - lr g/2
+        >>> w
+        tensor([0.9000+1.2000j])
     """
     cv.check_convention(conjugate, half)
     if momentum != 0 and len(momentum_buffer_list) != len(params):
