@@ -35,11 +35,11 @@ _OutputSize = int | None | tuple[int | None, ...]
 
 
 def _by_modulus(
-    input: Tensor, spatial: int, indices_of: Callable[[Tensor], Tensor]
-) -> tuple[Tensor, Tensor]:
+    input: Tensor, spatial: int, indices_of: Callable[[Tensor], Tensor], return_indices: bool
+) -> Any:
     """The entries of ``input`` at the indices that ``indices_of`` (torch's max pooling with
     ``return_indices=True``) gives for its modulus: the complex entry of largest modulus per
-    window, through which the gradient flows."""
+    window, through which the gradient flows (and the indices, if ``return_indices``)."""
     check_complex(input, "input", None)
     if input.dim() not in (spatial + 1, spatial + 2):
         raise ValueError(
@@ -49,7 +49,8 @@ def _by_modulus(
     with torch.no_grad():
         idx = indices_of(modulus(input.detach()))
     # Indices address each (batch, channel) plane separately: gather plane by plane.
-    return input.flatten(-spatial).gather(-1, idx.flatten(-spatial)).view(idx.shape), idx
+    out = input.flatten(-spatial).gather(-1, idx.flatten(-spatial)).view(idx.shape)
+    return (out, idx) if return_indices else out
 
 
 def _by_parts(input: Tensor, real_pool: Callable[[Tensor], Tensor]) -> Tensor:
@@ -78,12 +79,12 @@ def max_pool1d(
         >>> max_pool1d(torch.tensor([[[1 + 0j, -3j, 2 + 0j, 1 + 1j]]]), 2)
         tensor([[[-0.-3.j, 2.+0.j]]])
     """
-    out, idx = _by_modulus(
+    return _by_modulus(
         input,
         1,
         lambda r: F.max_pool1d(r, kernel_size, stride, padding, dilation, ceil_mode, True)[1],
+        return_indices,
     )
-    return (out, idx) if return_indices else out
 
 
 def max_pool2d(
@@ -104,12 +105,12 @@ def max_pool2d(
         >>> max_pool2d(torch.tensor([[[[1, -3j], [2j, 1 + 1j]]]]), 2)
         tensor([[[[-0.-3.j]]]])
     """
-    out, idx = _by_modulus(
+    return _by_modulus(
         input,
         2,
         lambda r: F.max_pool2d(r, kernel_size, stride, padding, dilation, ceil_mode, True)[1],
+        return_indices,
     )
-    return (out, idx) if return_indices else out
 
 
 def adaptive_max_pool2d(
@@ -123,12 +124,12 @@ def adaptive_max_pool2d(
         tensor([[[[-0.-3.j]]]])
     """
     # (torch accepts None entries in output_size, which its type stubs do not list.)
-    out, idx = _by_modulus(
+    return _by_modulus(
         input,
         2,
         lambda r: F.adaptive_max_pool2d(r, output_size, True)[1],  # type: ignore[call-overload]
+        return_indices,
     )
-    return (out, idx) if return_indices else out
 
 
 def avg_pool1d(
@@ -210,6 +211,11 @@ def adaptive_avg_pool2d(input: Tensor, output_size: _OutputSize) -> Tensor:
 # checks at construction), with a forward that calls the complex functional form.
 
 
+def _max_pool_arguments(m: nn.MaxPool1d | nn.MaxPool2d) -> tuple[Any, ...]:
+    """A max pooling module's arguments, in the functional form's order after the input."""
+    return (m.kernel_size, m.stride, m.padding, m.dilation, m.ceil_mode, m.return_indices)
+
+
 class MaxPool1d(nn.MaxPool1d):
     """Max pooling by modulus with the arguments of ``torch.nn.MaxPool1d``.
 
@@ -219,15 +225,7 @@ class MaxPool1d(nn.MaxPool1d):
     """
 
     def forward(self, input: Tensor) -> Any:
-        return max_pool1d(
-            input,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.dilation,
-            ceil_mode=self.ceil_mode,
-            return_indices=self.return_indices,
-        )
+        return max_pool1d(input, *_max_pool_arguments(self))
 
 
 class MaxPool2d(nn.MaxPool2d):
@@ -240,15 +238,7 @@ class MaxPool2d(nn.MaxPool2d):
     """
 
     def forward(self, input: Tensor) -> Any:
-        return max_pool2d(
-            input,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.dilation,
-            ceil_mode=self.ceil_mode,
-            return_indices=self.return_indices,
-        )
+        return max_pool2d(input, *_max_pool_arguments(self))
 
 
 class AdaptiveMaxPool2d(nn.AdaptiveMaxPool2d):
