@@ -261,6 +261,14 @@ def real_to_complex(x: Tensor, dim: int | None = None) -> Tensor:
     return torch.complex(real, imag)
 
 
+def _not_a_view(pairs: Tensor) -> Tensor:
+    """The complex output of a custom Function's eager forward, computed on the real view, as
+    a tensor that is not a view (it shares the storage; nothing is copied). Autograd forbids
+    in-place changes to a custom Function's output that is a view, which torch's own
+    activations allow (``y = act(x); y += residual``)."""
+    return as_complex(pairs).detach()
+
+
 # Functions of Re and Im whose derivative is a function of their output: (torch op, f' of f).
 _FROM_OUTPUT: dict[str, tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor]]] = {
     "ctanh": (torch.tanh, lambda out: 1 - out * out),
@@ -277,7 +285,7 @@ class _SplitFromOutput(torch.autograd.Function):
         if _native.usable(z):
             out = _native.forward(family, z)
         else:
-            out = as_complex(_FROM_OUTPUT[family][0](torch.view_as_real(z)))
+            out = _not_a_view(_FROM_OUTPUT[family][0](torch.view_as_real(z)))
         ctx.save_for_backward(out)
         ctx.family = family
         return out
@@ -300,7 +308,7 @@ class _SplitELU(torch.autograd.Function):
         ctx.alpha = alpha
         if _native.usable(z):
             return _native.forward("celu", z, alpha)
-        return as_complex(F.elu(torch.view_as_real(z), alpha))
+        return _not_a_view(F.elu(torch.view_as_real(z), alpha))
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
@@ -324,7 +332,7 @@ class _SplitGELU(torch.autograd.Function):
         ctx.approximate = approximate
         if approximate == "none" and _native.usable(z, kernel="cgelu"):
             return _native.forward("cgelu", z)
-        return as_complex(F.gelu(torch.view_as_real(z), approximate=approximate))
+        return _not_a_view(F.gelu(torch.view_as_real(z), approximate=approximate))
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
@@ -379,7 +387,7 @@ class _SplitPReLU(torch.autograd.Function):
             return _native.forward("cprelu", z, weight)
         t = torch.view_as_real(z)
         slopes = _slopes_view(weight, z)
-        return torch.view_as_complex(torch.clamp_min(t, 0).add_(torch.clamp_max(t, 0) * slopes))
+        return _not_a_view(torch.clamp_min(t, 0).add_(torch.clamp_max(t, 0) * slopes))
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, Tensor]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import pytest
@@ -9,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 import cvlayers
+from cvlayers import _native
 from cvlayers import functional as CF
 from cvlayers.testing import finite_difference_wirtinger
 
@@ -239,6 +241,35 @@ def test_inplace_matches_out_of_place(
     torch.testing.assert_close(got_grad, expected_grad)
     with pytest.raises(RuntimeError, match="leaf Variable"):
         ours(inplace=True)(x)
+
+
+# Those whose backward reads their output, as torch's tanh, sigmoid and relu do.
+SAVES_OUTPUT = {"CTanh", "CSigmoid", "CReLU"}
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["kernels", "eager"])
+@pytest.mark.parametrize("name", list(COMPLEX_TO_COMPLEX))
+def test_output_can_be_modified_in_place(name: str, native: bool, dtype: torch.dtype) -> None:
+    """y = act(x); y += r works as for torch's activations (a custom Function's output that
+    is a view could not be modified in place), with the gradient of act(x) + r; where the
+    backward reads the output, autograd refuses, as for torch.tanh."""
+    x = torch.randn(5, 3, 4, dtype=dtype, requires_grad=True)
+    r = torch.randn_like(x)
+    module = ALL[name]().to(torch.float64 if dtype == torch.complex128 else torch.float32)
+    with contextlib.nullcontext() if native else _native.eager():
+        (expected,) = torch.autograd.grad(_real_loss(module(x) + r), x)
+        y = module(x)
+        y += r
+        if name in SAVES_OUTPUT:
+            with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+                torch.autograd.grad(_real_loss(y), x)
+            t = torch.tanh(x.real)
+            t += 1
+            with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+                torch.autograd.grad(t.sum(), x)
+            return
+        (got,) = torch.autograd.grad(_real_loss(y), x)
+    torch.testing.assert_close(got, expected)
 
 
 # -- torchcvnn parity (names equal ignoring case) -------------------------------------------
