@@ -33,15 +33,26 @@ __all__ = [
 ]
 
 
+def _parts(z: Tensor) -> Tensor:
+    """``z``, checked to be complex, without a lazy conjugate (``x.conj()``, which has no real
+    view): the input of the functions of Re and Im."""
+    check_complex(z, "input", None)
+    return z.resolve_conj()
+
+
 def _split(fn: Callable[[Tensor], Tensor], z: Tensor) -> Tensor:
     """Apply a real function to Re and Im in one kernel, on the real view."""
-    check_complex(z, "input", None)
-    return as_complex(fn(torch.view_as_real(z)))
+    return as_complex(fn(torch.view_as_real(_parts(z))))
 
 
-def _in_place(fn: Callable[[Tensor], object], z: Tensor) -> Tensor:
-    """Apply torch's in-place real function to Re and Im of ``z`` through its real view."""
+def _in_place(
+    fn: Callable[[Tensor], object], z: Tensor, out_of_place: Callable[[Tensor], Tensor]
+) -> Tensor:
+    """Apply torch's in-place real function to Re and Im of ``z`` through its real view; a
+    lazy conjugate, which has none, takes ``out_of_place``'s result through ``copy_``."""
     check_complex(z, "input", None)
+    if z.is_conj():
+        return z.copy_(out_of_place(z))
     fn(torch.view_as_real(z))
     return z
 
@@ -54,7 +65,7 @@ def crelu(z: Tensor, inplace: bool = False) -> Tensor:
         >>> crelu(torch.tensor([1 - 2j, -1 + 3j]))
         tensor([1.+0.j, 0.+3.j])
     """
-    return _in_place(torch.relu_, z) if inplace else _split(torch.relu, z)
+    return _in_place(torch.relu_, z, crelu) if inplace else _split(torch.relu, z)
 
 
 def celu(z: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
@@ -67,9 +78,8 @@ def celu(z: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
         tensor([-0.6321+2.j])
     """
     if inplace:
-        return _in_place(lambda t: F.elu_(t, alpha), z)
-    check_complex(z, "input", None)
-    out: Tensor = _SplitELU.apply(z, alpha)  # type: ignore[no-untyped-call]
+        return _in_place(lambda t: F.elu_(t, alpha), z, lambda c: celu(c, alpha))
+    out: Tensor = _SplitELU.apply(_parts(z), alpha)  # type: ignore[no-untyped-call]
     return out
 
 
@@ -81,10 +91,9 @@ def cgelu(z: Tensor, approximate: str = "none") -> Tensor:
         >>> cgelu(torch.tensor([1 - 1j]))
         tensor([0.8413-0.1587j])
     """
-    check_complex(z, "input", None)
     if approximate not in ("none", "tanh"):
         raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
-    out: Tensor = _SplitGELU.apply(z, approximate)  # type: ignore[no-untyped-call]
+    out: Tensor = _SplitGELU.apply(_parts(z), approximate)  # type: ignore[no-untyped-call]
     return out
 
 
@@ -95,8 +104,7 @@ def csigmoid(z: Tensor) -> Tensor:
         >>> csigmoid(torch.tensor([0j, 2 - 2j]))
         tensor([0.5000+0.5000j, 0.8808+0.1192j])
     """
-    check_complex(z, "input", None)
-    out: Tensor = _SplitFromOutput.apply(z, "csigmoid")  # type: ignore[no-untyped-call]
+    out: Tensor = _SplitFromOutput.apply(_parts(z), "csigmoid")  # type: ignore[no-untyped-call]
     return out
 
 
@@ -107,8 +115,7 @@ def ctanh(z: Tensor) -> Tensor:
         >>> ctanh(torch.tensor([1 - 1j]))
         tensor([0.7616-0.7616j])
     """
-    check_complex(z, "input", None)
-    out: Tensor = _SplitFromOutput.apply(z, "ctanh")  # type: ignore[no-untyped-call]
+    out: Tensor = _SplitFromOutput.apply(_parts(z), "ctanh")  # type: ignore[no-untyped-call]
     return out
 
 
@@ -137,7 +144,7 @@ def cprelu(z: Tensor, weight: Tensor) -> Tensor:
             f"{z.shape[1] if z.dim() >= 2 else 'no channel dimension (dim 1)'}; shape "
             f"{tuple(z.shape)}"
         )
-    out: Tensor = _SplitPReLU.apply(z, weight)  # type: ignore[no-untyped-call]
+    out: Tensor = _SplitPReLU.apply(_parts(z), weight)  # type: ignore[no-untyped-call]
     return out
 
 

@@ -272,6 +272,32 @@ def test_output_can_be_modified_in_place(name: str, native: bool, dtype: torch.d
     torch.testing.assert_close(got, expected)
 
 
+@pytest.mark.parametrize("native", [True, False], ids=["kernels", "eager"])
+@pytest.mark.parametrize("name", list(ALL))
+def test_lazily_conjugated_input(name: str, native: bool, dtype: torch.dtype) -> None:
+    """act(x.conj()) (a view with the conjugate bit, which has no real view) is act of the
+    resolved conjugate, with the same gradient."""
+    x = torch.randn(5, 3, 4, dtype=dtype)
+    module = ALL[name]().to(torch.float64 if dtype == torch.complex128 else torch.float32)
+    lazy, resolved = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    with contextlib.nullcontext() if native else _native.eager():
+        out = module(lazy.conj())
+        expected = module(resolved.conj().resolve_conj())
+        torch.testing.assert_close(out, expected)
+        _real_loss(out).backward()
+        _real_loss(expected).backward()
+    torch.testing.assert_close(lazy.grad, resolved.grad)
+
+
+@pytest.mark.parametrize(("name", "kwargs"), [("CReLU", {}), ("CELU", {"alpha": 0.5})])
+def test_inplace_on_lazily_conjugated_input(name: str, kwargs: dict[str, float]) -> None:
+    x = torch.randn(5, 3, dtype=torch.complex64)
+    expected = getattr(cvlayers, name)(**kwargs)(x.conj())
+    lazy = x.clone().conj()
+    assert getattr(cvlayers, name)(inplace=True, **kwargs)(lazy) is lazy
+    torch.testing.assert_close(lazy, expected)
+
+
 # -- torchcvnn parity (names equal ignoring case) -------------------------------------------
 
 PARITY = {
