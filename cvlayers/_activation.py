@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from . import _activation_functional as AF
+from ._conversion import KeepsKind
 
 __all__ = [
     "CELU",
@@ -118,7 +119,7 @@ class CTanh(nn.Module):
         return AF.ctanh(input)
 
 
-class CPReLU(nn.Module):
+class CPReLU(KeepsKind):
     r"""PReLU on the real and imaginary parts with learnable slopes, one for each part,
     :math:`\max(t, 0) + a \min(t, 0)` for :math:`t = \mathrm{Re}\,z, \mathrm{Im}\,z`.
 
@@ -173,7 +174,7 @@ class ZReLU(nn.Module):
         return AF.zrelu(input)
 
 
-class ModReLU(nn.Module):
+class ModReLU(KeepsKind):
     r""":math:`\mathrm{ReLU}(|z| + b)\,e^{i\angle z}` with a learnable real bias :math:`b`.
 
     ``ModReLU()`` has one shared bias initialised at 0, as torchcvnn's ``modReLU``;

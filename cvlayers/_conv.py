@@ -17,18 +17,19 @@ from torch import Tensor, nn
 
 from . import init
 from ._checks import check_complex, complex_dtype
+from ._conversion import KeepsKind
 
 __all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d"]
 
 
-class _ComplexConv:
+class _ComplexConv(KeepsKind):
     """Mixin placed before a torch.nn convolution class."""
 
     weight: Tensor
     bias: Tensor | None
 
     def __init__(self, *args: Any, dtype: torch.dtype | None = torch.complex64, **kwargs: Any):
-        super().__init__(*args, dtype=complex_dtype(dtype), **kwargs)  # type: ignore[call-arg]
+        super().__init__(*args, dtype=complex_dtype(dtype), **kwargs)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Show torch.nn's signature (with dtype's default complex64) to help() and IDEs."""
@@ -47,7 +48,7 @@ class _ComplexConv:
 
     def forward(self, input: Tensor, *args: Any) -> Tensor:
         check_complex(input, "input", self.weight.dtype)
-        out: Tensor = super().forward(input, *args)  # type: ignore[misc]
+        out: Tensor = super().forward(input, *args)
         return out
 
 

@@ -8,11 +8,12 @@ from torch import Tensor, nn
 from . import functional as CF
 from . import init
 from ._checks import complex_dtype
+from ._conversion import KeepsKind
 
 __all__ = ["Linear"]
 
 
-class Linear(nn.Module):
+class Linear(KeepsKind):
     r"""Complex affine map :math:`y = x W^T + b` with complex :math:`W` and :math:`b`.
 
     The weight is initialised with complex Glorot (:func:`cvlayers.init.complex_glorot_`):

@@ -37,6 +37,7 @@ import torch
 from torch import Tensor, nn
 
 from ._checks import REAL_DTYPE, check_complex, complex_dtype
+from ._conversion import KeepsKind
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "GroupNorm", "LayerNorm", "batch_norm"]
 
@@ -133,7 +134,7 @@ def _average_factor(momentum: float | None, num_batches_tracked: Tensor | None) 
     return 1.0 / float(num_batches_tracked.item())
 
 
-class _BatchNorm(nn.Module):
+class _BatchNorm(KeepsKind):
     spatial_dims: int
 
     def __init__(
@@ -286,7 +287,7 @@ def _power_norm(z: Tensor, dims: list[int], eps: float) -> Tensor:
     return centred / torch.sqrt(power + eps)
 
 
-class LayerNorm(nn.Module):
+class LayerNorm(KeepsKind):
     r"""Per-sample complex layer norm over the last ``len(normalized_shape)`` dimensions:
     :math:`y = (z - \mu)/\sqrt{\mathbb{E}|z-\mu|^2 + \epsilon}\,\gamma + \beta`.
 
@@ -348,7 +349,7 @@ class LayerNorm(nn.Module):
         )
 
 
-class GroupNorm(nn.Module):
+class GroupNorm(KeepsKind):
     r"""Per-sample complex group norm: channels split into ``num_groups`` groups, each
     normalised to :math:`\mathbb{E}|z|^2 = 1` around its complex mean, then a per-channel
     complex :math:`\gamma, \beta`.
