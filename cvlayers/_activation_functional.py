@@ -11,6 +11,7 @@ from torch import Tensor
 
 from . import _native
 from ._checks import check_complex
+from ._function import Function
 from ._modulus import as_complex, modulus_fn, modulus_scale
 from ._modulus import cardioid as _cardioid
 
@@ -79,7 +80,7 @@ def celu(z: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """
     if inplace:
         return _in_place(lambda t: F.elu_(t, alpha), z, lambda c: celu(c, alpha))
-    out: Tensor = _SplitELU.apply(_parts(z), alpha)  # type: ignore[no-untyped-call]
+    out: Tensor = _SplitELU.apply(_parts(z), alpha)
     return out
 
 
@@ -93,7 +94,7 @@ def cgelu(z: Tensor, approximate: str = "none") -> Tensor:
     """
     if approximate not in ("none", "tanh"):
         raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
-    out: Tensor = _SplitGELU.apply(_parts(z), approximate)  # type: ignore[no-untyped-call]
+    out: Tensor = _SplitGELU.apply(_parts(z), approximate)
     return out
 
 
@@ -104,7 +105,7 @@ def csigmoid(z: Tensor) -> Tensor:
         >>> csigmoid(torch.tensor([0j, 2 - 2j]))
         tensor([0.5000+0.5000j, 0.8808+0.1192j])
     """
-    out: Tensor = _SplitFromOutput.apply(_parts(z), "csigmoid")  # type: ignore[no-untyped-call]
+    out: Tensor = _SplitFromOutput.apply(_parts(z), "csigmoid")
     return out
 
 
@@ -115,7 +116,7 @@ def ctanh(z: Tensor) -> Tensor:
         >>> ctanh(torch.tensor([1 - 1j]))
         tensor([0.7616-0.7616j])
     """
-    out: Tensor = _SplitFromOutput.apply(_parts(z), "ctanh")  # type: ignore[no-untyped-call]
+    out: Tensor = _SplitFromOutput.apply(_parts(z), "ctanh")
     return out
 
 
@@ -144,7 +145,7 @@ def cprelu(z: Tensor, weight: Tensor) -> Tensor:
             f"{z.shape[1] if z.dim() >= 2 else 'no channel dimension (dim 1)'}; shape "
             f"{tuple(z.shape)}"
         )
-    out: Tensor = _SplitPReLU.apply(_parts(z), weight)  # type: ignore[no-untyped-call]
+    out: Tensor = _SplitPReLU.apply(_parts(z), weight)
     return out
 
 
@@ -157,7 +158,7 @@ def zrelu(z: Tensor) -> Tensor:
         tensor([1.+2.j, 0.+0.j])
     """
     check_complex(z, "input", None)
-    out: Tensor = _ZReLU.apply(z)  # type: ignore[no-untyped-call]
+    out: Tensor = _ZReLU.apply(z)
     return out
 
 
@@ -283,19 +284,20 @@ _FROM_OUTPUT: dict[str, tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Ten
 }
 
 
-class _SplitFromOutput(torch.autograd.Function):
+class _SplitFromOutput(Function):
     """``family``'s function on the real view, saving the output: the backward is G f'(out)
     (the kernel of ``family`` where it applies, else the formula of :data:`_FROM_OUTPUT`)."""
 
     @staticmethod
-    def forward(ctx: Any, z: Tensor, family: str) -> Tensor:
+    def forward(z: Tensor, family: str) -> Tensor:
         if _native.usable(z):
-            out = _native.forward(family, z)
-        else:
-            out = _not_a_view(_FROM_OUTPUT[family][0](torch.view_as_real(z)))
-        ctx.save_for_backward(out)
-        ctx.family = family
-        return out
+            return _native.forward(family, z)
+        return _not_a_view(_FROM_OUTPUT[family][0](torch.view_as_real(z)))
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+        ctx.save_for_backward(output)
+        ctx.family = inputs[1]
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
@@ -306,16 +308,19 @@ class _SplitFromOutput(torch.autograd.Function):
         return torch.view_as_complex(torch.view_as_real(grad.resolve_conj()) * derivative), None
 
 
-class _SplitELU(torch.autograd.Function):
+class _SplitELU(Function):
     """ELU on the real view, saving the input: the backward is torch's ``elu_backward``."""
 
     @staticmethod
-    def forward(ctx: Any, z: Tensor, alpha: float) -> Tensor:
-        ctx.save_for_backward(z)
-        ctx.alpha = alpha
+    def forward(z: Tensor, alpha: float) -> Tensor:
         if _native.usable(z):
             return _native.forward("celu", z, alpha)
         return _not_a_view(F.elu(torch.view_as_real(z), alpha))
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+        ctx.save_for_backward(inputs[0])
+        ctx.alpha = inputs[1]
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
@@ -328,15 +333,18 @@ class _SplitELU(torch.autograd.Function):
         return torch.view_as_complex(real), None
 
 
-class _SplitGELU(torch.autograd.Function):
+class _SplitGELU(Function):
     """GELU on the real view, saving the input. The exact GELU of complex64 runs the kernel,
     which takes Phi from a rational instead of erf's exponential (cv_gelu_phi_f32: as accurate
     as torch's float gelu, to a few eps); complex128 and ``approximate="tanh"`` run torch's."""
 
     @staticmethod
-    def forward(ctx: Any, z: Tensor, approximate: str) -> Tensor:
-        ctx.save_for_backward(z)
-        ctx.approximate = approximate
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+        ctx.save_for_backward(inputs[0])
+        ctx.approximate = inputs[1]
+
+    @staticmethod
+    def forward(z: Tensor, approximate: str) -> Tensor:
         if approximate == "none" and _native.usable(z, kernel="cgelu"):
             return _native.forward("cgelu", z)
         return _not_a_view(F.gelu(torch.view_as_real(z), approximate=approximate))
@@ -354,15 +362,18 @@ class _SplitGELU(torch.autograd.Function):
         return torch.view_as_complex(real), None
 
 
-class _ZReLU(torch.autograd.Function):
+class _ZReLU(Function):
     """z times the first-quadrant mask; the backward recomputes the mask from z."""
 
     @staticmethod
-    def forward(ctx: Any, z: Tensor) -> Tensor:
-        ctx.save_for_backward(z)
+    def forward(z: Tensor) -> Tensor:
         if _native.usable(z):
             return _native.forward("zrelu", z)
         return z * _first_quadrant(z)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+        ctx.save_for_backward(inputs[0])
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
@@ -382,14 +393,17 @@ def _slopes_view(weight: Tensor, z: Tensor) -> Tensor:
     return weight if weight.dim() == 1 else weight.view(-1, *([1] * (z.dim() - 2)), 2)
 
 
-class _SplitPReLU(torch.autograd.Function):
+class _SplitPReLU(Function):
     """PReLU on the real view with slopes (w_re, w_im), shared (2,) or per channel (C, 2),
     saving only the input: prelu(t) = max(t, 0) + w min(t, 0). (On CPU, F.prelu with the
     (Re, Im) axis as channels and torch.where are both ~10x slower than these clamps.)"""
 
     @staticmethod
-    def forward(ctx: Any, z: Tensor, weight: Tensor) -> Tensor:
-        ctx.save_for_backward(z, weight)
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+        ctx.save_for_backward(*inputs)
+
+    @staticmethod
+    def forward(z: Tensor, weight: Tensor) -> Tensor:
         if weight.dim() == 1 and _native.usable(z, weight):
             return _native.forward("cprelu", z, weight)
         t = torch.view_as_real(z)

@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from . import _native
+from ._function import Function
 
 __all__ = [
     "KINDS",
@@ -138,11 +139,14 @@ def _bias_layout(z: Tensor, bias: Tensor | None) -> tuple[int, int] | None:
     return z.shape[d], math.prod(z.shape[d + 1 :])
 
 
-class _ModulusScale(torch.autograd.Function):
+class _ModulusScale(Function):
     @staticmethod
-    def forward(ctx: Any, z: Tensor, bias: Tensor | None, kind: str) -> Tensor:
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+        z, bias, ctx.kind = inputs
         ctx.save_for_backward(z, bias)
-        ctx.kind = kind
+
+    @staticmethod
+    def forward(z: Tensor, bias: Tensor | None, kind: str) -> Tensor:
         layout = _bias_layout(z, bias)
         if layout is not None:
             return _native.forward(_KERNELS[kind], z, bias, *layout)
@@ -187,11 +191,11 @@ def modulus_scale(z: Tensor, kind: str, bias: Tensor | None = None) -> Tensor:
     :math:`\mathrm{ReLU}(r + b)`, ``tanh``, ``sigmoid``), 0 at :math:`z = 0`."""
     if kind not in KINDS:
         raise ValueError(f"unknown modulus activation {kind!r}; expected one of {KINDS}")
-    out: Tensor = _ModulusScale.apply(z, bias, kind)  # type: ignore[no-untyped-call]
+    out: Tensor = _ModulusScale.apply(z, bias, kind)
     return out
 
 
-class _Cardioid(torch.autograd.Function):
+class _Cardioid(Function):
     """f = (1 + cos theta) z / 2 with cos theta = Re(z)/|z| (0 at z = 0).
 
     With u = z/|z| = c + i s (0 at z = 0), the Jacobian in the frame (u, iu) is
@@ -203,8 +207,11 @@ class _Cardioid(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, z: Tensor) -> Tensor:
-        ctx.save_for_backward(z)
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+        ctx.save_for_backward(inputs[0])
+
+    @staticmethod
+    def forward(z: Tensor) -> Tensor:
         if _native.usable(z):
             return _native.forward("cardioid", z)
         half_one_plus_cos = (z.real / _nonzero(modulus(z))).add_(1).mul_(0.5)
@@ -227,17 +234,20 @@ class _Cardioid(torch.autograd.Function):
 
 def cardioid(z: Tensor) -> Tensor:
     r"""Cardioid (Virtue et al., 2017): :math:`\tfrac12(1 + \cos\angle z)\,z`, 0 at z = 0."""
-    out: Tensor = _Cardioid.apply(z)  # type: ignore[no-untyped-call]
+    out: Tensor = _Cardioid.apply(z)
     return out
 
 
-class _Modulus(torch.autograd.Function):
+class _Modulus(Function):
     """|z| with the fused kernels; else ``torch.abs`` and the backward ``grad * z/|z|``."""
 
     @staticmethod
-    def forward(ctx: Any, z: Tensor) -> Tensor:
-        ctx.save_for_backward(z)
+    def forward(z: Tensor) -> Tensor:
         return modulus(z)  # no graph inside forward: the kernel wherever it applies
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+        ctx.save_for_backward(inputs[0])
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
@@ -250,5 +260,5 @@ class _Modulus(torch.autograd.Function):
 def modulus_fn(z: Tensor) -> Tensor:
     """Differentiable |z| (real output), as ``torch.abs``: backward ``grad * z/|z|``, 0 at
     z = 0, saving only z."""
-    out: Tensor = _Modulus.apply(z)  # type: ignore[no-untyped-call]
+    out: Tensor = _Modulus.apply(z)
     return out

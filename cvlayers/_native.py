@@ -8,8 +8,9 @@ they apply exactly:
 - the extension was built (an optional part of the install; without a C compiler it is
   skipped) and ``CVLAYERS_NATIVE`` is not ``0``;
 - CPU tensors, complex64 or complex128, contiguous, without a lazy conjugate or negation;
-- not while ``torch.compile`` traces (the eager maths is traceable), and in backward only when
-  no graph is being built (``create_graph=True`` keeps the differentiable eager backward).
+- not while ``torch.compile`` traces (the eager maths is traceable) or a ``torch.func``
+  transform runs (its wrapper tensors have no data pointers), and in backward only when no
+  graph is being built (``create_graph=True`` keeps the differentiable eager backward).
 
 Everywhere else (CUDA, strided inputs, double backward) the eager maths runs. Large tensors are
 split into several ranges per thread, which ``torch.get_num_threads()`` threads take as they
@@ -31,6 +32,7 @@ import torch
 from torch import Tensor
 
 from ._checks import REAL_DTYPE
+from ._function import transforms_active
 
 __all__ = ["available", "backward", "enabled", "forward", "launch", "usable", "usable_backward"]
 
@@ -132,7 +134,12 @@ def _native_complex(t: Tensor) -> bool:
 def usable(z: Tensor, *real: Tensor | None, kernel: str = "") -> bool:
     """Whether the kernels (``kernel``'s, where it is built for some dtypes only) apply to
     complex ``z`` and its real parameters ``real``."""
-    if not _enabled or torch.compiler.is_compiling() or not _native_complex(z):
+    if (
+        not _enabled
+        or torch.compiler.is_compiling()
+        or transforms_active()
+        or not _native_complex(z)
+    ):
         return False
     if kernel in _FLOAT_ONLY and z.dtype != torch.complex64:
         return False

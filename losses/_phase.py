@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from cvlayers._function import Function
 from cvlayers._modulus import as_complex, modulus, times_real, unit
 
 from ._base import ComplexLoss, check_reduction, check_target, reduce
@@ -59,7 +60,7 @@ def phase_loss(
     target = check_target(input, target, "phase_loss")
     if target.shape != input.shape:
         input, target = torch.broadcast_tensors(input, target)  # type: ignore[no-untyped-call]
-    loss: Tensor = _PhaseLoss.apply(input, target, weight == "target")  # type: ignore[no-untyped-call]
+    loss: Tensor = _PhaseLoss.apply(input, target, weight == "target")[0]
     return reduce(loss, reduction)
 
 
@@ -75,7 +76,7 @@ def _polar(z: Tensor) -> tuple[Tensor, Tensor]:
     return unit(z, r), r
 
 
-class _PhaseLoss(torch.autograd.Function):
+class _PhaseLoss(Function):
     """The elementwise loss, saving the unit vectors, moduli and cos: its backward is the
     documented gradient in five passes, -G w (u_y - cos u_x)/|x| (3x faster than autograd
     through :func:`_eager_phase_loss`, CPU, 1M complex64), divided on the real view so that a
@@ -83,16 +84,22 @@ class _PhaseLoss(torch.autograd.Function):
     :func:`_eager_phase_loss` instead."""
 
     @staticmethod
-    def forward(ctx: Any, x: Tensor, y: Tensor, by_target: bool) -> Tensor:
+    def forward(x: Tensor, y: Tensor, by_target: bool) -> tuple[Tensor, ...]:
+        """The loss, then the intermediates that the backward reuses (outputs, so that
+        torch.func transforms see them)."""
         ux, rx = _polar(x)
         uy, ry = _polar(y)
         cos = (ux * uy.conj()).real
-        ctx.save_for_backward(x, y, ux, uy, rx, ry, cos)
-        ctx.by_target = by_target
-        return ry * (1 - cos) if by_target else 1 - cos
+        return ry * (1 - cos) if by_target else 1 - cos, ux, uy, rx, ry, cos
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
+        x, y, ctx.by_target = inputs
+        ctx.mark_non_differentiable(*output[1:])
+        ctx.save_for_backward(x, y, *output[1:])
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor, *_: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
         x, y, ux, uy, rx, ry, cos = ctx.saved_tensors
         needs = ctx.needs_input_grad[:2]
         if torch.is_grad_enabled():  # create_graph: a backward that is itself differentiable
