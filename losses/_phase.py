@@ -96,6 +96,7 @@ class _PhaseLoss(Function):
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
         x, y, ctx.by_target = inputs
         ctx.mark_non_differentiable(*output[1:])
+        ctx.set_materialize_grads(False)  # no zero-filled gradients for those
         ctx.save_for_backward(x, y, *output[1:])
 
     @staticmethod
