@@ -100,7 +100,11 @@ class _PhaseLoss(Function):
         ctx.save_for_backward(x, y, *output[1:])
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor, *_: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
+    def backward(
+        ctx: Any, grad: Tensor | None, *_: Tensor | None
+    ) -> tuple[Tensor | None, Tensor | None, None]:
+        if grad is None:  # the loss took no part in what is differentiated (not materialized)
+            return None, None, None
         x, y, ux, uy, rx, ry, cos = ctx.saved_tensors
         needs = ctx.needs_input_grad[:2]
         if torch.is_grad_enabled():  # create_graph: a backward that is itself differentiable
