@@ -23,9 +23,10 @@ _ACTIVE = getattr(torch._C, "_are_functorch_transforms_active", None)
 
 
 def transforms_active() -> bool:
-    """Whether a torch.func transform is active (where torch cannot say: assumed so, which
-    takes the slower path that works either way)."""
-    return True if _ACTIVE is None else bool(_ACTIVE())
+    """Whether a torch.func transform is active. (A torch that cannot say is taken to have
+    none active: the kernels and the classic twins keep their speed, and a transform meets
+    torch's own error for classic Functions.)"""
+    return False if _ACTIVE is None else bool(_ACTIVE())
 
 
 class Function(torch.autograd.Function):
