@@ -392,6 +392,11 @@ def test_double_backward_uses_the_differentiable_eager_path() -> None:
     torch.autograd.gradgradcheck(lambda z, b: CF.modrelu(z, b), (z, bias))
     for fn in (CF.cardioid, CF.mod, CF.mod_tanh, CF.mod_sigmoid, CF.ctanh, CF.csigmoid, CF.zrelu):
         torch.autograd.gradgradcheck(fn, (z,))
+    for fn in (CF.crelu, CF.cgelu, lambda t: CF.celu(t, 0.7)):
+        torch.autograd.gradgradcheck(fn, (z,))
+    for slopes in ([0.3, -0.2], [[0.3, -0.2]] * 4):  # shared, per channel (dim 1 of z.T)
+        weight = torch.tensor(slopes, dtype=torch.float64, requires_grad=True)
+        torch.autograd.gradgradcheck(CF.cprelu, (z.T, weight))
     # complex64 kernels: the second backward is torch's, through the eager first one.
     x = torch.randn(5, dtype=torch.complex64, requires_grad=True)
     (grad,) = torch.autograd.grad(CF.cgelu(x).abs().sum(), x, create_graph=True)
