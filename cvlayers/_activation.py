@@ -150,10 +150,13 @@ class CPReLU(KeepsKind):
             )
         if num_parameters < 1:
             raise ValueError(f"num_parameters must be at least 1, got {num_parameters}")
-        self.num_parameters = num_parameters
-        self.weight = nn.Parameter(
-            torch.full((num_parameters, 2), init, device=device, dtype=dtype)
-        )
+        self.num_parameters, self.init = num_parameters, init
+        self.weight = nn.Parameter(torch.empty((num_parameters, 2), device=device, dtype=dtype))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Every slope at ``init``, as after construction (``torch.nn.PReLU``'s)."""
+        nn.init.constant_(self.weight, self.init)
 
     def forward(self, input: Tensor) -> Tensor:
         return AF.cprelu(input, self.weight.to(input.real.dtype))
@@ -198,9 +201,14 @@ class ModReLU(KeepsKind):
         super().__init__()
         if num_features is not None and num_features <= 0:
             raise ValueError(f"num_features must be a positive int or None, got {num_features}")
-        self.num_features = num_features
+        self.num_features, self.init = num_features, bias
         shape = () if num_features is None else (num_features,)
-        self.bias = nn.Parameter(torch.full(shape, bias, device=device, dtype=dtype))
+        self.bias = nn.Parameter(torch.empty(shape, device=device, dtype=dtype))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """The bias at its starting value (``bias``), as after construction."""
+        nn.init.constant_(self.bias, self.init)
 
     def forward(self, input: Tensor) -> Tensor:
         bias = self.bias.to(input.real.dtype)

@@ -280,6 +280,14 @@ class BatchNorm3d(_BatchNorm):
     spatial_dims = 3
 
 
+def _ones_and_zeros(weight: Tensor | None, bias: Tensor | None) -> None:
+    """The per-sample norms' affine part at the identity."""
+    if weight is not None:
+        nn.init.ones_(weight)
+    if bias is not None:
+        nn.init.zeros_(bias)
+
+
 def _power_norm(z: Tensor, dims: list[int], eps: float) -> Tensor:
     mean = z.mean(dim=dims, keepdim=True)
     centred = z - mean
@@ -317,15 +325,20 @@ class LayerNorm(KeepsKind):
         self.elementwise_affine = elementwise_affine
         dtype = complex_dtype(dtype)
         self.weight = (
-            nn.Parameter(torch.ones(shape, device=device, dtype=dtype))
+            nn.Parameter(torch.empty(shape, device=device, dtype=dtype))
             if elementwise_affine
             else None
         )
         self.bias = (
-            nn.Parameter(torch.zeros(shape, device=device, dtype=dtype))
+            nn.Parameter(torch.empty(shape, device=device, dtype=dtype))
             if elementwise_affine and bias
             else None
         )
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """gamma = 1 and beta = 0, as after construction."""
+        _ones_and_zeros(self.weight, self.bias)
 
     def forward(self, input: Tensor) -> Tensor:
         check_complex(input, "input", None)
@@ -383,13 +396,18 @@ class GroupNorm(KeepsKind):
         )
         dtype = complex_dtype(dtype)
         self.weight = (
-            nn.Parameter(torch.ones(num_channels, device=device, dtype=dtype)) if affine else None
+            nn.Parameter(torch.empty(num_channels, device=device, dtype=dtype)) if affine else None
         )
         self.bias = (
-            nn.Parameter(torch.zeros(num_channels, device=device, dtype=dtype))
+            nn.Parameter(torch.empty(num_channels, device=device, dtype=dtype))
             if affine and bias
             else None
         )
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """gamma = 1 and beta = 0, as after construction."""
+        _ones_and_zeros(self.weight, self.bias)
 
     def forward(self, input: Tensor) -> Tensor:
         check_complex(input, "input", None)

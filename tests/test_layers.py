@@ -488,3 +488,39 @@ def test_batchnorm_against_torchcvnn() -> None:
         )
     theirs.eval(), ours.eval()
     torch.testing.assert_close(theirs(batches[0]), ours(batches[0]), rtol=1e-4, atol=1e-5)
+
+
+# -- meta-device construction ---------------------------------------------------------------
+
+DETERMINISTIC_INIT: dict[str, Any] = {
+    "BatchNorm2d": lambda device: cvlayers.BatchNorm2d(3, device=device),
+    "LayerNorm": lambda device: cvlayers.LayerNorm(4, device=device),
+    "GroupNorm": lambda device: cvlayers.GroupNorm(1, 3, device=device),
+    "ModReLU": lambda device: cvlayers.ModReLU(3, bias=-0.4, device=device),
+    "CPReLU": lambda device: cvlayers.CPReLU(3, init=0.1, device=device),
+}
+
+
+@pytest.mark.parametrize("name", list(DETERMINISTIC_INIT))
+def test_meta_device_then_reset_parameters(name: str) -> None:
+    """Built on the meta device (as for FSDP), moved with to_empty (uninitialised memory) and
+    reset: the state of a layer built directly."""
+    make = DETERMINISTIC_INIT[name]
+    layer = make("meta").to_empty(device="cpu")
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.fill_(float("nan"))  # what to_empty may leave
+    layer.reset_parameters()
+    state = layer.state_dict()  # BatchNorm's running statistics are reset too, as torch's
+    for key, value in make("cpu").state_dict().items():
+        torch.testing.assert_close(state[key], value)
+
+
+@pytest.mark.parametrize("cls", [cvlayers.Linear, cvlayers.Conv1d])
+def test_meta_device_random_init(cls: Any) -> None:
+    layer = cls(8, 6, *(() if cls is cvlayers.Linear else (3,)), device="meta")
+    layer = layer.to_empty(device="cpu")
+    layer.reset_parameters()
+    assert layer.weight.dtype == torch.complex64
+    assert torch.isfinite(torch.view_as_real(layer.weight)).all()
+    assert layer.weight.abs().square().mean().item() > 0
