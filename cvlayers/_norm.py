@@ -39,7 +39,16 @@ from torch import Tensor, nn
 from ._checks import REAL_DTYPE, check_complex, complex_dtype
 from ._conversion import KeepsKind
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "GroupNorm", "LayerNorm", "batch_norm"]
+__all__ = [
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "BatchNorm3d",
+    "GroupNorm",
+    "LayerNorm",
+    "batch_norm",
+    "group_norm",
+    "layer_norm",
+]
 
 
 def _inverse_sqrt_2x2(vrr: Tensor, vri: Tensor, vii: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -295,6 +304,75 @@ def _power_norm(z: Tensor, dims: list[int], eps: float) -> Tensor:
     return centred / torch.sqrt(power + eps)
 
 
+def _affine(out: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor:
+    if weight is not None:
+        out = out * weight
+    return out if bias is None else out + bias
+
+
+def layer_norm(
+    input: Tensor,
+    normalized_shape: int | tuple[int, ...] | list[int],
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    r"""Complex layer norm over the last ``len(normalized_shape)`` dimensions, per sample
+    (``torch.nn.functional.layer_norm``'s arguments):
+
+    .. math::
+        y = \frac{z - \mu}{\sqrt{\mathbb{E}|z - \mu|^2 + \epsilon}}\,\gamma + \beta
+
+    with complex ``weight`` :math:`\gamma` and ``bias`` :math:`\beta` (``None``: 1 and 0).
+
+    Example:
+        >>> y = layer_norm(torch.randn(4, 8, dtype=torch.complex64) * 5 + 3, (8,))
+        >>> round(y.abs().pow(2).mean().item(), 3)
+        1.0
+    """
+    check_complex(input, "input", None)
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    n = len(shape)
+    if input.dim() < n or tuple(input.shape[input.dim() - n :]) != shape:
+        raise ValueError(
+            f"expected input of shape (*, {', '.join(map(str, shape))}), got {tuple(input.shape)}"
+        )
+    return _affine(_power_norm(input, list(range(-n, 0)), eps), weight, bias)
+
+
+def group_norm(
+    input: Tensor,
+    num_groups: int,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    r"""Complex group norm of ``(N, C, *)`` input (``torch.nn.functional.group_norm``'s
+    arguments): the channels split into ``num_groups`` groups, each normalised per sample to
+    :math:`\mathbb{E}|z - \mu|^2 = 1` as in :func:`layer_norm`, then a per-channel complex
+    ``weight`` and ``bias``.
+
+    Example:
+        >>> y = group_norm(torch.randn(3, 4, 5, dtype=torch.complex64) + 2j, 2)
+        >>> round(y.abs().pow(2).mean().item(), 3)
+        1.0
+    """
+    check_complex(input, "input", None)
+    if input.dim() < 2 or num_groups <= 0 or input.shape[1] % num_groups:
+        raise ValueError(
+            f"expected input of shape (N, C, *) with C divisible by num_groups ({num_groups}), "
+            f"got {tuple(input.shape)}"
+        )
+    grouped = input.reshape(input.shape[0], num_groups, -1)
+    out = _power_norm(grouped, [2], eps).reshape(input.shape)
+    channel = (-1, *([1] * (input.dim() - 2)))
+    return _affine(
+        out,
+        None if weight is None else weight.view(channel),
+        None if bias is None else bias.view(channel),
+    )
+
+
 class LayerNorm(KeepsKind):
     r"""Per-sample complex layer norm over the last ``len(normalized_shape)`` dimensions:
     :math:`y = (z - \mu)/\sqrt{\mathbb{E}|z-\mu|^2 + \epsilon}\,\gamma + \beta`.
@@ -341,19 +419,7 @@ class LayerNorm(KeepsKind):
         _ones_and_zeros(self.weight, self.bias)
 
     def forward(self, input: Tensor) -> Tensor:
-        check_complex(input, "input", None)
-        n = len(self.normalized_shape)
-        if tuple(input.shape[-n:]) != self.normalized_shape:
-            raise ValueError(
-                f"expected input of shape (*, {', '.join(map(str, self.normalized_shape))}), "
-                f"got {tuple(input.shape)}"
-            )
-        out = _power_norm(input, list(range(-n, 0)), self.eps)
-        if self.weight is not None:
-            out = out * self.weight
-        if self.bias is not None:
-            out = out + self.bias
-        return out
+        return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
         return (
@@ -410,20 +476,11 @@ class GroupNorm(KeepsKind):
         _ones_and_zeros(self.weight, self.bias)
 
     def forward(self, input: Tensor) -> Tensor:
-        check_complex(input, "input", None)
         if input.dim() < 2 or input.shape[1] != self.num_channels:
             raise ValueError(
                 f"expected input of shape (N, {self.num_channels}, *), got {tuple(input.shape)}"
             )
-        n = input.shape[0]
-        grouped = input.reshape(n, self.num_groups, -1)
-        out = _power_norm(grouped, [2], self.eps).reshape(input.shape)
-        shape = (1, -1, *([1] * (input.dim() - 2)))
-        if self.weight is not None:
-            out = out * self.weight.view(shape)
-        if self.bias is not None:
-            out = out + self.bias.view(shape)
-        return out
+        return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
         return (

@@ -23,7 +23,7 @@ from ._activation_functional import (
 )
 from ._checks import check_complex
 from ._dropout import dropout, dropout1d, dropout2d, dropout3d
-from ._norm import batch_norm
+from ._norm import batch_norm, group_norm, layer_norm
 from ._pool import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
@@ -53,6 +53,8 @@ __all__ = [
     "dropout1d",
     "dropout2d",
     "dropout3d",
+    "group_norm",
+    "layer_norm",
     "linear",
     "max_pool1d",
     "max_pool2d",

@@ -279,6 +279,31 @@ def test_norms_take_torch_bias_keyword_and_repr(
     assert torch.autograd.gradcheck(no_bias, (z,))
 
 
+def test_layer_and_group_norm_functionals() -> None:
+    """On real data (Im = 0) they are torch's layer_norm and group_norm (variance E|z - mu|^2);
+    the modules are these functions with their parameters."""
+    x = torch.randn(4, 6, 5, dtype=torch.float64) * 3 + 1
+    z = torch.complex(x, torch.zeros_like(x))
+    torch.testing.assert_close(CF.layer_norm(z, (6, 5)).real, F.layer_norm(x, (6, 5)))
+    torch.testing.assert_close(CF.group_norm(z, 3).real, F.group_norm(x, 3))
+    w = torch.randn(6, 5, dtype=torch.complex128)
+    b = torch.randn(6, 5, dtype=torch.complex128)
+    z = torch.randn(4, 6, 5, dtype=torch.complex128)
+    ln = cvlayers.LayerNorm((6, 5), eps=1e-3, dtype=torch.complex128)
+    gn = cvlayers.GroupNorm(3, 6, eps=1e-3, dtype=torch.complex128)
+    with torch.no_grad():
+        ln.weight.copy_(w)
+        ln.bias.copy_(b)
+        gn.weight.copy_(w[:, 0])
+        gn.bias.copy_(b[:, 0])
+    torch.testing.assert_close(ln(z), CF.layer_norm(z, [6, 5], w, b, 1e-3))
+    torch.testing.assert_close(gn(z), CF.group_norm(z, 3, w[:, 0], b[:, 0], 1e-3))
+    with pytest.raises(ValueError, match=r"expected input of shape \(\*, 5, 6\), got \(4, 6, 5\)"):
+        CF.layer_norm(z, (5, 6))
+    with pytest.raises(ValueError, match="divisible by num_groups"):
+        CF.group_norm(z, 4)
+
+
 # -- pooling ---------------------------------------------------------------------------------
 
 
