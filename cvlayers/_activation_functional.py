@@ -154,7 +154,7 @@ def zrelu(z: Tensor) -> Tensor:
     (Guberman, 2016): only the open first quadrant passes; 0 (and gradient 0) at 0.
 
     Example:
-        >>> zrelu(torch.tensor([1 + 2j, -1 + 2j]))
+        >>> zrelu(torch.tensor([1 + 2j, 1 - 2j]))
         tensor([1.+2.j, 0.+0.j])
     """
     check_complex(z, "input", None)
