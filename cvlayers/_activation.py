@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
@@ -163,6 +165,19 @@ class CPReLU(KeepsKind):
 
     def extra_repr(self) -> str:
         return f"num_parameters={self.num_parameters}"
+
+    # Version 2: weight (num_parameters, 2); version 1 (and None) stored the shared slopes as
+    # (2,), which a state_dict of then still loads as (1, 2).
+    _version = 2
+
+    def _load_from_state_dict(
+        self, state_dict: dict[str, Any], prefix: str, local_metadata: dict[str, Any], *args: Any
+    ) -> None:
+        key = prefix + "weight"
+        old = local_metadata.get("version", 1) < 2
+        if old and key in state_dict and tuple(state_dict[key].shape) == (2,):
+            state_dict[key] = state_dict[key].reshape(1, 2)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, *args)
 
 
 class ZReLU(nn.Module):

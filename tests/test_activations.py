@@ -205,6 +205,21 @@ def test_cprelu_per_channel_is_torch_prelu_on_each_part(
     assert gw.shape == (3, 2)
 
 
+def test_cprelu_loads_state_dicts_of_the_shared_slopes_shape() -> None:
+    """Before num_parameters, the weight was (2,): such a state_dict still loads."""
+    old = {"weight": torch.tensor([0.1, -0.3])}  # a plain dict: no version metadata
+    layer = cvlayers.CPReLU()
+    layer.load_state_dict(old)
+    torch.testing.assert_close(layer.weight.detach(), torch.tensor([[0.1, -0.3]]))
+    saved = cvlayers.CPReLU(3, init=0.7).state_dict()
+    assert saved._metadata[""]["version"] == 2  # type: ignore[attr-defined]
+    fresh = cvlayers.CPReLU(3)
+    fresh.load_state_dict(saved)
+    assert torch.equal(fresh.weight, torch.full((3, 2), 0.7))
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        cvlayers.CPReLU(3).load_state_dict(old)
+
+
 def test_cprelu_arguments_and_gradcheck() -> None:
     assert repr(cvlayers.CPReLU(4)) == "C" + repr(torch.nn.PReLU(4))
     assert cvlayers.CPReLU().weight.shape == (1, 2)
