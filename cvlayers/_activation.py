@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from . import _activation_functional as AF
+from ._checks import real_for
 from ._conversion import KeepsKind
 
 __all__ = [
@@ -161,7 +162,7 @@ class CPReLU(KeepsKind):
         nn.init.constant_(self.weight, self.init)
 
     def forward(self, input: Tensor) -> Tensor:
-        return AF.cprelu(input, self.weight.to(input.real.dtype))
+        return AF.cprelu(input, real_for(self.weight, input))
 
     def extra_repr(self) -> str:
         return f"num_parameters={self.num_parameters}"
@@ -226,7 +227,7 @@ class ModReLU(KeepsKind):
         nn.init.constant_(self.bias, self.init)
 
     def forward(self, input: Tensor) -> Tensor:
-        bias = self.bias.to(input.real.dtype)
+        bias = real_for(self.bias, input)
         if self.num_features is not None:
             if input.dim() < 2 or input.shape[1] != self.num_features:
                 raise ValueError(

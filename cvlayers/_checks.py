@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["REAL_DTYPE", "check_complex", "complex_dtype"]
+__all__ = ["REAL_DTYPE", "check_complex", "complex_dtype", "real_for"]
 
 # The dtype of the real and imaginary parts of each supported complex dtype.
 REAL_DTYPE = {torch.complex64: torch.float32, torch.complex128: torch.float64}
@@ -39,3 +39,10 @@ def check_complex(x: Tensor, name: str = "input", dtype: torch.dtype | None = No
         )
     if dtype is not None and x.dtype != dtype:
         raise TypeError(f"{name} has dtype {x.dtype} but this layer is {dtype}; use .to({dtype})")
+
+
+def real_for(t: Tensor, z: Tensor) -> Tensor:
+    """Real parameter ``t`` in the dtype of the parts of complex ``z``: ``t`` itself where it
+    already is (or where ``z`` is not complex, which the caller's check then reports)."""
+    dtype = REAL_DTYPE.get(z.dtype)
+    return t if dtype is None or t.dtype == dtype else t.to(dtype)

@@ -126,7 +126,9 @@ def _bias_layout(z: Tensor, bias: Tensor | None) -> tuple[int, int] | None:
     if bias is None:
         return 1, z.numel()
     if bias.dim() > z.dim():
-        return None
+        return None  # the output takes the broadcast shape: the eager path
+    if bias.numel() == 1:  # one value for every element
+        return 1, z.numel()
     if any(b not in (1, n) for b, n in zip(reversed(bias.shape), reversed(z.shape), strict=False)):
         return None  # the eager path raises the broadcasting error
     strides = bias.expand(z.shape).stride()
