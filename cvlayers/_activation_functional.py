@@ -339,15 +339,15 @@ class _SplitGELU(Function):
     as torch's float gelu, to a few eps); complex128 and ``approximate="tanh"`` run torch's."""
 
     @staticmethod
-    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
-        ctx.save_for_backward(inputs[0])
-        ctx.approximate = inputs[1]
-
-    @staticmethod
     def forward(z: Tensor, approximate: str) -> Tensor:
         if approximate == "none" and _native.usable(z, kernel="cgelu"):
             return _native.forward("cgelu", z)
         return _not_a_view(F.gelu(torch.view_as_real(z), approximate=approximate))
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+        ctx.save_for_backward(inputs[0])
+        ctx.approximate = inputs[1]
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
@@ -399,16 +399,16 @@ class _SplitPReLU(Function):
     (Re, Im) axis as channels and torch.where are both ~10x slower than these clamps.)"""
 
     @staticmethod
-    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
-        ctx.save_for_backward(*inputs)
-
-    @staticmethod
     def forward(z: Tensor, weight: Tensor) -> Tensor:
         if weight.dim() == 1 and _native.usable(z, weight):
             return _native.forward("cprelu", z, weight)
         t = torch.view_as_real(z)
         slopes = _slopes_view(weight, z)
         return _not_a_view(torch.clamp_min(t, 0).add_(torch.clamp_max(t, 0) * slopes))
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+        ctx.save_for_backward(*inputs)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, Tensor]:

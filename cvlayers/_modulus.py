@@ -143,17 +143,17 @@ def _bias_layout(z: Tensor, bias: Tensor | None) -> tuple[int, int] | None:
 
 class _ModulusScale(Function):
     @staticmethod
-    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
-        z, bias, ctx.kind = inputs
-        ctx.save_for_backward(z, bias)
-
-    @staticmethod
     def forward(z: Tensor, bias: Tensor | None, kind: str) -> Tensor:
         layout = _bias_layout(z, bias)
         if layout is not None:
             return _native.forward(_KERNELS[kind], z, bias, *layout)
         r = modulus(z)
         return times_real(unit(z, r), _g(kind, r, bias))  # g/r would overflow at a tiny r
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+        z, bias, ctx.kind = inputs
+        ctx.save_for_backward(z, bias)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
@@ -209,15 +209,15 @@ class _Cardioid(Function):
     """
 
     @staticmethod
-    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
-        ctx.save_for_backward(inputs[0])
-
-    @staticmethod
     def forward(z: Tensor) -> Tensor:
         if _native.usable(z):
             return _native.forward("cardioid", z)
         half_one_plus_cos = (z.real / _nonzero(modulus(z))).add_(1).mul_(0.5)
         return times_real(z, half_one_plus_cos)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+        ctx.save_for_backward(inputs[0])
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
