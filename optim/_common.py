@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 from torch.optim.optimizer import _default_to_fused_or_foreach
 
-__all__ = ["check_lr", "like_param", "resolve_foreach", "scalar", "to_local"]
+__all__ = ["check_lr", "check_torch_only", "like_param", "resolve_foreach", "scalar", "to_local"]
 
 T = TypeVar("T", Tensor, Tensor | None)
 
@@ -20,6 +20,21 @@ def check_lr(lr: float | Tensor) -> None:
         raise ValueError("Tensor lr must be 1-element")
     if lr < 0.0:
         raise ValueError(f"Invalid learning rate: {lr}")
+
+
+def check_torch_only(
+    fused: bool | None = None, differentiable: bool = False, capturable: bool = False
+) -> None:
+    """Accept torch.optim's ``fused``, ``differentiable`` and ``capturable`` at their defaults
+    (so that torch code ports unchanged), and raise ``ValueError`` naming the one set: the
+    convention transform runs in cvlayers' own foreach and single-tensor kernels."""
+    asked = {"fused": bool(fused), "differentiable": differentiable, "capturable": capturable}
+    for name, value in asked.items():
+        if value:
+            raise ValueError(
+                f"{name}=True is not supported by the cvlayers optimizers (their conjugate/half "
+                f"step runs as foreach or single-tensor kernels); leave {name} at its default"
+            )
 
 
 def resolve_foreach(foreach: bool | None, params: list[Tensor]) -> bool:

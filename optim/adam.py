@@ -14,7 +14,7 @@ from cvlayers._checks import REAL_DTYPE
 
 from . import _convention as cv
 from ._base import ConventionOptimizer
-from ._common import check_lr, resolve_foreach, scalar, to_local
+from ._common import check_lr, check_torch_only, resolve_foreach, scalar, to_local
 
 __all__ = ["MOMENTS", "Adam", "AdamW", "adam"]
 
@@ -99,11 +99,15 @@ class Adam(ConventionOptimizer):
         *,
         foreach: bool | None = None,
         maximize: bool = False,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
         decoupled_weight_decay: bool = False,
         conjugate: bool = True,
         half: bool = True,
         moment: str = "componentwise",
     ) -> None:
+        check_torch_only(fused, differentiable, capturable)
         check_lr(lr)
         if not eps >= 0.0:
             raise ValueError(f"Invalid epsilon value: {eps}")
@@ -211,8 +215,11 @@ class AdamW(Adam):
         weight_decay: float = 1e-2,
         amsgrad: bool = False,
         *,
-        foreach: bool | None = None,
         maximize: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
         conjugate: bool = True,
         half: bool = True,
         moment: str = "componentwise",
@@ -226,6 +233,9 @@ class AdamW(Adam):
             amsgrad,
             foreach=foreach,
             maximize=maximize,
+            capturable=capturable,
+            differentiable=differentiable,
+            fused=fused,
             decoupled_weight_decay=True,
             conjugate=conjugate,
             half=half,

@@ -10,7 +10,14 @@ from torch.optim.optimizer import Optimizer, ParamsT
 
 from . import _convention as cv
 from ._base import ConventionOptimizer
-from ._common import check_lr, like_param, resolve_foreach, scalar, to_local
+from ._common import (
+    check_lr,
+    check_torch_only,
+    like_param,
+    resolve_foreach,
+    scalar,
+    to_local,
+)
 
 __all__ = ["SGD", "sgd"]
 
@@ -90,9 +97,12 @@ class SGD(ConventionOptimizer):
         *,
         maximize: bool = False,
         foreach: bool | None = None,
+        differentiable: bool = False,
+        fused: bool | None = None,
         conjugate: bool = True,
         half: bool = True,
     ) -> None:
+        check_torch_only(fused, differentiable)
         check_lr(lr)
         if momentum < 0.0:
             raise ValueError(f"Invalid momentum value: {momentum}")

@@ -303,3 +303,27 @@ def test_matches_finite_difference_directions(conjugate: bool, half: bool, momen
         loss(p).backward()
         opt.step()
     torch.testing.assert_close(p.detach(), w, rtol=1e-7, atol=1e-8)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW"])
+def test_takes_every_torch_optim_argument(name: str) -> None:
+    """torch.optim's signature (names, kinds, defaults) plus the convention options; the
+    torch-only modes (fused, differentiable, capturable) raise a ValueError naming them."""
+    import inspect
+
+    import cvlayers.optim
+
+    ours = inspect.signature(getattr(cvlayers.optim, name)).parameters
+    theirs = inspect.signature(getattr(torch.optim, name)).parameters
+    for key, parameter in theirs.items():
+        assert key in ours, key
+        assert ours[key].kind == parameter.kind, key
+        assert repr(ours[key].default) == repr(parameter.default), key
+    assert {"conjugate", "half"} <= set(ours) - set(theirs)
+    params = [torch.zeros(3, dtype=torch.complex64, requires_grad=True)]
+    cls = getattr(cvlayers.optim, name)
+    cls(params, fused=None, differentiable=False)  # torch's defaults, passed explicitly
+    for mode in ("fused", "differentiable", "capturable"):
+        if mode in theirs:
+            with pytest.raises(ValueError, match=f"{mode}=True is not supported"):
+                cls(params, **{mode: True})
