@@ -25,19 +25,30 @@ def _check_p(p: float) -> None:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
 
 
+# Channel dropout also takes an unbatched (C, *spatial) input where torch does: dropout1d's
+# (C, L) and dropout3d's (C, D, H, W). (torch reads a 3-D input to dropout2d as (N, C, L),
+# with a warning that this will change; cvlayers asks for 4-D there.)
+_UNBATCHED = {1: True, 2: False, 3: True}
+_SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}
+
+
 def _dropout(input: Tensor, p: float, training: bool, inplace: bool, channel_dims: int) -> Tensor:
     """Entry-wise (``channel_dims = 0``) or channel-wise dropout of ``(N, C, *spatial)`` with
-    ``channel_dims`` spatial dimensions."""
+    ``channel_dims`` spatial dimensions (or ``(C, *spatial)``, see _UNBATCHED)."""
     _check_p(p)
     check_complex(input, "input", None)
-    if channel_dims and input.dim() != channel_dims + 2:
+    batched = input.dim() == channel_dims + 2
+    unbatched = channel_dims and _UNBATCHED[channel_dims] and input.dim() == channel_dims + 1
+    if channel_dims and not (batched or unbatched):
+        spatial = _SPATIAL[channel_dims]
+        allowed = f"(N, C, {spatial})" + (f" or (C, {spatial})" if _UNBATCHED[channel_dims] else "")
         raise ValueError(
-            f"Dropout{channel_dims}d expects input of shape (N, C, {channel_dims} spatial "
-            f"dims), got {tuple(input.shape)}"
+            f"Dropout{channel_dims}d expects input of shape {allowed}, got {tuple(input.shape)}"
         )
     if not training or p == 0.0:
         return input
-    shape = input.shape if not channel_dims else (*input.shape[:2], *([1] * channel_dims))
+    kept = 0 if not channel_dims else input.dim() - channel_dims  # the leading dims masked
+    shape = input.shape if not channel_dims else (*input.shape[:kept], *([1] * channel_dims))
     keep = torch.empty(shape, dtype=input.real.dtype, device=input.device).bernoulli_(1 - p)
     scale = keep.div_(1 - p) if p < 1.0 else keep
     return input.mul_(scale) if inplace else times_real_view(input, scale)
@@ -63,7 +74,8 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
 def dropout1d(
     input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
 ) -> Tensor:
-    """:func:`dropout` of whole channels of an ``(N, C, L)`` input (``F.dropout1d``'s arguments).
+    """:func:`dropout` of whole channels of an ``(N, C, L)`` or ``(C, L)`` input
+    (``F.dropout1d``'s arguments).
 
     Example:
         >>> out = dropout1d(torch.ones(4, 3, 5, dtype=torch.complex64), p=0.5)
@@ -88,7 +100,7 @@ def dropout2d(
 def dropout3d(
     input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
 ) -> Tensor:
-    """:func:`dropout` of whole channels of an ``(N, C, D, H, W)`` input.
+    """:func:`dropout` of whole channels of an ``(N, C, D, H, W)`` or ``(C, D, H, W)`` input.
 
     Example:
         >>> dropout3d(torch.ones(1, 2, 2, 2, 2, dtype=torch.complex64), p=0.0).shape
@@ -123,7 +135,7 @@ class Dropout(nn.Module):
 
 
 class Dropout1d(Dropout):
-    """Zero whole channels of ``(N, C, L)`` complex inputs.
+    """Zero whole channels of ``(N, C, L)`` or unbatched ``(C, L)`` complex inputs.
 
     Example:
         >>> out = Dropout1d(0.5)(torch.ones(4, 3, 5, dtype=torch.complex64))
@@ -146,7 +158,7 @@ class Dropout2d(Dropout):
 
 
 class Dropout3d(Dropout):
-    """Zero whole channels of ``(N, C, D, H, W)`` complex inputs.
+    """Zero whole channels of ``(N, C, D, H, W)`` or unbatched ``(C, D, H, W)`` complex inputs.
 
     Example:
         >>> Dropout3d(0.0)(torch.ones(1, 2, 2, 2, 2, dtype=torch.complex64)).shape

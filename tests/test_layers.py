@@ -426,6 +426,15 @@ def test_channel_dropout() -> None:
     assert torch.all((per_channel == 0).all(-1) | (per_channel == 2).all(-1))
     with pytest.raises(ValueError, match="Dropout2d expects"):
         cvlayers.Dropout2d(0.5)(torch.ones(2, 3, dtype=torch.complex64))
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\), got \(50, 8, 3\)"):
+        cvlayers.Dropout2d(0.5)(z[:, :, 0])  # torch reads 3-D as (N, C, L) here: ambiguous
+    # Unbatched (C, *spatial) where torch takes it: dropout1d and dropout3d.
+    for module, shape in ((cvlayers.Dropout1d, (64, 5)), (cvlayers.Dropout3d, (64, 2, 2, 2))):
+        out = module(0.5)(torch.ones(shape, dtype=torch.complex64)).reshape(64, -1)
+        assert torch.all((out == 0).all(-1) | (out == 2).all(-1))
+        assert 0 < (out == 0).all(-1).sum() < 64
+    with pytest.raises(ValueError, match=r"\(N, C, L\) or \(C, L\), got \(5,\)"):
+        cvlayers.Dropout1d(0.5)(torch.ones(5, dtype=torch.complex64))
     with pytest.raises(ValueError, match="between 0 and 1"):
         cvlayers.Dropout(1.5)
     assert torch.count_nonzero(cvlayers.Dropout(1.0)(z)) == 0
