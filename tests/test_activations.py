@@ -264,13 +264,15 @@ SAVES_OUTPUT = {"CTanh", "CSigmoid", "CReLU"}
 
 @pytest.mark.parametrize("native", [True, False], ids=["kernels", "eager"])
 @pytest.mark.parametrize("name", list(COMPLEX_TO_COMPLEX))
-def test_output_can_be_modified_in_place(name: str, native: bool, dtype: torch.dtype) -> None:
+def test_output_can_be_modified_in_place(
+    name: str, native: bool, dtype: torch.dtype, device: torch.device
+) -> None:
     """y = act(x); y += r works as for torch's activations (a custom Function's output that
     is a view could not be modified in place), with the gradient of act(x) + r; where the
     backward reads the output, autograd refuses, as for torch.tanh."""
-    x = torch.randn(5, 3, 4, dtype=dtype, requires_grad=True)
+    x = torch.randn(5, 3, 4, dtype=dtype, device=device, requires_grad=True)
     r = torch.randn_like(x)
-    module = ALL[name]().to(torch.float64 if dtype == torch.complex128 else torch.float32)
+    module = ALL[name]().to(device, torch.float64 if dtype == torch.complex128 else torch.float32)
     with contextlib.nullcontext() if native else _native.eager():
         (expected,) = torch.autograd.grad(_real_loss(module(x) + r), x)
         y = module(x)
@@ -289,11 +291,13 @@ def test_output_can_be_modified_in_place(name: str, native: bool, dtype: torch.d
 
 @pytest.mark.parametrize("native", [True, False], ids=["kernels", "eager"])
 @pytest.mark.parametrize("name", list(ALL))
-def test_lazily_conjugated_input(name: str, native: bool, dtype: torch.dtype) -> None:
+def test_lazily_conjugated_input(
+    name: str, native: bool, dtype: torch.dtype, device: torch.device
+) -> None:
     """act(x.conj()) (a view with the conjugate bit, which has no real view) is act of the
     resolved conjugate, with the same gradient."""
-    x = torch.randn(5, 3, 4, dtype=dtype)
-    module = ALL[name]().to(torch.float64 if dtype == torch.complex128 else torch.float32)
+    x = torch.randn(5, 3, 4, dtype=dtype, device=device)
+    module = ALL[name]().to(device, torch.float64 if dtype == torch.complex128 else torch.float32)
     lazy, resolved = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
     with contextlib.nullcontext() if native else _native.eager():
         out = module(lazy.conj())

@@ -41,12 +41,12 @@ def _power(out: Tensor) -> Tensor:
 
 @pytest.mark.filterwarnings("ignore:Complex modules are a new feature")
 @pytest.mark.parametrize("name", list(MODULES))
-def test_vmap_and_grad_match_the_loop_and_backward(name: str, dtype: torch.dtype) -> None:
+def test_vmap_and_grad_match_the_loop_and_backward(
+    name: str, dtype: torch.dtype, device: torch.device
+) -> None:
     torch.manual_seed(0)
-    module = MODULES[name]().to(torch.float64 if dtype == torch.complex128 else torch.float32)
-    if name in ("Linear", "LayerNorm"):
-        module = module.to(dtype)
-    x = torch.randn(4, 3, 5, dtype=dtype)
+    module = MODULES[name]().to(device, dtype)  # KeepsKind: real parameters take its precision
+    x = torch.randn(4, 3, 5, dtype=dtype, device=device)
     torch.testing.assert_close(vmap(module)(x), torch.stack([module(s) for s in x]))
     per_input = grad(lambda z: _power(module(z)))(x)
     leaf = x.clone().requires_grad_(True)
