@@ -47,8 +47,9 @@ def _dropout(input: Tensor, p: float, training: bool, inplace: bool, channel_dim
         )
     if not training or p == 0.0:
         return input
-    kept = 0 if not channel_dims else input.dim() - channel_dims  # the leading dims masked
-    shape = input.shape if not channel_dims else (*input.shape[:kept], *([1] * channel_dims))
+    # One draw per entry, or per channel: over (N, C) or (C,), broadcast over the spatial dims.
+    channels = input.shape[: input.dim() - channel_dims]
+    shape = input.shape if not channel_dims else (*channels, *([1] * channel_dims))
     keep = torch.empty(shape, dtype=input.real.dtype, device=input.device).bernoulli_(1 - p)
     scale = keep.div_(1 - p) if p < 1.0 else keep
     return input.mul_(scale) if inplace else times_real_view(input, scale)
