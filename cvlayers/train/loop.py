@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,4 +77,8 @@ def _progress(epochs: int, label: str, quiet: bool) -> Any:
         return None
     from tqdm import tqdm  # type: ignore[import-untyped]
 
-    return tqdm(total=epochs, desc=f"{label:<28}", unit="epoch", leave=True)
+    # Bars on a terminal only: piped into a log, each redraw would add a line.
+    on_terminal = sys.stderr.isatty()
+    return tqdm(
+        total=epochs, desc=f"{label:<28}", unit="epoch", leave=True, disable=not on_terminal
+    )
