@@ -910,39 +910,33 @@ CV_INLINE float cv_gelu_tail_f32(float t, float near) {
     float upper = t > 6.5f ? 1.0f : near;
     return t < -6.5f ? 0.0f : upper;
 }
-/* Both rationals in w = t^2: the coefficients of the fits in u = w / 6.5^2, each divided by
+/* Both rationals in w = t^2, 1/2 + t (c + w A(w)) / (1 + w B(w)) with A, B by Horner from
+   their highest coefficient: the coefficients of the fits in u = w / 6.5^2, each divided by
    the matching power of 6.5^2 (one multiplication fewer per real). */
+CV_INLINE float cv_gelu_rational_f32(float t, float c, const float *A, int na, const float *B,
+                                     int nb) {
+    float w = t * t, a = A[0], b = B[0];
+    for (int j = 1; j < na; ++j)
+        a = A[j] + w * a;
+    for (int j = 1; j < nb; ++j)
+        b = B[j] + w * b;
+    return cv_gelu_tail_f32(t, 0.5f + t * ((c + w * a) / (1 + w * b)));
+}
+static const float cv_gelu_phi_a[] = {-6.65350899e-11f, 4.87695395e-08f, 8.25241023e-06f,
+                                      1.76121670e-04f,  4.82775597e-03f, 3.34361307e-02f};
+static const float cv_gelu_phi_b[] = {1.89426271e-06f, 8.29663695e-05f, 1.96336838e-03f,
+                                      2.88483351e-02f, 2.50478268e-01f};
+static const float cv_gelu_d_a[] = {-3.59099382e-11f, 1.95683683e-08f, 2.00289332e-06f,
+                                    3.19063183e-05f,  6.06551650e-04f, 1.28723746e-02f,
+                                    -3.90075089e-04f};
+static const float cv_gelu_d_b[] = {6.12005238e-07f, 1.49592752e-05f, 3.39209248e-04f,
+                                    5.05800964e-03f, 5.20849377e-02f, 3.32842976e-01f};
+/* Phi(t) (the [6/5] fit) and the derivative Phi(t) + t Phi'(t) (the [7/6] fit). */
 CV_INLINE float cv_gelu_phi_f32(float t) {
-    float w = t * t;
-    float a = -6.65350899e-11f;
-    a = 4.87695395e-08f + w * a;
-    a = 8.25241023e-06f + w * a;
-    a = 1.76121670e-04f + w * a;
-    a = 4.82775597e-03f + w * a;
-    a = 3.34361307e-02f + w * a;
-    float b = 1.89426271e-06f;
-    b = 8.29663695e-05f + w * b;
-    b = 1.96336838e-03f + w * b;
-    b = 2.88483351e-02f + w * b;
-    b = 2.50478268e-01f + w * b;
-    return cv_gelu_tail_f32(t, 0.5f + t * ((3.9894226e-01f + w * a) / (1 + w * b)));
+    return cv_gelu_rational_f32(t, 3.9894226e-01f, cv_gelu_phi_a, 6, cv_gelu_phi_b, 5);
 }
 CV_INLINE float cv_gelu_d_f32(float t) {
-    float w = t * t;
-    float a = -3.59099382e-11f;
-    a = 1.95683683e-08f + w * a;
-    a = 2.00289332e-06f + w * a;
-    a = 3.19063183e-05f + w * a;
-    a = 6.06551650e-04f + w * a;
-    a = 1.28723746e-02f + w * a;
-    a = -3.90075089e-04f + w * a;
-    float b = 6.12005238e-07f;
-    b = 1.49592752e-05f + w * b;
-    b = 3.39209248e-04f + w * b;
-    b = 5.05800964e-03f + w * b;
-    b = 5.20849377e-02f + w * b;
-    b = 3.32842976e-01f + w * b;
-    return cv_gelu_tail_f32(t, 0.5f + t * ((7.9788446e-01f + w * a) / (1 + w * b)));
+    return cv_gelu_rational_f32(t, 7.9788446e-01f, cv_gelu_d_a, 7, cv_gelu_d_b, 6);
 }
 CV_DEFINE(cv_cgelu_fwd_f32, (const float *z, float *out), (z, out)) {
     CV_SIMD for (int64_t i = 2 * start; i < 2 * stop; ++i) {
