@@ -289,14 +289,6 @@ class BatchNorm3d(_BatchNorm):
     spatial_dims = 3
 
 
-def _ones_and_zeros(weight: Tensor | None, bias: Tensor | None) -> None:
-    """The per-sample norms' affine part at the identity."""
-    if weight is not None:
-        nn.init.ones_(weight)
-    if bias is not None:
-        nn.init.zeros_(bias)
-
-
 def _power_norm(z: Tensor, dims: list[int], eps: float) -> Tensor:
     mean = z.mean(dim=dims, keepdim=True)
     centred = z - mean
@@ -373,7 +365,38 @@ def group_norm(
     )
 
 
-class LayerNorm(KeepsKind):
+class _PerSampleNorm(KeepsKind):
+    """LayerNorm's and GroupNorm's complex affine part: gamma (starting at 1) and beta
+    (starting at 0) of ``shape``, or only gamma (``bias=False``), or neither."""
+
+    weight: nn.Parameter | None
+    bias: nn.Parameter | None
+
+    def _affine(
+        self,
+        shape: tuple[int, ...],
+        affine: bool,
+        bias: bool,
+        device: torch.device | str | None,
+        dtype: torch.dtype,
+    ) -> None:
+        def parameter(wanted: bool) -> nn.Parameter | None:
+            empty = torch.empty(shape, device=device, dtype=dtype)
+            return nn.Parameter(empty) if wanted else None
+
+        self.weight = parameter(affine)
+        self.bias = parameter(affine and bias)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """gamma = 1 and beta = 0, as after construction."""
+        if self.weight is not None:
+            nn.init.ones_(self.weight)
+        if self.bias is not None:
+            nn.init.zeros_(self.bias)
+
+
+class LayerNorm(_PerSampleNorm):
     r"""Per-sample complex layer norm over the last ``len(normalized_shape)`` dimensions:
     :math:`y = (z - \mu)/\sqrt{\mathbb{E}|z-\mu|^2 + \epsilon}\,\gamma + \beta`.
 
@@ -401,22 +424,7 @@ class LayerNorm(KeepsKind):
         )
         self.normalized_shape, self.eps = shape, eps
         self.elementwise_affine = elementwise_affine
-        dtype = complex_dtype(dtype)
-        self.weight = (
-            nn.Parameter(torch.empty(shape, device=device, dtype=dtype))
-            if elementwise_affine
-            else None
-        )
-        self.bias = (
-            nn.Parameter(torch.empty(shape, device=device, dtype=dtype))
-            if elementwise_affine and bias
-            else None
-        )
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """gamma = 1 and beta = 0, as after construction."""
-        _ones_and_zeros(self.weight, self.bias)
+        self._affine(shape, elementwise_affine, bias, device, complex_dtype(dtype))
 
     def forward(self, input: Tensor) -> Tensor:
         return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -428,7 +436,7 @@ class LayerNorm(KeepsKind):
         )
 
 
-class GroupNorm(KeepsKind):
+class GroupNorm(_PerSampleNorm):
     r"""Per-sample complex group norm: channels split into ``num_groups`` groups, each
     normalised to :math:`\mathbb{E}|z|^2 = 1` around its complex mean, then a per-channel
     complex :math:`\gamma, \beta`.
@@ -460,20 +468,7 @@ class GroupNorm(KeepsKind):
             eps,
             affine,
         )
-        dtype = complex_dtype(dtype)
-        self.weight = (
-            nn.Parameter(torch.empty(num_channels, device=device, dtype=dtype)) if affine else None
-        )
-        self.bias = (
-            nn.Parameter(torch.empty(num_channels, device=device, dtype=dtype))
-            if affine and bias
-            else None
-        )
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """gamma = 1 and beta = 0, as after construction."""
-        _ones_and_zeros(self.weight, self.bias)
+        self._affine((num_channels,), affine, bias, device, complex_dtype(dtype))
 
     def forward(self, input: Tensor) -> Tensor:
         if input.dim() < 2 or input.shape[1] != self.num_channels:
