@@ -12,7 +12,7 @@ from torch import Tensor
 from . import _native
 from ._checks import check_complex
 from ._function import Function
-from ._modulus import as_complex, modulus_fn, modulus_scale
+from ._modulus import as_complex, modulus_fn, modulus_scale, reduce_to
 from ._modulus import cardioid as _cardioid
 
 __all__ = [
@@ -419,11 +419,8 @@ class _SplitPReLU(Function):
             return grad_z, sums.to(weight.dtype)
         t, g = torch.view_as_real(z), torch.view_as_real(grad.resolve_conj())
         negative_part = torch.clamp_max(t, 0)
+        slopes = _slopes_view(weight, z)
         # d/dt = 1 for t >= 0 and w for t < 0: g + (w - 1) g [t < 0]
-        grad_t = g + (_slopes_view(weight, z) - 1) * (g * (negative_part < 0))
-        per_slope = g * negative_part
-        if weight.dim() == 1:
-            grad_w = per_slope.reshape(-1, 2).sum(0)
-        else:  # sum over all but the channel (dim 1) and (Re, Im) (the last)
-            grad_w = per_slope.sum([d for d in range(per_slope.dim() - 1) if d != 1])
+        grad_t = g + (slopes - 1) * (g * (negative_part < 0))
+        grad_w = reduce_to(g * negative_part, slopes.shape).reshape(weight.shape)
         return torch.view_as_complex(grad_t.contiguous()), grad_w

@@ -35,6 +35,7 @@ __all__ = [
     "modulus",
     "modulus_fn",
     "modulus_scale",
+    "reduce_to",
     "times_real",
     "times_real_view",
     "unit",
@@ -104,14 +105,13 @@ def _dg(kind: str, g: Tensor) -> Tensor:
     return torch.addcmul(g, g, g, value=-1)
 
 
-def _reduce_to(grad: Tensor, shape: torch.Size) -> Tensor:
-    """Sum a broadcast gradient back to ``shape``."""
-    while grad.dim() > len(shape):
-        grad = grad.sum(0)
-    for i, n in enumerate(shape):
-        if n == 1 and grad.shape[i] != 1:
-            grad = grad.sum(i, keepdim=True)
-    return grad
+def reduce_to(grad: Tensor, shape: torch.Size | tuple[int, ...]) -> Tensor:
+    """Sum a gradient over the dimensions along which a tensor of ``shape`` was broadcast to
+    it, in one reduction: the gradient of that tensor."""
+    lead = grad.dim() - len(shape)
+    dims = [*range(lead)]
+    dims += [lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1]
+    return grad.sum(dims, keepdim=True).reshape(shape) if dims else grad
 
 
 _KERNELS = {"relu_bias": "modrelu", "tanh": "modtanh", "sigmoid": "modsigmoid"}
@@ -184,7 +184,7 @@ class _ModulusScale(Function):
         grad_bias = None
         if bias is not None and ctx.needs_input_grad[1]:
             # df/db = 1[r + b > 0] u; a real parameter gets Re(conj(G) df/db) = dg q.
-            grad_bias = _reduce_to(radial.real * dg, bias.shape)
+            grad_bias = reduce_to(radial.real * dg, bias.shape)
         return grad_z, grad_bias, None
 
 
