@@ -25,8 +25,10 @@
 /* Helpers are inlined into each clone, so that their callers' loops vectorise. */
 #if defined(__GNUC__)
 #define CV_INLINE static inline __attribute__((always_inline))
+#define CV_LIKELY(x) __builtin_expect(!!(x), 1)
 #else
 #define CV_INLINE static inline
+#define CV_LIKELY(x) (x)
 #endif
 
 /* Honoured with -fopenmp or -fopenmp-simd; ignored elsewhere. */
@@ -152,8 +154,9 @@ CV_INLINE float cv_tanh_over_r_f32(float s, float *k) {
     return r;
 }
 CV_INLINE int cv_modtanh_block_fwd_f32(const float *X, const float *Y, const float *zk, float *ok,
-                                        int64_t n, float b) {
-    (void)zk, (void)b; /* no bias */
+                                        int64_t n, float b, const float *B, float b_lo,
+                                        float b_hi) {
+    (void)zk, (void)b, (void)B, (void)b_lo, (void)b_hi; /* no bias */
     float hi = 0, R[CV_BLOCK];
     _Pragma("omp simd reduction(max : hi)") for (int64_t i = 0; i < n; ++i) {
         float s = X[i] * X[i] + Y[i] * Y[i], k;
@@ -167,8 +170,9 @@ CV_INLINE int cv_modtanh_block_fwd_f32(const float *X, const float *Y, const flo
 }
 CV_INLINE int cv_modtanh_block_bwd_f32(const float *X, const float *Y, const float *zk,
                                         const float *gk, float *ok, int64_t n, float b,
-                                        float *acc) {
-    (void)zk, (void)b, (void)acc; /* no bias */
+                                        const float *B, float b_lo, float b_hi, float *acc,
+                                        float *Q) {
+    (void)zk, (void)b, (void)B, (void)b_lo, (void)b_hi, (void)acc, (void)Q; /* no bias */
     float hi = 0, g_hi = 0, R[CV_BLOCK], K[CV_BLOCK];
     _Pragma("omp simd reduction(max : hi)") for (int64_t i = 0; i < n; ++i) {
         float s = X[i] * X[i] + Y[i] * Y[i], k;
@@ -192,13 +196,15 @@ CV_INLINE int cv_modtanh_block_bwd_f32(const float *X, const float *Y, const flo
    block functions. */
 #define NO_BLOCK_FNS(SUF, T)                                                                       \
     CV_INLINE int cv_no_block_fwd_##SUF(const T *X, const T *Y, const T *zk, T *ok, int64_t n,     \
-                                        T b) {                                                     \
-        (void)X, (void)Y, (void)zk, (void)ok, (void)n, (void)b;                                    \
+                                        T b, const T *B, T b_lo, T b_hi) {                         \
+        (void)X, (void)Y, (void)zk, (void)ok, (void)n, (void)b, (void)B, (void)b_lo, (void)b_hi;   \
         return 0;                                                                                  \
     }                                                                                              \
     CV_INLINE int cv_no_block_bwd_##SUF(const T *X, const T *Y, const T *zk, const T *gk, T *ok,   \
-                                        int64_t n, T b, T *acc) {                                  \
-        (void)X, (void)Y, (void)zk, (void)gk, (void)ok, (void)n, (void)b, (void)acc;               \
+                                        int64_t n, T b, const T *B, T b_lo, T b_hi, T *acc,        \
+                                        T *Q) {                                                    \
+        (void)X, (void)Y, (void)zk, (void)gk, (void)ok, (void)n, (void)b, (void)B, (void)b_lo;     \
+        (void)b_hi, (void)acc, (void)Q;                                                            \
         return 0;                                                                                  \
     }
 NO_BLOCK_FNS(f32, float)
@@ -380,6 +386,16 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
     T r = cv_polar_##SUF(x_, y_, SCALED, &c, &w, &k, &inv);                                        \
     CV_TRACK_MODULUS(T, CV_LO(T), x_, y_, r)
 
+/* Element i's bias in a block of MODSCALE_KERNELS: B[i] where the block spans several channels'
+   runs, else the block's one b, with B = NULL (constant at each inlined call: gcc keeps the
+   scalar in those loops); likewise its bias gradient v goes into Q[i] or a block sum. */
+#define CV_BIAS_AT(i) (B ? B[i] : b)
+#define CV_BIAS_GRAD(i, v, sum)                                                                    \
+    if (Q)                                                                                         \
+        Q[i] = (v);                                                                                \
+    else                                                                                           \
+        sum += (v)
+
 /* The first loops of MODSCALE_KERNELS, over a block of n elements split into X and Y, into
    planar arrays: the forward's g(r) u; the backward's u, g', g/r (saturated in the SCALED
    pass) and E = g' at z = 0. */
@@ -388,7 +404,7 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
     hi = 0;                                                                                        \
     CV_SIMD_RANGE for (int64_t i = 0; i < n; ++i) {                                                \
         CV_POLAR_AT(SUF, T, SCALED, i);                                                            \
-        GFN(T, SUF, SCALED, r, x_ * x_ + y_ * y_, b, g, dg);                                       \
+        GFN(T, SUF, SCALED, r, x_ * x_ + y_ * y_, CV_BIAS_AT(i), g, dg);                           \
         (void)dg;                                                                                  \
         OX[i] = g * c;                                                                             \
         OY[i] = g * w;                                                                             \
@@ -398,20 +414,21 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
     hi = 0;                                                                                        \
     CV_SIMD_RANGE for (int64_t i = 0; i < n; ++i) {                                                \
         CV_POLAR_AT(SUF, T, SCALED, i);                                                            \
-        GFN(T, SUF, SCALED, r, x_ * x_ + y_ * y_, b, g, dg);                                       \
+        GFN(T, SUF, SCALED, r, x_ * x_ + y_ * y_, CV_BIAS_AT(i), g, dg);                           \
         T ratio = g * k * inv; /* g/r, bounded when not SCALED (see MODSCALE_BWD_FINAL) */         \
-        ratio = SCALED && r < CV_LO(T) ? GFN##_TINY(T, b, g, dg, k, inv) : ratio;                  \
+        ratio = SCALED && r < CV_LO(T) ? GFN##_TINY(T, CV_BIAS_AT(i), g, dg, k, inv) : ratio;      \
         RT[i] = SCALED ? CV_FINITE(T, ratio) : ratio;                                              \
         E[i] = r > 0 ? (T)0 : dg;                                                                  \
         C[i] = c;                                                                                  \
         W[i] = w;                                                                                  \
         DG[i] = dg;                                                                                \
     }
-/* The backward's last loop, from the planar arrays and the interleaved G, into the output and acc.
-   With CLAMP = 0 it saturates nothing and takes g_hi = max |Re G|, |Im G|: p = (g/r) Im(conj(u) G)
-   cannot overflow when the first pass was unscaled (r >= CV_LO), |b| <= CV_B_SAFE and
-   g_hi <= CV_G_SAFE (float: g/r <= 2^70, |p| <= 2^121); else the caller runs it again with
-   CLAMP = 1. The two saturations cost the backward 25 % (Zen 4, in L1). */
+/* The backward's last loop, from the planar arrays and the interleaved G, into the output and
+   the bias gradients g' q (the relu kind's b: CV_BIAS_GRAD). With CLAMP = 0 it saturates
+   nothing and takes g_hi = max |Re G|, |Im G|: p = (g/r) Im(conj(u) G) cannot overflow when
+   the first pass was unscaled (r >= CV_LO), every |b| <= CV_B_SAFE and g_hi <= CV_G_SAFE
+   (float: g/r <= 2^70, |p| <= 2^121); else the caller runs it again with CLAMP = 1. The two
+   saturations cost the backward 25 % (Zen 4, in L1). */
 #define CV_B_SAFE(T) ((T)(sizeof(T) == sizeof(float) ? 0x1p20 : 0x1p100))
 #define CV_G_SAFE(T) ((T)(sizeof(T) == sizeof(float) ? 0x1p50 : 0x1p400))
 #define MODSCALE_BWD_FINAL(T, CLAMP)                                                               \
@@ -422,7 +439,7 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
         p = CLAMP ? CV_FINITE(T, p) : p;                                                           \
         ok[2 * i] = q * c - p * w + E[i] * gx;                                                     \
         ok[2 * i + 1] = q * w + p * c + E[i] * gy;                                                 \
-        acc += q;                                                                                  \
+        CV_BIAS_GRAD(i, q, acc);                                                                   \
         if (!(CLAMP)) {                                                                            \
             CV_TRACK_MAX_ABS(T, g_hi, gx, gy);                                                     \
         }                                                                                          \
@@ -430,23 +447,24 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
 /* ModReLU's forward stores S = relu(r + b)/r (g/r) and writes S z, for any |b| <= CV_B_SAFE.
    Its backward for a bias b <= 0 works in the z frame: with S and
    g' = 1[r + b > 0], grad_z = u (g' q + i S p) is S G + K z Re(conj(z) G) with
-   K = (g' - S)/r^2 = -b g' / r^3, and the bias gradient g' q = (g'/r) Re(conj(z) G): three
-   planar arrays (S, K, g'/r) instead of five, and no u. For b > 0, S > 1 and the radial part
-   S q + (1 - S) q would cancel, so such blocks take the general way, as do blocks with some
-   nonzero |z| outside [RELU_LO, RELU_HI] or |b| > CV_B_SAFE (returns 0 before writing), or
-   some |G| > CV_G_SAFE (returns 0 after: the caller rewrites the block). In range, no
+   K = (g' - S)/r^2 = -b g' / r^3, and the bias gradient g' q = (g'/r) Re(conj(z) G) into Q:
+   three planar arrays (S, K, g'/r) instead of five, and no u. For b > 0, S > 1 and the radial
+   part S q + (1 - S) q would cancel, so blocks with some b > 0 take the general way, as do ones
+   with some nonzero |z| outside [RELU_LO, RELU_HI] or |b| > CV_B_SAFE (returns 0 before
+   writing), or some |G| > CV_G_SAFE (returns 0 after: the caller rewrites the block). In range, no
    intermediate overflows: |K Re(conj(z) G)| <= 2 |b| |G| / r^2. At z = 0: S = g' = 0. */
 #define RELU_LO(T) ((T)(sizeof(T) == sizeof(float) ? 0x1p-20 : 0x1p-200))
 #define RELU_HI(T) ((T)(sizeof(T) == sizeof(float) ? 0x1p30 : 0x1p300))
 #define MODRELU_BLOCK_FNS(SUF, T)                                                                  \
     CV_INLINE int cv_modrelu_block_fwd_##SUF(const T *X, const T *Y, const T *zk, T *ok,           \
-                                             int64_t n, T b) {                                     \
-        if (!(fabs(b) <= CV_B_SAFE(T)))                                                            \
+                                             int64_t n, T b, const T *B, T b_lo, T b_hi) {         \
+        (void)zk;                                                                                  \
+        if (!(-b_lo <= CV_B_SAFE(T) && b_hi <= CV_B_SAFE(T)))                                      \
             return 0;                                                                              \
         T S[CV_BLOCK], lo = RELU_HI(T), hi = 0;                                                    \
         CV_SIMD_RANGE for (int64_t i = 0; i < n; ++i) {                                            \
             T x = X[i], y = Y[i], r = sqrt(x * x + y * y);                                         \
-            T inv = 1 / (r == 0 ? (T)1 : r), sh = r + b;                                           \
+            T inv = 1 / (r == 0 ? (T)1 : r), sh = r + CV_BIAS_AT(i);                               \
             S[i] = sh <= 0 ? (T)0 : sh * inv; /* NaN kept */                                       \
             CV_TRACK_MODULUS(T, RELU_LO(T), x, y, r);                                              \
         }                                                                                          \
@@ -456,12 +474,14 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
         return 1;                                                                                  \
     }                                                                                              \
     CV_INLINE int cv_modrelu_block_bwd_##SUF(const T *X, const T *Y, const T *zk, const T *gk,     \
-                                             T *ok, int64_t n, T b, T *acc) {                      \
-        if (!(b <= 0 && -b <= CV_B_SAFE(T)))                                                       \
+                                             T *ok, int64_t n, T b_, const T *B, T b_lo, T b_hi,   \
+                                             T *acc, T *Q) {                                       \
+        (void)zk;                                                                                  \
+        if (!(b_hi <= 0 && -b_lo <= CV_B_SAFE(T)))                                                 \
             return 0;                                                                              \
         T S[CV_BLOCK], K[CV_BLOCK], M[CV_BLOCK], lo = RELU_HI(T), hi = 0, g_hi = 0, sum = 0;       \
         CV_SIMD_RANGE for (int64_t i = 0; i < n; ++i) {                                            \
-            T x = X[i], y = Y[i], r = sqrt(x * x + y * y);                                         \
+            T x = X[i], y = Y[i], r = sqrt(x * x + y * y), b = B ? B[i] : b_;                      \
             T inv = 1 / (r == 0 ? (T)1 : r), sh = r + b;                                           \
             T m = sh <= 0 ? (T)0 : inv; /* g'/r; 0 at z = 0, where sh = b <= 0 */                  \
             S[i] = sh <= 0 ? (T)0 : sh * inv; /* NaN kept */                                       \
@@ -477,7 +497,7 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
             T d = x * gx + y * gy, t = K[i] * d;                                                   \
             ok[2 * i] = S[i] * gx + t * x;                                                         \
             ok[2 * i + 1] = S[i] * gy + t * y;                                                     \
-            sum += M[i] * d;                                                                       \
+            CV_BIAS_GRAD(i, M[i] * d, sum);                                                        \
             CV_TRACK_MAX_ABS(T, g_hi, gx, gy);                                                     \
         }                                                                                          \
         *acc = sum;                                                                                \
@@ -497,8 +517,9 @@ MODRELU_BLOCK_FNS(f64, double)
    before writing, blocks with some |G| > CV_G_SAFE after. At z = 0: f = 0, grad = G/4. */
 #define SIGMOID_HI 6.0f
 CV_INLINE int cv_modsigmoid_block_fwd_f32(const float *X, const float *Y, const float *zk,
-                                          float *ok, int64_t n, float b) {
-    (void)zk, (void)b; /* no bias */
+                                          float *ok, int64_t n, float b, const float *B,
+                                          float b_lo, float b_hi) {
+    (void)zk, (void)b, (void)B, (void)b_lo, (void)b_hi; /* no bias */
     float S[CV_BLOCK], lo = RELU_HI(float), hi = 0;
     CV_SIMD_RANGE for (int64_t i = 0; i < n; ++i) {
         float x = X[i], y = Y[i], s = x * x + y * y, r = sqrt(s), k;
@@ -513,8 +534,9 @@ CV_INLINE int cv_modsigmoid_block_fwd_f32(const float *X, const float *Y, const 
 }
 CV_INLINE int cv_modsigmoid_block_bwd_f32(const float *X, const float *Y, const float *zk,
                                           const float *gk, float *ok, int64_t n, float b,
-                                          float *acc) {
-    (void)zk, (void)b, (void)acc; /* no bias */
+                                          const float *B, float b_lo, float b_hi, float *acc,
+                                          float *Q) {
+    (void)zk, (void)b, (void)B, (void)b_lo, (void)b_hi, (void)acc, (void)Q; /* no bias */
     float H[CV_BLOCK], K[CV_BLOCK], C[CV_BLOCK], lo = RELU_HI(float), hi = 0, g_hi = 0;
     CV_SIMD_RANGE for (int64_t i = 0; i < n; ++i) {
         float x = X[i], y = Y[i], s = x * x + y * y, r = sqrt(s), k;
@@ -537,80 +559,161 @@ CV_INLINE int cv_modsigmoid_block_bwd_f32(const float *X, const float *Y, const 
 }
 #define cv_modsigmoid_block_fwd_f64 cv_no_block_fwd_f64
 #define cv_modsigmoid_block_bwd_f64 cv_no_block_bwd_f64
-/* Forward and backward of g(|z|) z/|z| for one kind, with a real parameter b constant over
-   runs of `inner` elements and cycling through `channels` values (a scalar: channels = 1).
+/* The bias of a block of n elements, where element j reads bias[(j / inner) % channels] (0
+   without a bias) and the first is at place p of a run of channel c: where the block lies in
+   that run, returns c and sets
+   b_lo = b_hi = its bias; else returns -1, fills B with each element's bias and sets their
+   range. Runs shorter than a block (a bias per feature on the fastest dimension: ModReLU after
+   Linear, or channels last) so cost a fill, not a block cut short at each run's end (which
+   made per-feature ModReLU on (4096, 512) 2x slower than the eager maths). */
+#define BIAS_BLOCK_FNS(SUF, T)                                                                     \
+    CV_INLINE int64_t cv_bias_block_##SUF(const T *bias, int64_t channels, int64_t inner,          \
+                                          int64_t c, int64_t p, int64_t n, T *B, T *b_lo,          \
+                                          T *b_hi) {                                               \
+        if (!bias) {                                                                               \
+            *b_lo = *b_hi = 0;                                                                     \
+            return 0;                                                                              \
+        }                                                                                          \
+        if (channels == 1 || inner - p >= n) {                                                     \
+            *b_lo = *b_hi = bias[c];                                                               \
+            return c;                                                                              \
+        }                                                                                          \
+        for (int64_t i = 0; i < n;) {                                                              \
+            int64_t m;                                                                             \
+            if (inner == 1) { /* bias[c], bias[c + 1], ...: a copy up to the wrap */               \
+                m = channels - c < n - i ? channels - c : n - i;                                   \
+                CV_SIMD for (int64_t t = 0; t < m; ++t) B[i + t] = bias[c + t];                    \
+                c = (c + m) % channels;                                                            \
+            } else {                                                                               \
+                m = inner - p < n - i ? inner - p : n - i;                                         \
+                T b = bias[c];                                                                     \
+                CV_SIMD for (int64_t t = 0; t < m; ++t) B[i + t] = b;                              \
+                p = (p + m) % inner;                                                               \
+                c = p == 0 ? (c + 1) % channels : c;                                               \
+            }                                                                                      \
+            i += m;                                                                                \
+        }                                                                                          \
+        T lo = B[0], hi = B[0];                                                                    \
+        _Pragma("omp simd reduction(min : lo) reduction(max : hi)") for (int64_t i = 0; i < n;     \
+                                                                          ++i) {                   \
+            lo = B[i] < lo ? B[i] : lo;                                                            \
+            hi = B[i] > hi ? B[i] : hi;                                                            \
+        }                                                                                          \
+        *b_lo = lo, *b_hi = hi;                                                                    \
+        return -1;                                                                                 \
+    }                                                                                              \
+    /* Adds the per-element bias gradients Q of such a block into their channels' sums in          \
+       gbias. */                                                                                   \
+    CV_INLINE void cv_bias_scatter_##SUF(const T *Q, int64_t n, double *gbias, int64_t channels,   \
+                                         int64_t inner, int64_t c, int64_t p) {                    \
+        for (int64_t i = 0; i < n; ++i) {                                                          \
+            gbias[c] += Q[i];                                                                      \
+            p = p + 1 == inner ? 0 : p + 1;                                                        \
+            c = p == 0 ? (c + 1 == channels ? 0 : c + 1) : c;                                      \
+        }                                                                                          \
+    }
+BIAS_BLOCK_FNS(f32, float)
+BIAS_BLOCK_FNS(f64, double)
+/* The channel c and place p in its run of the element n places on (a division only where the
+   step leaves the run). */
+CV_INLINE void cv_bias_advance(int64_t *c, int64_t *p, int64_t n, int64_t channels, int64_t inner) {
+    int64_t q = *p + n;
+    if (q < inner) {
+        *p = q;
+        return;
+    }
+    *c = (*c + q / inner) % channels;
+    *p = q % inner;
+}
+/* c and p of element j (cv_bias_block). */
+#define CV_BIAS_START(j)                                                                           \
+    int64_t c = bias ? ((j) / inner) % channels : 0, p = bias ? (j) % inner : 0
+
+/* Forward and backward of g(|z|) z/|z| for one kind, with a real parameter b that element j
+   reads from bias[(j / inner) % channels] (a scalar: channels = 1; no bias: NULL, b = 0).
    The forward is g(r) u, so no g/r overflows at a tiny r. The backward writes PyTorch's
    vector-Jacobian product
      grad_z = (g' + g/r)/2 G + (g' - g/r)/2 u^2 conj(G) = u (g' q + i (g/r) p),
    q + ip = conj(u) G, which is g'(0) G at z = 0 (u = 0 there: the term E G), and, when gbias is
-   not NULL, adds sum(g' q) per channel into gbias. BLOCK##_fwd/_bwd may do a whole block
-   another way first, from the split X, Y, the parameter b and (backward) the bias sum acc, and
-   return 1: ModReLU's and float32 ModTanh's and ModSigmoid's z-frame blocks. */
+   not NULL, adds sum(g' q) per channel into gbias. Each block of CV_BLOCK elements is one call
+   of NAME_fwd/bwd_block, with one b (B = NULL) or, spanning several channels' runs, the biases
+   B in [b_lo, b_hi] (see CV_BIAS_AT). BLOCK##_fwd/_bwd may do a whole block another way first,
+   from the split X, Y, the biases and (backward) their gradients, and return 1: ModReLU's and
+   float32 ModTanh's and ModSigmoid's z-frame blocks. */
 #define MODSCALE_KERNELS(NAME, SUF, T, GFN, BLOCK)                                                 \
+    CV_INLINE void cv_##NAME##_fwd_block_##SUF(const T *zk, T *ok, int64_t n, T b, const T *B,     \
+                                               T b_lo, T b_hi) {                                   \
+        T X[CV_BLOCK], Y[CV_BLOCK], OX[CV_BLOCK], OY[CV_BLOCK], lo, hi;                            \
+        (void)b;                                                                                   \
+        cv_split_##SUF(zk, X, Y, n);                                                               \
+        if (BLOCK##_fwd_##SUF(X, Y, zk, ok, n, b, B, b_lo, b_hi))                                  \
+            return;                                                                                \
+        CV_TWO_PASS(MODSCALE_FWD_PASS, SUF, T, GFN)                                                \
+        CV_SIMD for (int64_t i = 0; i < n; ++i) {                                                  \
+            ok[2 * i] = OX[i];                                                                     \
+            ok[2 * i + 1] = OY[i];                                                                 \
+        }                                                                                          \
+    }                                                                                              \
     CV_DEFINE(cv_##NAME##_fwd_##SUF,                                                               \
               (const T *z, T *out, const T *bias, int64_t channels, int64_t inner),                \
               (z, out, bias, channels, inner)) {                                                   \
-        T X[CV_BLOCK], Y[CV_BLOCK], OX[CV_BLOCK], OY[CV_BLOCK], lo, hi;                            \
-        for (int64_t j = start; j < stop;) {                                                       \
-            int64_t run = j / inner, end = (run + 1) * inner;                                      \
-            T b = bias ? bias[run % channels] : (T)0; /* read by the relu kind only */             \
-            (void)b;                                                                               \
-            if (end > stop)                                                                        \
-                end = stop;                                                                        \
-            for (int64_t k = j; k < end; k += CV_BLOCK) {                                          \
-                int64_t n = end - k < CV_BLOCK ? end - k : CV_BLOCK;                               \
-                const T *zk = z + 2 * k;                                                           \
-                T *ok = out + 2 * k;                                                               \
-                cv_split_##SUF(zk, X, Y, n);                                                       \
-                if (BLOCK##_fwd_##SUF(X, Y, zk, ok, n, b))                                         \
-                    continue;                                                                      \
-                CV_TWO_PASS(MODSCALE_FWD_PASS, SUF, T, GFN)                                        \
-                CV_SIMD for (int64_t i = 0; i < n; ++i) {                                          \
-                    ok[2 * i] = OX[i];                                                             \
-                    ok[2 * i + 1] = OY[i];                                                         \
-                }                                                                                  \
-            }                                                                                      \
-            j = end;                                                                               \
+        T B[CV_BLOCK], b_lo, b_hi;                                                                 \
+        CV_BIAS_START(start);                                                                      \
+        for (int64_t k = start; k < stop; k += CV_BLOCK) {                                         \
+            int64_t n = stop - k < CV_BLOCK ? stop - k : CV_BLOCK;                                 \
+            int64_t one = cv_bias_block_##SUF(bias, channels, inner, c, p, n, B, &b_lo, &b_hi);    \
+            if (CV_LIKELY(one >= 0)) /* the common case's code first: 3 % faster (in L1) */        \
+                cv_##NAME##_fwd_block_##SUF(z + 2 * k, out + 2 * k, n, b_lo, NULL, b_lo, b_lo);    \
+            else                                                                                   \
+                cv_##NAME##_fwd_block_##SUF(z + 2 * k, out + 2 * k, n, 0, B, b_lo, b_hi);          \
+            if (bias)                                                                              \
+                cv_bias_advance(&c, &p, n, channels, inner);                                       \
         }                                                                                          \
+    }                                                                                              \
+    /* Returns the block's bias gradient sum where B is NULL, else writes each element's to Q. */  \
+    CV_INLINE T cv_##NAME##_bwd_block_##SUF(const T *zk, const T *gk, T *ok, int64_t n, T b,       \
+                                            const T *B, T b_lo, T b_hi, T *Q) {                    \
+        T X[CV_BLOCK], Y[CV_BLOCK], RT[CV_BLOCK], E[CV_BLOCK], C[CV_BLOCK], W[CV_BLOCK];           \
+        T DG[CV_BLOCK], lo, hi, acc = 0, g_hi = 0;                                                 \
+        (void)b;                                                                                   \
+        cv_split_##SUF(zk, X, Y, n);                                                               \
+        if (BLOCK##_bwd_##SUF(X, Y, zk, gk, ok, n, b, B, b_lo, b_hi, &acc, Q))                     \
+            return acc;                                                                            \
+        MODSCALE_BWD_PASS(SUF, T, GFN, 0)                                                          \
+        int careful = !(lo >= CV_LO(T) && hi <= CV_HI(T) && -b_lo <= CV_B_SAFE(T) &&               \
+                        b_hi <= CV_B_SAFE(T));                                                     \
+        if (careful) {                                                                             \
+            MODSCALE_BWD_PASS(SUF, T, GFN, 1)                                                      \
+        } else {                                                                                   \
+            MODSCALE_BWD_FINAL(T, 0)                                                               \
+        }                                                                                          \
+        if (careful || !(g_hi <= CV_G_SAFE(T))) {                                                  \
+            MODSCALE_BWD_FINAL(T, 1)                                                               \
+        }                                                                                          \
+        return acc;                                                                                \
     }                                                                                              \
     CV_DEFINE(cv_##NAME##_bwd_##SUF,                                                               \
               (const T *z, const T *grad, T *gz, const T *bias, int64_t channels, int64_t inner,   \
                double *gbias),                                                                     \
               (z, grad, gz, bias, channels, inner, gbias ? gbias + cv_range * channels : NULL)) {  \
-        T X[CV_BLOCK], Y[CV_BLOCK], RT[CV_BLOCK], E[CV_BLOCK], C[CV_BLOCK], W[CV_BLOCK];           \
-        T DG[CV_BLOCK], lo, hi;                                                                    \
-        for (int64_t j = start; j < stop;) {                                                       \
-            int64_t run = j / inner, end = (run + 1) * inner;                                      \
-            T b = bias ? bias[run % channels] : (T)0; /* read by the relu kind only */             \
-            (void)b;                                                                               \
-            double total = 0;                                                                      \
-            if (end > stop)                                                                        \
-                end = stop;                                                                        \
-            for (int64_t k = j; k < end; k += CV_BLOCK) {                                          \
-                int64_t n = end - k < CV_BLOCK ? end - k : CV_BLOCK;                               \
-                const T *zk = z + 2 * k, *gk = grad + 2 * k;                                       \
-                T *ok = gz + 2 * k;                                                                \
-                T acc = 0, g_hi = 0;                                                               \
-                cv_split_##SUF(zk, X, Y, n);                                                       \
-                if (BLOCK##_bwd_##SUF(X, Y, zk, gk, ok, n, b, &acc)) {                             \
-                    total += acc;                                                                  \
-                    continue;                                                                      \
-                }                                                                                  \
-                MODSCALE_BWD_PASS(SUF, T, GFN, 0)                                                  \
-                int careful = !(lo >= CV_LO(T) && hi <= CV_HI(T) && fabs(b) <= CV_B_SAFE(T));      \
-                if (careful) {                                                                     \
-                    MODSCALE_BWD_PASS(SUF, T, GFN, 1)                                              \
-                } else {                                                                           \
-                    MODSCALE_BWD_FINAL(T, 0)                                                       \
-                }                                                                                  \
-                if (careful || !(g_hi <= CV_G_SAFE(T))) {                                          \
-                    MODSCALE_BWD_FINAL(T, 1)                                                       \
-                }                                                                                  \
-                total += acc;                                                                      \
+        T B[CV_BLOCK], Q[CV_BLOCK], b_lo, b_hi;                                                    \
+        CV_BIAS_START(start);                                                                      \
+        for (int64_t k = start; k < stop; k += CV_BLOCK) {                                         \
+            int64_t n = stop - k < CV_BLOCK ? stop - k : CV_BLOCK;                                 \
+            const T *zk = z + 2 * k, *gk = grad + 2 * k;                                           \
+            T *ok = gz + 2 * k;                                                                    \
+            int64_t one = cv_bias_block_##SUF(bias, channels, inner, c, p, n, B, &b_lo, &b_hi);    \
+            if (CV_LIKELY(one >= 0)) {                                                             \
+                T sum = cv_##NAME##_bwd_block_##SUF(zk, gk, ok, n, b_lo, NULL, b_lo, b_lo, NULL);  \
+                if (gbias)                                                                         \
+                    gbias[one] += sum;                                                             \
+            } else {                                                                               \
+                cv_##NAME##_bwd_block_##SUF(zk, gk, ok, n, 0, B, b_lo, b_hi, Q);                   \
+                if (gbias)                                                                         \
+                    cv_bias_scatter_##SUF(Q, n, gbias, channels, inner, c, p);                     \
             }                                                                                      \
-            if (gbias)                                                                             \
-                gbias[run % channels] += total;                                                    \
-            j = end;                                                                               \
+            if (bias)                                                                              \
+                cv_bias_advance(&c, &p, n, channels, inner);                                       \
         }                                                                                          \
     }
 

@@ -163,6 +163,42 @@ def test_kernel_over_parallel_ranges(name: str, dtype: torch.dtype) -> None:
         torch.testing.assert_close(a, b, rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize(
+    ("shape", "channels_last", "threads"),
+    [
+        ((7, 300), False, 1),  # a bias per feature after Linear: runs of 1, wrapping mid-block
+        ((5, 100), False, 1),
+        ((1024, 96), False, 3),  # ranges that start mid-run
+        ((4, 6, 5, 7), False, 1),  # runs of 35
+        ((4, 6, 5, 7), True, 1),  # channels last: runs of 1 through 6 channels
+        ((2, 6, 128, 66), True, 3),
+    ],
+)
+def test_bias_runs_shorter_than_a_block(
+    shape: tuple[int, ...], channels_last: bool, threads: int, dtype: torch.dtype
+) -> None:
+    """Blocks of 256 elements that span several channels' runs take each element's bias, some
+    negative (ModReLU's z-frame blocks), zero or positive (the general way), and sum its bias
+    gradient per channel: as the eager maths."""
+    module = cvlayers.ModReLU(num_features=shape[1]).to(_real_dtype(dtype))
+    with torch.no_grad():
+        module.bias.uniform_(-0.8, 0.3)
+        module.bias[::5] = 0
+    z = torch.randn(shape, dtype=dtype)
+    if channels_last:
+        z = z.to(memory_format=torch.channels_last)
+    saved = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        assert _native._threads(z.numel()) == threads
+        fused, eager = _both(module, z)
+    finally:
+        torch.set_num_threads(saved)
+    tol = 1e-12 if dtype == torch.complex128 else 1e-5
+    for a, b in zip(fused, eager, strict=True):
+        torch.testing.assert_close(a, b, rtol=tol, atol=tol)
+
+
 @pytest.mark.skipif(not _native.available(), reason="kernels not built")
 @pytest.mark.parametrize("n", [0, 1, 63, 64, 65, 100, 3 * 64 + 5, 1000])
 @pytest.mark.parametrize("threads", [1, 2, 3, 5])
