@@ -824,6 +824,18 @@ CV_INLINE void cv_bias_advance(int64_t *c, int64_t *p, int64_t n, int64_t channe
         gw[1] += total1;                                                                           \
     }
 
+/* ReLU of Re and Im, over the 2n reals, as torch.relu: 0 where t <= 0, t elsewhere (NaN kept);
+   the backward from the saved output as torch's threshold_backward: 0 where out <= 0, else G
+   (which passes G on at a NaN). */
+#define CRELU_KERNELS(SUF, T)                                                                      \
+    CV_DEFINE(cv_crelu_fwd_##SUF, (const T *z, T *out), (z, out)) {                                \
+        CV_SIMD for (int64_t i = 2 * start; i < 2 * stop; ++i) out[i] = z[i] <= 0 ? (T)0 : z[i];   \
+    }                                                                                              \
+    CV_DEFINE(cv_crelu_bwd_##SUF, (const T *out, const T *grad, T *gz), (out, grad, gz)) {         \
+        CV_SIMD for (int64_t i = 2 * start; i < 2 * stop; ++i) gz[i] =                             \
+            out[i] <= 0 ? (T)0 : grad[i];                                                          \
+    }
+
 /* tanh of Re and Im, over the 2n reals; the backward G (1 - out^2) from the saved output. */
 #define CTANH_KERNELS(SUF, T)                                                                      \
     CV_DEFINE(cv_ctanh_fwd_##SUF, (const T *z, T *out), (z, out)) {                                \
@@ -980,6 +992,7 @@ CV_INLINE void cv_bias_advance(int64_t *c, int64_t *p, int64_t n, int64_t channe
     MODSCALE_KERNELS(modrelu, SUF, T, RELU_G, cv_modrelu_block)                                    \
     MODSCALE_KERNELS(modtanh, SUF, T, TANH_G, cv_modtanh_block)                                    \
     MODSCALE_KERNELS(modsigmoid, SUF, T, SIGMOID_G, cv_modsigmoid_block)                           \
+    CRELU_KERNELS(SUF, T)                                                                          \
     CTANH_KERNELS(SUF, T)                                                                          \
     CSIGMOID_KERNELS(SUF, T)                                                                       \
     CELU_KERNELS(SUF, T)                                                                           \

@@ -19,7 +19,6 @@ At :math:`z = 0` every function returns 0; :math:`g(r)/r` takes its limit :math:
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -118,7 +117,7 @@ _KERNELS = {"relu_bias": "modrelu", "tanh": "modtanh", "sigmoid": "modsigmoid"}
 
 
 def _bias_layout(z: Tensor, bias: Tensor | None) -> tuple[int, int] | None:
-    """(channels, inner) such that element i of flat ``z`` reads ``bias[(i // inner) %
+    """(channels, inner) such that element i of ``z``'s memory reads ``bias[(i // inner) %
     channels]``, when the kernels apply to ``z`` and its broadcast ``bias`` (None: no bias);
     else None."""
     if not _native.usable(z, bias) or z.numel() == 0:
@@ -137,8 +136,8 @@ def _bias_layout(z: Tensor, bias: Tensor | None) -> tuple[int, int] | None:
         return 1, z.numel()
     if len(varying) > 1:
         return None
-    d = varying[0]
-    return z.shape[d], math.prod(z.shape[d + 1 :])
+    d = varying[0]  # in memory, bias[i] for runs of stride(d) elements, in any dense layout
+    return z.shape[d], z.stride(d)
 
 
 class _ModulusScale(Function):

@@ -7,12 +7,14 @@ they apply exactly:
 
 - the extension was built (an optional part of the install; without a C compiler it is
   skipped) and ``CVLAYERS_NATIVE`` is not ``0``;
-- CPU tensors, complex64 or complex128, contiguous, without a lazy conjugate or negation;
+- CPU tensors, complex64 or complex128, dense in some order of their dimensions (contiguous,
+  channels-last, transposed: :func:`dense`), without a lazy conjugate or negation;
 - not while ``torch.compile`` traces (the eager maths is traceable) or a ``torch.func``
   transform runs (its wrapper tensors have no data pointers), and in backward only when no
   graph is being built (``create_graph=True`` keeps the differentiable eager backward).
 
-Everywhere else (CUDA, strided inputs, double backward) the eager maths runs. Large tensors are
+Everywhere else (CUDA, inputs with gaps such as ``z[:, ::2]``, double backward) the eager maths
+runs. Large tensors are
 split into several ranges per thread, which ``torch.get_num_threads()`` threads take as they
 come free: on Linux the kernels are built with OpenMP and share torch's own OpenMP threads
 (ctypes releases the GIL).
@@ -34,7 +36,16 @@ from torch import Tensor
 from ._checks import REAL_DTYPE
 from ._function import transforms_active
 
-__all__ = ["available", "backward", "enabled", "forward", "launch", "usable", "usable_backward"]
+__all__ = [
+    "available",
+    "backward",
+    "dense",
+    "enabled",
+    "forward",
+    "launch",
+    "usable",
+    "usable_backward",
+]
 
 _SUFFIX = {torch.complex64: "f32", torch.complex128: "f64"}
 # Elements per thread below which another thread costs more than it saves.
@@ -45,6 +56,8 @@ _P, _I, _D = ctypes.c_void_p, ctypes.c_int64, ctypes.c_double
 _SIGNATURES: dict[str, list[Any]] = {
     **{f"mod{kind}_fwd": [_P, _P, _P, _I, _I] for kind in ("relu", "tanh", "sigmoid")},
     **{f"mod{kind}_bwd": [_P, _P, _P, _P, _I, _I, _P] for kind in ("relu", "tanh", "sigmoid")},
+    "crelu_fwd": [_P, _P],
+    "crelu_bwd": [_P, _P, _P],
     "ctanh_fwd": [_P, _P],
     "ctanh_bwd": [_P, _P, _P],
     "csigmoid_fwd": [_P, _P],
@@ -121,11 +134,27 @@ def eager() -> Iterator[None]:
         enabled(before)
 
 
+def dense(t: Tensor) -> bool:
+    """Whether ``t``'s elements fill its memory span without gaps or overlaps, in some order of
+    its dimensions (contiguous, channels-last, transposed, permuted). An elementwise kernel then
+    runs over that memory as over a flat array, and ``torch.empty_like(t)`` has ``t``'s strides
+    (torch's rule for such tensors), so its output is laid out as its input."""
+    if t.is_contiguous():
+        return True
+    span = 1
+    extents = sorted((st, n) for st, n in zip(t.stride(), t.shape, strict=True) if n != 1)
+    for stride, size in extents:
+        if stride != span:
+            return False
+        span *= size
+    return True
+
+
 def _native_complex(t: Tensor) -> bool:
     return (
         t.dtype in _SUFFIX
         and t.device.type == "cpu"
-        and t.is_contiguous()
+        and dense(t)
         and not t.is_conj()
         and not t.is_neg()
     )
@@ -155,9 +184,14 @@ def usable_backward(z: Tensor, *real: Tensor | None, kernel: str = "") -> bool:
     return not torch.is_grad_enabled() and usable(z, *real, kernel=kernel)
 
 
-def raw(t: Tensor) -> Tensor:
-    """``t`` as a dense tensor without lazy conjugate or negation (a gradient may be either)."""
-    return t.resolve_conj().resolve_neg().contiguous()
+def laid_out_as(t: Tensor, z: Tensor) -> Tensor:
+    """``t`` (a gradient of dense ``z``'s shape) without lazy conjugate or negation, and in
+    ``z``'s memory order, copied where it is not (an expanded ``ones`` from ``sum()``, another
+    layout): the kernels read both as flat arrays, element i of one with element i of the
+    other."""
+    t = t.resolve_conj().resolve_neg()
+    same = all(a == b for a, b, n in zip(t.stride(), z.stride(), z.shape, strict=True) if n != 1)
+    return t if same else torch.empty_like(z, dtype=t.dtype).copy_(t)
 
 
 # Set in a child started by fork: GNU OpenMP cannot start threads there once the parent has
@@ -209,7 +243,7 @@ def launch(family: str, z: Tensor, *args: Tensor | float | None, partial: int = 
 
 def forward(family: str, z: Tensor, *extra: Tensor | float | None, real: bool = False) -> Tensor:
     """The output of kernel ``{family}_fwd`` on ``z`` (a real tensor of z's shape if ``real``)."""
-    out = torch.empty(z.shape, dtype=REAL_DTYPE[z.dtype]) if real else torch.empty_like(z)
+    out = torch.empty_like(z, dtype=REAL_DTYPE[z.dtype] if real else z.dtype)
     launch(f"{family}_fwd", z, z, out, *extra)
     return out
 
@@ -220,5 +254,5 @@ def backward(
     """The input gradient from kernel ``{family}_bwd`` for the saved ``z`` and upstream
     ``grad``, and the per-range sums of its accumulator when ``partial`` (see :func:`launch`)."""
     grad_z = torch.empty_like(z)
-    sums = launch(f"{family}_bwd", z, z, raw(grad), grad_z, *extra, partial=partial)
+    sums = launch(f"{family}_bwd", z, z, laid_out_as(grad, z), grad_z, *extra, partial=partial)
     return grad_z, sums

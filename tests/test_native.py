@@ -27,6 +27,7 @@ CASES: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
     "ModReLU": (lambda: cvlayers.ModReLU(bias=-0.3), (4, 3, 50)),
     "ModReLU+": (lambda: cvlayers.ModReLU(bias=0.2), (4, 3, 50)),
     "ModReLU-channels": (lambda: cvlayers.ModReLU(num_features=3, bias=-0.2), (4, 3, 7, 5)),
+    "CReLU": (cvlayers.CReLU, (4, 3, 50)),
     "ModTanh": (cvlayers.ModTanh, (4, 3, 50)),
     "ModSigmoid": (cvlayers.ModSigmoid, (4, 3, 50)),
     "CTanh": (cvlayers.CTanh, (4, 3, 50)),
@@ -212,6 +213,15 @@ def test_ranges_cover_every_element_once(n: int, threads: int) -> None:
     torch.testing.assert_close(out, torch.arange(1, n + 1, dtype=torch.float64) * 2**0.5)
 
 
+def test_per_channel_bias_layout_follows_the_memory() -> None:
+    """Channels last, bias[c] applies to runs of one element, cycling through the channels."""
+    from cvlayers._modulus import _bias_layout
+
+    z = torch.randn(2, 3, 4, 5, dtype=torch.complex64).to(memory_format=torch.channels_last)
+    assert _bias_layout(z, torch.zeros(3, 1, 1)) == (3, 1)
+    assert _bias_layout(z, torch.zeros(5)) == (5, 3)
+
+
 @pytest.mark.parametrize(
     ("bias_shape", "layout"),
     [((), (1, 60)), ((3, 1, 1), (3, 20)), ((5,), (5, 1)), ((1, 4, 1), (4, 5)), ((3, 4, 1), None)],
@@ -230,11 +240,85 @@ def test_bias_layouts(bias_shape: tuple[int, ...], layout: tuple[int, int] | Non
     torch.autograd.gradcheck(lambda z, b: CF.modrelu(z, b), (z, bias))
 
 
-def test_strided_and_conjugate_inputs_take_the_eager_path() -> None:
+def test_inputs_with_gaps_overlaps_or_lazy_bits_take_the_eager_path() -> None:
     z = torch.randn(6, 8, dtype=torch.complex64)
-    for view in (z.t(), z.conj(), z[:, ::2]):
+    for view in (z.conj(), z[:, ::2], z[:, :1].expand(6, 4), z.t()[1:5]):
         assert not _native.usable(view)
         torch.testing.assert_close(CF.cardioid(view), CF.cardioid(view.resolve_conj().contiguous()))
+
+
+def test_dense_layouts_take_the_kernels() -> None:
+    """Any order of the dimensions without gaps: the kernels run over the memory as it lies."""
+    z = torch.randn(2, 3, 4, 5, dtype=torch.complex64)
+    for view in (
+        z.to(memory_format=torch.channels_last),
+        z.permute(3, 1, 0, 2),
+        z.transpose(-1, -2),
+        z[1:],  # an offset
+        z[:1].permute(3, 0, 2, 1),  # and a size-1 dimension
+        z.view(-1)[:0],
+    ):
+        assert _native.dense(view) and _native.usable(view)
+    assert not _native.dense(z[:, :, ::2])
+
+
+# Memory layouts of a (4, 3, 6, 5) input (or a real one for Mod's upstream gradient).
+LAYOUTS: dict[str, Callable[[Tensor], Tensor]] = {
+    "channels_last": lambda t: t.to(memory_format=torch.channels_last),
+    "permuted": lambda t: t.permute(2, 0, 3, 1).contiguous().permute(1, 3, 0, 2),
+    "transposed": lambda t: t.transpose(0, 3).contiguous().transpose(0, 3),
+}
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("name", list(CASES))
+def test_dense_layouts_match_contiguous(
+    name: str, layout: str, dtype: torch.dtype, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A channels-last or transposed input takes the kernels, outputs its own layout (as torch's
+    elementwise ops do) and gives the contiguous input's results; so do upstream gradients in
+    the contiguous layout (view_as_complex's backward makes them so) or expanded from sum()."""
+    factory, _ = CASES[name]
+    module = factory().to(_real_dtype(dtype))
+    z = torch.randn(4, 3, 6, 5, dtype=dtype)
+    strided = LAYOUTS[layout](z)
+    assert strided.stride() != z.stride() and torch.equal(strided, z)
+    launched: list[str] = []
+    launch = _native.launch
+
+    def spy(family: str, *args: Any, **kwargs: Any) -> Any:
+        launched.append(family)
+        return launch(family, *args, **kwargs)
+
+    expected = _run(module, z)
+    monkeypatch.setattr(_native, "launch", spy)
+    got = _run(module, strided)
+    eager = name == "CGELU" and dtype == torch.complex128  # a float32 kernel only
+    assert [f.rpartition("_")[2] for f in launched] == ([] if eager else ["fwd", "bwd"])
+    out = module(strided)
+    assert out.stride() == strided.stride()
+    # The kernels' elementwise results are the same bits (torch's own ops, the eager path, may
+    # round otherwise in another layout); parameter gradients sum in another order.
+    for i, (a, b) in enumerate(zip(got, expected, strict=True)):
+        exact = i < 2 and not eager
+        torch.testing.assert_close(a, b, rtol=0 if exact else None, atol=0 if exact else None)
+    for upstream in ("contiguous", "expanded"):
+        x = strided.detach().requires_grad_(True)
+        y = module(x)
+        if upstream == "contiguous":
+            y.backward(torch.ones(y.shape, dtype=y.dtype))
+        else:
+            (y.real if y.is_complex() else y).sum().backward()
+        reference = z.detach().requires_grad_(True)
+        y_ref = module(reference)
+        (y_ref.real if y_ref.is_complex() else y_ref).sum().backward()
+        if upstream == "contiguous" and y.is_complex():
+            reference.grad = None
+            module(reference).backward(torch.ones_like(y_ref))
+        exact = not eager
+        torch.testing.assert_close(
+            x.grad, reference.grad, rtol=0 if exact else None, atol=0 if exact else None
+        )
 
 
 def _ulps(got: Tensor, exact: Tensor) -> Tensor:
