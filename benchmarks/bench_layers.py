@@ -4,6 +4,7 @@ torchcvnn and complextorch (where installed), all in one process."""
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -153,4 +154,43 @@ def run(quick: bool = False, device: torch.device | str = "cpu") -> list[Case]:
                         min_run_time=min_run_time,
                     )
                 )
+    cases += _layouts(z, reference, device, min_run_time)
+    return cases
+
+
+def _layouts(
+    z: torch.Tensor, reference: Callable[[], None], device: torch.device, min_run_time: float
+) -> list[Case]:
+    """Activations as a model meets them, on ``z``'s numel: a bias per feature after Linear
+    (on the fastest dimension), against z * 2; channels last after a conv, against the same
+    module on the contiguous input."""
+    width = 512
+    features = z.reshape(-1, width)
+    per_feature = cvlayers.ModReLU(num_features=width, bias=-0.1).to(device)
+    cases = [
+        time_case(
+            "layers",
+            f"ModReLU(num_features={width}) fwd+bwd on {tuple(features.shape)}",
+            "z * 2 (memory-bound)",
+            fwd_bwd(per_feature, features),
+            reference,
+            device=device,
+            min_run_time=min_run_time,
+        )
+    ]
+    image = z.reshape(-1, 16, 16, 16)
+    channels_last = image.contiguous(memory_format=torch.channels_last)
+    for module in (cvlayers.CReLU(), cvlayers.ModReLU(num_features=16), cvlayers.Cardioid()):
+        module = module.to(device)
+        cases.append(
+            time_case(
+                "layers",
+                f"{type(module).__name__} fwd+bwd, channels last {tuple(image.shape)}",
+                "the same, contiguous",
+                fwd_bwd(module, channels_last),
+                fwd_bwd(module, image),
+                device=device,
+                min_run_time=min_run_time,
+            )
+        )
     return cases

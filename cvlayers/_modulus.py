@@ -128,16 +128,18 @@ def _bias_layout(z: Tensor, bias: Tensor | None) -> tuple[int, int] | None:
         return None  # the output takes the broadcast shape: the eager path
     if bias.numel() == 1:  # one value for every element
         return 1, z.numel()
-    if any(b not in (1, n) for b, n in zip(reversed(bias.shape), reversed(z.shape), strict=False)):
-        return None  # the eager path raises the broadcasting error
-    strides = bias.expand(z.shape).stride()
-    varying = [d for d, n in enumerate(z.shape) if n > 1 and strides[d] != 0]
-    if not varying:
+    lead, varying = z.dim() - bias.dim(), -1
+    for d, n in enumerate(bias.shape, start=lead):
+        if n != 1 and n != z.shape[d]:
+            return None  # the eager path raises the broadcasting error
+        if n != 1:
+            if varying >= 0:
+                return None
+            varying = d
+    if varying < 0:
         return 1, z.numel()
-    if len(varying) > 1:
-        return None
-    d = varying[0]  # in memory, bias[i] for runs of stride(d) elements, in any dense layout
-    return z.shape[d], z.stride(d)
+    # In memory, bias[c] for runs of stride(d) elements, in any dense layout.
+    return z.shape[varying], z.stride(varying)
 
 
 class _ModulusScale(Function):
