@@ -12,7 +12,7 @@ from torch import Tensor
 from . import _native
 from ._checks import check_complex
 from ._function import Function
-from ._modulus import as_complex, modulus_fn, modulus_scale, reduce_to
+from ._modulus import _bias_layout, as_complex, modulus_fn, modulus_scale, reduce_to
 from ._modulus import cardioid as _cardioid
 
 __all__ = [
@@ -401,6 +401,20 @@ def _slopes_view(weight: Tensor, z: Tensor) -> Tensor:
     return weight if weight.dim() == 1 else weight.view(-1, *([1] * (z.dim() - 2)), 2)
 
 
+def _slopes_kernel_args(z: Tensor, weight: Tensor) -> tuple[Tensor, Tensor, int, int] | None:
+    """The cprelu kernels' slopes as two planes (Re's, Im's) and their (channels, inner) layout
+    in ``z``'s memory (as :func:`cvlayers._modulus._bias_layout`'s), where the kernels apply;
+    else None."""
+    if z.numel() == 0 or not _native.usable(z, weight):
+        return None
+    planes = weight.reshape(-1, 2).t().contiguous()  # (2, C)
+    if weight.dim() == 1:
+        layout: tuple[int, int] | None = (1, z.numel())
+    else:  # per channel, dim 1 of z
+        layout = _bias_layout(z, planes[0].view(-1, *([1] * (z.dim() - 2))))
+    return None if layout is None else (planes[0], planes[1], *layout)
+
+
 class _SplitPReLU(Function):
     """PReLU on the real view with slopes (w_re, w_im), shared (2,) or per channel (C, 2),
     saving only the input: prelu(t) = max(t, 0) + w min(t, 0). (On CPU, F.prelu with the
@@ -408,8 +422,9 @@ class _SplitPReLU(Function):
 
     @staticmethod
     def forward(z: Tensor, weight: Tensor) -> Tensor:
-        if weight.dim() == 1 and _native.usable(z, weight):
-            return _native.forward("cprelu", z, weight)
+        args = _slopes_kernel_args(z, weight)
+        if args is not None:
+            return _native.forward("cprelu", z, *args)
         t = torch.view_as_real(z)
         slopes = _slopes_view(weight, z)
         return _not_a_view(torch.clamp_min(t, 0).add_(torch.clamp_max(t, 0) * slopes))
@@ -421,10 +436,12 @@ class _SplitPReLU(Function):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, Tensor]:
         z, weight = ctx.saved_tensors
-        if weight.dim() == 1 and _native.usable_backward(z, weight):
-            grad_z, sums = _native.backward("cprelu", z, grad, weight, partial=2)
+        args = None if torch.is_grad_enabled() else _slopes_kernel_args(z, weight)
+        if args is not None:
+            channels = args[2]
+            grad_z, sums = _native.backward("cprelu", z, grad, *args, partial=2 * channels)
             assert sums is not None
-            return grad_z, sums.to(weight.dtype)
+            return grad_z, sums.view(2, channels).t().to(weight.dtype).reshape(weight.shape)
         t, g = torch.view_as_real(z), torch.view_as_real(grad.resolve_conj())
         negative_part = torch.clamp_max(t, 0)
         slopes = _slopes_view(weight, z)

@@ -805,36 +805,85 @@ CV_INLINE void cv_bias_advance(int64_t *c, int64_t *p, int64_t n, int64_t channe
         }                                                                                          \
     }
 
-/* PReLU on Re and Im with slopes w[0], w[1]: max(t, 0) + w min(t, 0); the backward adds
-   sum(G min(t, 0)) per part into gw[0], gw[1]. */
+/* PReLU on Re and Im, max(t, 0) + w min(t, 0), with slopes that element j reads from
+   w0[(j / inner) % channels] (Re) and w1[...] (Im), as MODSCALE_KERNELS reads its bias (one
+   pair: channels = 1); the backward adds sum(G min(t, 0)) per part and channel into gw, Re's
+   channels first. A block of one channel's run takes that pair (A0 = A1 = NULL), one across
+   several takes each element's slopes from A0, A1 (and writes its gradients to Q0, Q1). */
 #define CPRELU_KERNELS(SUF, T)                                                                     \
-    CV_DEFINE(cv_cprelu_fwd_##SUF, (const T *z, T *out, const T *w), (z, out, w)) {                \
-        T w0 = w[0], w1 = w[1];                                                                    \
-        CV_SIMD for (int64_t i = start; i < stop; ++i) {                                           \
-            T x = z[2 * i], y = z[2 * i + 1];                                                      \
-            out[2 * i] = (x < 0 ? (T)0 : x) + w0 * (x > 0 ? (T)0 : x);                             \
-            out[2 * i + 1] = (y < 0 ? (T)0 : y) + w1 * (y > 0 ? (T)0 : y);                         \
+    CV_INLINE void cv_cprelu_fwd_block_##SUF(const T *zk, T *ok, int64_t n, T a0, T a1,            \
+                                             const T *A0, const T *A1) {                           \
+        CV_SIMD for (int64_t i = 0; i < n; ++i) {                                                  \
+            T x = zk[2 * i], y = zk[2 * i + 1], s0 = A0 ? A0[i] : a0, s1 = A1 ? A1[i] : a1;        \
+            ok[2 * i] = (x < 0 ? (T)0 : x) + s0 * (x > 0 ? (T)0 : x);                              \
+            ok[2 * i + 1] = (y < 0 ? (T)0 : y) + s1 * (y > 0 ? (T)0 : y);                          \
         }                                                                                          \
     }                                                                                              \
-    CV_DEFINE(cv_cprelu_bwd_##SUF, (const T *z, const T *grad, T *gz, const T *w, double *gw),     \
-              (z, grad, gz, w, gw + 2 * cv_range)) {                                               \
-        T w0 = w[0], w1 = w[1];                                                                    \
-        double total0 = 0, total1 = 0;                                                             \
+    CV_DEFINE(cv_cprelu_fwd_##SUF,                                                                 \
+              (const T *z, T *out, const T *w0, const T *w1, int64_t channels, int64_t inner),     \
+              (z, out, w0, w1, channels, inner)) {                                                 \
+        T A0[CV_BLOCK], A1[CV_BLOCK], lo, hi;                                                      \
+        const T *bias = w0;                                                                        \
+        CV_BIAS_START(start);                                                                      \
         for (int64_t k = start; k < stop; k += CV_BLOCK) {                                         \
-            int64_t k_end = k + CV_BLOCK < stop ? k + CV_BLOCK : stop;                             \
-            T acc0 = 0, acc1 = 0;                                                                  \
-            CV_SIMD_SUM2 for (int64_t i = k; i < k_end; ++i) {                                     \
-                T x = z[2 * i], y = z[2 * i + 1], gx = grad[2 * i], gy = grad[2 * i + 1];          \
-                gz[2 * i] = x < 0 ? w0 * gx : gx;                                                  \
-                gz[2 * i + 1] = y < 0 ? w1 * gy : gy;                                              \
-                acc0 += gx * (x > 0 ? (T)0 : x);                                                   \
-                acc1 += gy * (y > 0 ? (T)0 : y);                                                   \
+            int64_t n = stop - k < CV_BLOCK ? stop - k : CV_BLOCK;                                 \
+            int64_t one = cv_bias_block_##SUF(w0, channels, inner, c, p, n, A0, &lo, &hi);         \
+            if (CV_LIKELY(one >= 0)) {                                                             \
+                cv_cprelu_fwd_block_##SUF(z + 2 * k, out + 2 * k, n, w0[one], w1[one], NULL,      \
+                                          NULL);                                                  \
+            } else {                                                                               \
+                cv_bias_block_##SUF(w1, channels, inner, c, p, n, A1, &lo, &hi);                   \
+                cv_cprelu_fwd_block_##SUF(z + 2 * k, out + 2 * k, n, 0, 0, A0, A1);                \
             }                                                                                      \
-            total0 += acc0;                                                                        \
-            total1 += acc1;                                                                        \
+            cv_bias_advance(&c, &p, n, channels, inner);                                           \
         }                                                                                          \
-        gw[0] += total0;                                                                           \
-        gw[1] += total1;                                                                           \
+    }                                                                                              \
+    CV_INLINE void cv_cprelu_bwd_block_##SUF(const T *zk, const T *gk, T *ok, int64_t n, T a0,     \
+                                             T a1, const T *A0, const T *A1, T *sum0, T *sum1,     \
+                                             T *Q0, T *Q1) {                                       \
+        T acc0 = 0, acc1 = 0;                                                                      \
+        CV_SIMD_SUM2 for (int64_t i = 0; i < n; ++i) {                                             \
+            T x = zk[2 * i], y = zk[2 * i + 1], gx = gk[2 * i], gy = gk[2 * i + 1];                \
+            T s0 = A0 ? A0[i] : a0, s1 = A1 ? A1[i] : a1;                                          \
+            ok[2 * i] = x < 0 ? s0 * gx : gx;                                                      \
+            ok[2 * i + 1] = y < 0 ? s1 * gy : gy;                                                  \
+            T q0 = gx * (x > 0 ? (T)0 : x), q1 = gy * (y > 0 ? (T)0 : y);                          \
+            if (Q0) {                                                                              \
+                Q0[i] = q0;                                                                        \
+                Q1[i] = q1;                                                                        \
+            } else {                                                                               \
+                acc0 += q0;                                                                        \
+                acc1 += q1;                                                                        \
+            }                                                                                      \
+        }                                                                                          \
+        *sum0 = acc0;                                                                              \
+        *sum1 = acc1;                                                                              \
+    }                                                                                              \
+    CV_DEFINE(cv_cprelu_bwd_##SUF,                                                                 \
+              (const T *z, const T *grad, T *gz, const T *w0, const T *w1, int64_t channels,       \
+               int64_t inner, double *gw),                                                         \
+              (z, grad, gz, w0, w1, channels, inner, gw + 2 * channels * cv_range)) {              \
+        T A0[CV_BLOCK], A1[CV_BLOCK], Q0[CV_BLOCK], Q1[CV_BLOCK], lo, hi, sum0, sum1;              \
+        const T *bias = w0;                                                                        \
+        CV_BIAS_START(start);                                                                      \
+        for (int64_t k = start; k < stop; k += CV_BLOCK) {                                         \
+            int64_t n = stop - k < CV_BLOCK ? stop - k : CV_BLOCK;                                 \
+            const T *zk = z + 2 * k, *gk = grad + 2 * k;                                           \
+            T *ok = gz + 2 * k;                                                                    \
+            int64_t one = cv_bias_block_##SUF(w0, channels, inner, c, p, n, A0, &lo, &hi);         \
+            if (CV_LIKELY(one >= 0)) {                                                             \
+                cv_cprelu_bwd_block_##SUF(zk, gk, ok, n, w0[one], w1[one], NULL, NULL, &sum0,      \
+                                          &sum1, NULL, NULL);                                      \
+                gw[one] += sum0;                                                                   \
+                gw[channels + one] += sum1;                                                        \
+            } else {                                                                               \
+                cv_bias_block_##SUF(w1, channels, inner, c, p, n, A1, &lo, &hi);                   \
+                cv_cprelu_bwd_block_##SUF(zk, gk, ok, n, 0, 0, A0, A1, &sum0, &sum1, Q0, Q1);      \
+                cv_bias_scatter_##SUF(Q0, n, gw, channels, inner, c, p);                           \
+                cv_bias_scatter_##SUF(Q1, n, gw + channels, channels, inner, c, p);                \
+            }                                                                                      \
+            cv_bias_advance(&c, &p, n, channels, inner);                                           \
+        }                                                                                          \
     }
 
 /* ReLU of Re and Im, over the 2n reals, as torch.relu: 0 where t <= 0, t elsewhere (NaN kept);

@@ -21,6 +21,13 @@ pytestmark = pytest.mark.skipif(
     reason="kernels switched off by CVLAYERS_NATIVE=0",
 )
 
+
+def _random_slopes(module: nn.Module) -> nn.Module:
+    with torch.no_grad():
+        module.weight.uniform_(-0.5, 0.5)
+    return module
+
+
 # Every Function with a kernel, as (module factory, input shape); per-channel ModReLU has a
 # bias on dim 1, the functional form one on the last dim.
 CASES: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
@@ -37,6 +44,7 @@ CASES: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
     "Cardioid": (cvlayers.Cardioid, (4, 3, 50)),
     "ZReLU": (cvlayers.ZReLU, (4, 3, 50)),
     "CPReLU": (cvlayers.CPReLU, (4, 3, 50)),
+    "CPReLU-channels": (lambda: _random_slopes(cvlayers.CPReLU(num_parameters=3)), (4, 3, 7, 5)),
     "Mod": (cvlayers.Mod, (4, 3, 50)),
 }
 
@@ -149,7 +157,7 @@ def test_kernel_over_parallel_ranges(name: str, dtype: torch.dtype) -> None:
     factory, _ = CASES[name]
     module = factory().to(_real_dtype(dtype))
     n = 3 * (1 << 15) + 5  # three ranges and a ragged end
-    channels = 3 if name == "ModReLU-channels" else 1
+    channels = 3 if name.endswith("-channels") else 1
     z = torch.randn(2, channels, n // (2 * channels), 1, dtype=dtype)
     threads = torch.get_num_threads()
     torch.set_num_threads(3)
@@ -175,16 +183,24 @@ def test_kernel_over_parallel_ranges(name: str, dtype: torch.dtype) -> None:
         ((2, 6, 128, 66), True, 3),
     ],
 )
+@pytest.mark.parametrize("kind", ["ModReLU", "CPReLU"])
 def test_bias_runs_shorter_than_a_block(
-    shape: tuple[int, ...], channels_last: bool, threads: int, dtype: torch.dtype
+    kind: str, shape: tuple[int, ...], channels_last: bool, threads: int, dtype: torch.dtype
 ) -> None:
-    """Blocks of 256 elements that span several channels' runs take each element's bias, some
-    negative (ModReLU's z-frame blocks), zero or positive (the general way), and sum its bias
-    gradient per channel: as the eager maths."""
-    module = cvlayers.ModReLU(num_features=shape[1]).to(_real_dtype(dtype))
+    """Blocks of 256 elements that span several channels' runs take each element's bias (or
+    slopes), some negative (ModReLU's z-frame blocks), zero or positive (the general way), and
+    sum its gradient per channel: as the eager maths."""
+    module: nn.Module
+    if kind == "ModReLU":
+        module = cvlayers.ModReLU(num_features=shape[1])
+        parameter = module.bias
+    else:
+        module = cvlayers.CPReLU(num_parameters=shape[1])
+        parameter = module.weight
+    module = module.to(_real_dtype(dtype))
     with torch.no_grad():
-        module.bias.uniform_(-0.8, 0.3)
-        module.bias[::5] = 0
+        parameter.uniform_(-0.8, 0.3)
+        parameter[::5] = 0
     z = torch.randn(shape, dtype=dtype)
     if channels_last:
         z = z.to(memory_format=torch.channels_last)
