@@ -159,15 +159,20 @@ def test_kernel_over_parallel_ranges(name: str, dtype: torch.dtype) -> None:
     n = 3 * (1 << 15) + 5  # three ranges and a ragged end
     channels = 3 if name.endswith("-channels") else 1
     z = torch.randn(2, channels, n // (2 * channels), 1, dtype=dtype)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(3)
+    assert _native._parts(3) == 3 * _native._PARTS_PER_THREAD
+    _agrees_with_eager_in_threads(module, z, 3)
+
+
+def _agrees_with_eager_in_threads(module: nn.Module, z: Tensor, threads: int) -> None:
+    """Kernels and eager maths agree on ``module(z)`` with ``threads`` threads at work."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(threads)
     try:
-        assert _native._threads(z.numel()) == 3
-        assert _native._parts(3) == 3 * _native._PARTS_PER_THREAD
+        assert _native._threads(z.numel()) == threads
         fused, eager = _both(module, z)
     finally:
-        torch.set_num_threads(threads)
-    tol = 1e-12 if dtype == torch.complex128 else 1e-5
+        torch.set_num_threads(saved)
+    tol = 1e-12 if z.dtype == torch.complex128 else 1e-5
     for a, b in zip(fused, eager, strict=True):
         torch.testing.assert_close(a, b, rtol=tol, atol=tol)
 
@@ -204,16 +209,7 @@ def test_bias_runs_shorter_than_a_block(
     z = torch.randn(shape, dtype=dtype)
     if channels_last:
         z = z.to(memory_format=torch.channels_last)
-    saved = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        assert _native._threads(z.numel()) == threads
-        fused, eager = _both(module, z)
-    finally:
-        torch.set_num_threads(saved)
-    tol = 1e-12 if dtype == torch.complex128 else 1e-5
-    for a, b in zip(fused, eager, strict=True):
-        torch.testing.assert_close(a, b, rtol=tol, atol=tol)
+    _agrees_with_eager_in_threads(module, z, threads)
 
 
 @pytest.mark.skipif(not _native.available(), reason="kernels not built")
