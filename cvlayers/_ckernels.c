@@ -894,8 +894,10 @@ CV_INLINE void cv_bias_advance(int64_t *c, int64_t *p, int64_t n, int64_t channe
         CV_SIMD for (int64_t i = 2 * start; i < 2 * stop; ++i) out[i] = z[i] <= 0 ? (T)0 : z[i];   \
     }                                                                                              \
     CV_DEFINE(cv_crelu_bwd_##SUF, (const T *out, const T *grad, T *gz), (out, grad, gz)) {         \
-        CV_SIMD for (int64_t i = 2 * start; i < 2 * stop; ++i) gz[i] =                             \
-            out[i] <= 0 ? (T)0 : grad[i];                                                          \
+        CV_SIMD for (int64_t i = 2 * start; i < 2 * stop; ++i) {                                   \
+            T g = grad[i]; /* read always: a read under the condition was a masked load */         \
+            gz[i] = out[i] <= 0 ? (T)0 : g;                                                        \
+        }                                                                                          \
     }
 
 /* tanh of Re and Im, over the 2n reals; the backward G (1 - out^2) from the saved output. */
