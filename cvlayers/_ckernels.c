@@ -565,11 +565,21 @@ CV_INLINE int cv_modsigmoid_block_bwd_f32(const float *X, const float *Y, const 
    b_lo = b_hi = its bias; else returns -1, fills B with each element's bias and sets their
    range. Runs shorter than a block (a bias per feature on the fastest dimension: ModReLU after
    Linear, or channels last) so cost a fill, not a block cut short at each run's end (which
-   made per-feature ModReLU on (4096, 512) 2x slower than the eager maths). */
+   made per-feature ModReLU on (4096, 512) 2x slower than the eager maths). Runs of one through
+   at most CV_BLOCK channels fill from the period P (cv_bias_period; else NULL) in one copy. */
 #define BIAS_BLOCK_FNS(SUF, T)                                                                     \
-    CV_INLINE int64_t cv_bias_block_##SUF(const T *bias, int64_t channels, int64_t inner,          \
-                                          int64_t c, int64_t p, int64_t n, T *B, T *b_lo,          \
-                                          T *b_hi) {                                               \
+    /* P[j] = bias[j % channels] for j < CV_BLOCK + channels, where the bias is per element        \
+       (inner = 1) with 2 to CV_BLOCK channels; returns whether so. */                             \
+    CV_INLINE int cv_bias_period_##SUF(const T *bias, int64_t channels, int64_t inner, T *P) {     \
+        if (!bias || inner != 1 || channels < 2 || channels > CV_BLOCK)                            \
+            return 0;                                                                              \
+        for (int64_t j = 0; j < CV_BLOCK + channels; ++j)                                          \
+            P[j] = bias[j % channels];                                                             \
+        return 1;                                                                                  \
+    }                                                                                              \
+    CV_INLINE int64_t cv_bias_block_##SUF(const T *bias, const T *P, int64_t channels,             \
+                                          int64_t inner, int64_t c, int64_t p, int64_t n, T *B,    \
+                                          T *b_lo, T *b_hi) {                                      \
         if (!bias) {                                                                               \
             *b_lo = *b_hi = 0;                                                                     \
             return 0;                                                                              \
@@ -580,7 +590,10 @@ CV_INLINE int cv_modsigmoid_block_bwd_f32(const float *X, const float *Y, const 
         }                                                                                          \
         for (int64_t i = 0; i < n;) {                                                              \
             int64_t m;                                                                             \
-            if (inner == 1) { /* bias[c], bias[c + 1], ...: a copy up to the wrap */               \
+            if (P) {                                                                               \
+                m = n;                                                                             \
+                CV_SIMD for (int64_t t = 0; t < n; ++t) B[t] = P[c + t];                           \
+            } else if (inner == 1) { /* bias[c], bias[c + 1], ...: a copy up to the wrap */        \
                 m = channels - c < n - i ? channels - c : n - i;                                   \
                 CV_SIMD for (int64_t t = 0; t < m; ++t) B[i + t] = bias[c + t];                    \
                 c = (c + m) % channels;                                                            \
@@ -604,9 +617,14 @@ CV_INLINE int cv_modsigmoid_block_bwd_f32(const float *X, const float *Y, const 
     }                                                                                              \
     /* Adds the per-element bias gradients Q of such a block into their channels' sums in          \
        gbias, run by run as cv_bias_block filled B (a scalar loop took ModReLU's backward 40 %     \
-       over the scalar bias's at (4096, 512)). */                                                  \
-    CV_INLINE void cv_bias_scatter_##SUF(const T *Q, int64_t n, double *gbias, int64_t channels,   \
-                                         int64_t inner, int64_t c, int64_t p) {                    \
+       over the scalar bias's at (4096, 512)); with a period, into GP[c + i], which                \
+       cv_bias_fold adds into gbias at the end. */                                                 \
+    CV_INLINE void cv_bias_scatter_##SUF(const T *Q, int64_t n, double *gbias, double *GP,         \
+                                         int64_t channels, int64_t inner, int64_t c, int64_t p) {  \
+        if (GP) {                                                                                  \
+            CV_SIMD for (int64_t i = 0; i < n; ++i) GP[c + i] += Q[i];                             \
+            return;                                                                                \
+        }                                                                                          \
         for (int64_t i = 0; i < n;) {                                                              \
             int64_t m;                                                                             \
             if (inner == 1) {                                                                      \
@@ -637,6 +655,11 @@ CV_INLINE void cv_bias_advance(int64_t *c, int64_t *p, int64_t n, int64_t channe
     }
     *c = (*c + q / inner) % channels;
     *p = q % inner;
+}
+/* The sums GP of a period (cv_bias_scatter) into gbias's channels. */
+CV_INLINE void cv_bias_fold(const double *GP, double *gbias, int64_t channels) {
+    for (int64_t j = 0; j < CV_BLOCK + channels; ++j)
+        gbias[j % channels] += GP[j];
 }
 /* c and p of element j (cv_bias_block). */
 #define CV_BIAS_START(j)                                                                           \
@@ -670,11 +693,13 @@ CV_INLINE void cv_bias_advance(int64_t *c, int64_t *p, int64_t n, int64_t channe
     CV_DEFINE(cv_##NAME##_fwd_##SUF,                                                               \
               (const T *z, T *out, const T *bias, int64_t channels, int64_t inner),                \
               (z, out, bias, channels, inner)) {                                                   \
-        T B[CV_BLOCK], b_lo, b_hi;                                                                 \
+        T B[CV_BLOCK], P[2 * CV_BLOCK], b_lo, b_hi;                                                \
+        const T *period = cv_bias_period_##SUF(bias, channels, inner, P) ? P : NULL;               \
         CV_BIAS_START(start);                                                                      \
         for (int64_t k = start; k < stop; k += CV_BLOCK) {                                         \
             int64_t n = stop - k < CV_BLOCK ? stop - k : CV_BLOCK;                                 \
-            int64_t one = cv_bias_block_##SUF(bias, channels, inner, c, p, n, B, &b_lo, &b_hi);    \
+            int64_t one = cv_bias_block_##SUF(bias, period, channels, inner, c, p, n, B, &b_lo,    \
+                                              &b_hi);                                              \
             if (CV_LIKELY(one >= 0)) /* the common case's code first: 3 % faster (in L1) */        \
                 cv_##NAME##_fwd_block_##SUF(z + 2 * k, out + 2 * k, n, b_lo, NULL, b_lo, b_lo);    \
             else                                                                                   \
@@ -709,13 +734,16 @@ CV_INLINE void cv_bias_advance(int64_t *c, int64_t *p, int64_t n, int64_t channe
               (const T *z, const T *grad, T *gz, const T *bias, int64_t channels, int64_t inner,   \
                double *gbias),                                                                     \
               (z, grad, gz, bias, channels, inner, gbias ? gbias + cv_range * channels : NULL)) {  \
-        T B[CV_BLOCK], Q[CV_BLOCK], b_lo, b_hi;                                                    \
+        T B[CV_BLOCK], Q[CV_BLOCK], P[2 * CV_BLOCK], b_lo, b_hi;                                   \
+        double GP[2 * CV_BLOCK] = {0};                                                             \
+        const T *period = cv_bias_period_##SUF(bias, channels, inner, P) ? P : NULL;               \
         CV_BIAS_START(start);                                                                      \
         for (int64_t k = start; k < stop; k += CV_BLOCK) {                                         \
             int64_t n = stop - k < CV_BLOCK ? stop - k : CV_BLOCK;                                 \
             const T *zk = z + 2 * k, *gk = grad + 2 * k;                                           \
             T *ok = gz + 2 * k;                                                                    \
-            int64_t one = cv_bias_block_##SUF(bias, channels, inner, c, p, n, B, &b_lo, &b_hi);    \
+            int64_t one = cv_bias_block_##SUF(bias, period, channels, inner, c, p, n, B, &b_lo,    \
+                                              &b_hi);                                              \
             if (CV_LIKELY(one >= 0)) {                                                             \
                 T sum = cv_##NAME##_bwd_block_##SUF(zk, gk, ok, n, b_lo, NULL, b_lo, b_lo, NULL);  \
                 if (gbias)                                                                         \
@@ -723,11 +751,13 @@ CV_INLINE void cv_bias_advance(int64_t *c, int64_t *p, int64_t n, int64_t channe
             } else {                                                                               \
                 cv_##NAME##_bwd_block_##SUF(zk, gk, ok, n, 0, B, b_lo, b_hi, Q);                   \
                 if (gbias)                                                                         \
-                    cv_bias_scatter_##SUF(Q, n, gbias, channels, inner, c, p);                     \
+                    cv_bias_scatter_##SUF(Q, n, gbias, period ? GP : NULL, channels, inner, c, p); \
             }                                                                                      \
             if (bias)                                                                              \
                 cv_bias_advance(&c, &p, n, channels, inner);                                       \
         }                                                                                          \
+        if (period && gbias)                                                                       \
+            cv_bias_fold(GP, gbias, channels);                                                     \
     }
 
 /* Cardioid f = (1 + cos angle z) z / 2, cos angle z = x/r (0 at z = 0); its backward in real
@@ -822,17 +852,21 @@ CV_INLINE void cv_bias_advance(int64_t *c, int64_t *p, int64_t n, int64_t channe
     CV_DEFINE(cv_cprelu_fwd_##SUF,                                                                 \
               (const T *z, T *out, const T *w0, const T *w1, int64_t channels, int64_t inner),     \
               (z, out, w0, w1, channels, inner)) {                                                 \
-        T A0[CV_BLOCK], A1[CV_BLOCK], lo, hi;                                                      \
+        T A0[CV_BLOCK], A1[CV_BLOCK], P0[2 * CV_BLOCK], P1[2 * CV_BLOCK], lo, hi;                  \
         const T *bias = w0;                                                                        \
+        int periodic = cv_bias_period_##SUF(w0, channels, inner, P0);                              \
+        cv_bias_period_##SUF(w1, channels, inner, P1);                                             \
         CV_BIAS_START(start);                                                                      \
         for (int64_t k = start; k < stop; k += CV_BLOCK) {                                         \
             int64_t n = stop - k < CV_BLOCK ? stop - k : CV_BLOCK;                                 \
-            int64_t one = cv_bias_block_##SUF(w0, channels, inner, c, p, n, A0, &lo, &hi);         \
+            int64_t one = cv_bias_block_##SUF(w0, periodic ? P0 : NULL, channels, inner, c, p, n,  \
+                                              A0, &lo, &hi);                                       \
             if (CV_LIKELY(one >= 0)) {                                                             \
-                cv_cprelu_fwd_block_##SUF(z + 2 * k, out + 2 * k, n, w0[one], w1[one], NULL,      \
-                                          NULL);                                                  \
+                cv_cprelu_fwd_block_##SUF(z + 2 * k, out + 2 * k, n, w0[one], w1[one], NULL,       \
+                                          NULL);                                                   \
             } else {                                                                               \
-                cv_bias_block_##SUF(w1, channels, inner, c, p, n, A1, &lo, &hi);                   \
+                cv_bias_block_##SUF(w1, periodic ? P1 : NULL, channels, inner, c, p, n, A1, &lo,   \
+                                    &hi);                                                          \
                 cv_cprelu_fwd_block_##SUF(z + 2 * k, out + 2 * k, n, 0, 0, A0, A1);                \
             }                                                                                      \
             cv_bias_advance(&c, &p, n, channels, inner);                                           \
@@ -864,25 +898,36 @@ CV_INLINE void cv_bias_advance(int64_t *c, int64_t *p, int64_t n, int64_t channe
                int64_t inner, double *gw),                                                         \
               (z, grad, gz, w0, w1, channels, inner, gw + 2 * channels * cv_range)) {              \
         T A0[CV_BLOCK], A1[CV_BLOCK], Q0[CV_BLOCK], Q1[CV_BLOCK], lo, hi, sum0, sum1;              \
+        T P0[2 * CV_BLOCK], P1[2 * CV_BLOCK];                                                      \
+        double GP0[2 * CV_BLOCK] = {0}, GP1[2 * CV_BLOCK] = {0};                                   \
         const T *bias = w0;                                                                        \
+        int periodic = cv_bias_period_##SUF(w0, channels, inner, P0);                              \
+        cv_bias_period_##SUF(w1, channels, inner, P1);                                             \
         CV_BIAS_START(start);                                                                      \
         for (int64_t k = start; k < stop; k += CV_BLOCK) {                                         \
             int64_t n = stop - k < CV_BLOCK ? stop - k : CV_BLOCK;                                 \
             const T *zk = z + 2 * k, *gk = grad + 2 * k;                                           \
             T *ok = gz + 2 * k;                                                                    \
-            int64_t one = cv_bias_block_##SUF(w0, channels, inner, c, p, n, A0, &lo, &hi);         \
+            int64_t one = cv_bias_block_##SUF(w0, periodic ? P0 : NULL, channels, inner, c, p, n,  \
+                                              A0, &lo, &hi);                                       \
             if (CV_LIKELY(one >= 0)) {                                                             \
                 cv_cprelu_bwd_block_##SUF(zk, gk, ok, n, w0[one], w1[one], NULL, NULL, &sum0,      \
                                           &sum1, NULL, NULL);                                      \
                 gw[one] += sum0;                                                                   \
                 gw[channels + one] += sum1;                                                        \
             } else {                                                                               \
-                cv_bias_block_##SUF(w1, channels, inner, c, p, n, A1, &lo, &hi);                   \
+                cv_bias_block_##SUF(w1, periodic ? P1 : NULL, channels, inner, c, p, n, A1, &lo,   \
+                                    &hi);                                                          \
                 cv_cprelu_bwd_block_##SUF(zk, gk, ok, n, 0, 0, A0, A1, &sum0, &sum1, Q0, Q1);      \
-                cv_bias_scatter_##SUF(Q0, n, gw, channels, inner, c, p);                           \
-                cv_bias_scatter_##SUF(Q1, n, gw + channels, channels, inner, c, p);                \
+                cv_bias_scatter_##SUF(Q0, n, gw, periodic ? GP0 : NULL, channels, inner, c, p);    \
+                cv_bias_scatter_##SUF(Q1, n, gw + channels, periodic ? GP1 : NULL, channels,       \
+                                      inner, c, p);                                                \
             }                                                                                      \
             cv_bias_advance(&c, &p, n, channels, inner);                                           \
+        }                                                                                          \
+        if (periodic) {                                                                            \
+            cv_bias_fold(GP0, gw, channels);                                                       \
+            cv_bias_fold(GP1, gw + channels, channels);                                            \
         }                                                                                          \
     }
 
