@@ -561,9 +561,8 @@ CV_INLINE int cv_modsigmoid_block_bwd_f32(const float *X, const float *Y, const 
 #define cv_modsigmoid_block_bwd_f64 cv_no_block_bwd_f64
 /* The bias of a block of n elements, where element j reads bias[(j / inner) % channels] (0
    without a bias) and the first is at place p of a run of channel c: where the block lies in
-   that run, returns c and sets
-   b_lo = b_hi = its bias; else returns -1, fills B with each element's bias and sets their
-   range. Runs shorter than a block (a bias per feature on the fastest dimension: ModReLU after
+   that run, returns c and sets b_lo = b_hi = its bias; else returns -1, fills B with each
+   element's bias and sets their range. Runs shorter than a block (a bias per feature on the fastest dimension: ModReLU after
    Linear, or channels last) so cost a fill, not a block cut short at each run's end (which
    made per-feature ModReLU on (4096, 512) 2x slower than the eager maths). Runs of one through
    at most CV_BLOCK channels fill from the period P (cv_bias_period; else NULL) in one copy. */

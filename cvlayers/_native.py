@@ -14,10 +14,9 @@ they apply exactly:
   graph is being built (``create_graph=True`` keeps the differentiable eager backward).
 
 Everywhere else (CUDA, inputs with gaps such as ``z[:, ::2]``, double backward) the eager maths
-runs. Large tensors are
-split into several ranges per thread, which ``torch.get_num_threads()`` threads take as they
-come free: on Linux the kernels are built with OpenMP and share torch's own OpenMP threads
-(ctypes releases the GIL).
+runs. Large tensors are split into several ranges per thread, which ``torch.get_num_threads()``
+threads take as they come free: on Linux the kernels are built with OpenMP and share torch's
+own OpenMP threads (ctypes releases the GIL).
 """
 
 from __future__ import annotations
