@@ -350,10 +350,12 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
 #define CV_FINITE(T, t) ((t) > CV_MAX(T) ? CV_MAX(T) : ((t) < -CV_MAX(T) ? -CV_MAX(T) : (t)))
 
 /* g(r) and g'(r) of the modulus maps f(z) = g(|z|) z/|z|; s = r^2 where not SCALED. */
+/* (ReLU as torch.relu: NaN stays NaN, as a NaN bias makes it; g' = 1 there, as in torch's
+   threshold_backward.) */
 #define RELU_G(T, SUF, SCALED, r, s, b, g, dg)                                                     \
     T sh_ = (r) + (b);                                                                             \
-    T g = sh_ > 0 ? sh_ : (T)0;                                                                    \
-    T dg = sh_ > 0 ? (T)1 : (T)0
+    T g = sh_ <= 0 ? (T)0 : sh_;                                                                   \
+    T dg = sh_ <= 0 ? (T)0 : (T)1
 #define TANH_G(T, SUF, SCALED, r, s, b, g, dg)                                                     \
     T g = cv_tanh_##SUF(r);                                                                        \
     T dg = 1 - g * g

@@ -96,9 +96,10 @@ def _g(kind: str, r: Tensor, bias: Tensor | None) -> Tensor:
 
 
 def _dg(kind: str, g: Tensor) -> Tensor:
-    """g'(r), from g(r): 1[g > 0] (g = ReLU(r + b) >= 0), 1 - g^2, g - g^2; one pass each."""
+    """g'(r), from g(r): 1[g != 0] (g = ReLU(r + b) >= 0, or NaN from a NaN bias, where
+    torch's relu passes the gradient on), 1 - g^2, g - g^2."""
     if kind == "relu_bias":
-        return torch.sign(g)
+        return g.ne(0).to(g.dtype)
     if kind == "tanh":
         return torch.addcmul(g.new_ones(()), g, g, value=-1)
     return torch.addcmul(g, g, g, value=-1)

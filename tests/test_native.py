@@ -119,6 +119,27 @@ def test_nan_in_either_part_makes_a_function_of_the_modulus_nan(
         assert not parts[:5].isnan().any() and not parts[7:].isnan().any()
 
 
+@pytest.mark.parametrize("num_features", [None, 300])
+def test_nan_bias_makes_modrelu_nan(num_features: int | None, dtype: torch.dtype) -> None:
+    """A NaN bias (a diverged parameter) gives NaN outputs, as torch.relu(r + b) does, not 0:
+    the kernels' relu once mapped NaN to 0 and hid it. The bias gradient is torch's relu's,
+    which passes the gradient on at a NaN."""
+    module = cvlayers.ModReLU(num_features=num_features, bias=-0.2).to(_real_dtype(dtype))
+    with torch.no_grad():
+        module.bias.view(-1)[-1] = float("nan")
+    z = torch.randn(7, 300, dtype=dtype, generator=torch.Generator().manual_seed(5))
+    z[0, 0] = 0  # u = 0: still NaN
+    fused, eager = _both(module, z)
+    for a, b in zip(fused, eager, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5, equal_nan=True)
+    out = torch.view_as_real(fused[0])
+    if num_features is None:
+        assert out.isnan().all()
+    else:
+        assert out[:, -1].isnan().all() and not out[:, :-1].isnan().any()
+    assert not fused[2].isnan().any()
+
+
 @pytest.mark.parametrize("name", ["ModReLU0", "ModTanh"])
 def test_gradient_at_the_smallest_moduli(name: str, dtype: torch.dtype) -> None:
     """Where |z| is a denormal number with a few bits (down to the smallest), g/r comes from
