@@ -564,10 +564,11 @@ CV_INLINE int cv_modsigmoid_block_bwd_f32(const float *X, const float *Y, const 
 /* The bias of a block of n elements, where element j reads bias[(j / inner) % channels] (0
    without a bias) and the first is at place p of a run of channel c: where the block lies in
    that run, returns c and sets b_lo = b_hi = its bias; else returns -1, fills B with each
-   element's bias and sets their range. Runs shorter than a block (a bias per feature on the fastest dimension: ModReLU after
-   Linear, or channels last) so cost a fill, not a block cut short at each run's end (which
-   made per-feature ModReLU on (4096, 512) 2x slower than the eager maths). Runs of one through
-   at most CV_BLOCK channels fill from the period P (cv_bias_period; else NULL) in one copy. */
+   element's bias and sets their range. Runs shorter than a block (a bias per feature on the
+   fastest dimension: ModReLU after Linear, or channels last) so cost a fill, not a block cut
+   short at each run's end (which made per-feature ModReLU on (4096, 512) 2x slower than the
+   eager maths). Runs of one through at most CV_BLOCK channels fill from the period P
+   (cv_bias_period; else NULL) in one copy. */
 #define BIAS_BLOCK_FNS(SUF, T)                                                                     \
     /* P[j] = bias[j % channels] for j < CV_BLOCK + channels, where the bias is per element        \
        (inner = 1) with 2 to CV_BLOCK channels; returns whether so. */                             \
@@ -841,6 +842,13 @@ CV_INLINE void cv_bias_fold(const double *GP, double *gbias, int64_t channels) {
    pair: channels = 1); the backward adds sum(G min(t, 0)) per part and channel into gw, Re's
    channels first. A block of one channel's run takes that pair (A0 = A1 = NULL), one across
    several takes each element's slopes from A0, A1 (and writes its gradients to Q0, Q1). */
+/* The slopes' periods P0, P1 where they apply (periodic) and the channel state at start. */
+#define CPRELU_START(SUF, T)                                                                       \
+    T P0[2 * CV_BLOCK], P1[2 * CV_BLOCK];                                                          \
+    const T *bias = w0;                                                                            \
+    int periodic = cv_bias_period_##SUF(w0, channels, inner, P0);                                  \
+    cv_bias_period_##SUF(w1, channels, inner, P1);                                                 \
+    CV_BIAS_START(start)
 #define CPRELU_KERNELS(SUF, T)                                                                     \
     CV_INLINE void cv_cprelu_fwd_block_##SUF(const T *zk, T *ok, int64_t n, T a0, T a1,            \
                                              const T *A0, const T *A1) {                           \
@@ -853,11 +861,8 @@ CV_INLINE void cv_bias_fold(const double *GP, double *gbias, int64_t channels) {
     CV_DEFINE(cv_cprelu_fwd_##SUF,                                                                 \
               (const T *z, T *out, const T *w0, const T *w1, int64_t channels, int64_t inner),     \
               (z, out, w0, w1, channels, inner)) {                                                 \
-        T A0[CV_BLOCK], A1[CV_BLOCK], P0[2 * CV_BLOCK], P1[2 * CV_BLOCK], lo, hi;                  \
-        const T *bias = w0;                                                                        \
-        int periodic = cv_bias_period_##SUF(w0, channels, inner, P0);                              \
-        cv_bias_period_##SUF(w1, channels, inner, P1);                                             \
-        CV_BIAS_START(start);                                                                      \
+        T A0[CV_BLOCK], A1[CV_BLOCK], lo, hi;                                                      \
+        CPRELU_START(SUF, T);                                                                      \
         for (int64_t k = start; k < stop; k += CV_BLOCK) {                                         \
             int64_t n = stop - k < CV_BLOCK ? stop - k : CV_BLOCK;                                 \
             int64_t one = cv_bias_block_##SUF(w0, periodic ? P0 : NULL, channels, inner, c, p, n,  \
@@ -899,12 +904,8 @@ CV_INLINE void cv_bias_fold(const double *GP, double *gbias, int64_t channels) {
                int64_t inner, double *gw),                                                         \
               (z, grad, gz, w0, w1, channels, inner, gw + 2 * channels * cv_range)) {              \
         T A0[CV_BLOCK], A1[CV_BLOCK], Q0[CV_BLOCK], Q1[CV_BLOCK], lo, hi, sum0, sum1;              \
-        T P0[2 * CV_BLOCK], P1[2 * CV_BLOCK];                                                      \
         double GP0[2 * CV_BLOCK] = {0}, GP1[2 * CV_BLOCK] = {0};                                   \
-        const T *bias = w0;                                                                        \
-        int periodic = cv_bias_period_##SUF(w0, channels, inner, P0);                              \
-        cv_bias_period_##SUF(w1, channels, inner, P1);                                             \
-        CV_BIAS_START(start);                                                                      \
+        CPRELU_START(SUF, T);                                                                      \
         for (int64_t k = start; k < stop; k += CV_BLOCK) {                                         \
             int64_t n = stop - k < CV_BLOCK ? stop - k : CV_BLOCK;                                 \
             const T *zk = z + 2 * k, *gk = grad + 2 * k;                                           \
