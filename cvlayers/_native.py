@@ -42,6 +42,7 @@ __all__ = [
     "enabled",
     "forward",
     "launch",
+    "same_layout",
     "usable",
     "usable_backward",
 ]
@@ -183,14 +184,22 @@ def usable_backward(z: Tensor, *real: Tensor | None, kernel: str = "") -> bool:
     return not torch.is_grad_enabled() and usable(z, *real, kernel=kernel)
 
 
+def same_layout(t: Tensor, z: Tensor) -> bool:
+    """Whether ``t`` and ``z`` have one shape and lie in memory in one order (the same strides,
+    in elements, on every dimension longer than 1): a kernel over several dense tensors reads
+    element i of each together only where this holds."""
+    return t.shape == z.shape and all(
+        a == b for a, b, n in zip(t.stride(), z.stride(), z.shape, strict=True) if n != 1
+    )
+
+
 def laid_out_as(t: Tensor, z: Tensor) -> Tensor:
     """``t`` (a gradient of dense ``z``'s shape) without lazy conjugate or negation, and in
     ``z``'s memory order, copied where it is not (an expanded ``ones`` from ``sum()``, another
     layout): the kernels read both as flat arrays, element i of one with element i of the
     other."""
     t = t.resolve_conj().resolve_neg()
-    same = all(a == b for a, b, n in zip(t.stride(), z.stride(), z.shape, strict=True) if n != 1)
-    return t if same else torch.empty_like(z, dtype=t.dtype).copy_(t)
+    return t if same_layout(t, z) else torch.empty_like(z, dtype=t.dtype).copy_(t)
 
 
 # Set in a child started by fork: GNU OpenMP cannot start threads there once the parent has

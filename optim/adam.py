@@ -459,10 +459,22 @@ def _fused_applies(
     maxes: Sequence[Tensor | None],
 ) -> bool:
     """Whether the fused CPU kernels can take these tensors (the modulus moment's real v, or
-    the componentwise complex v); the foreach ops are the same maths, within rounding."""
+    the componentwise complex v); the foreach ops are the same maths, within rounding. The
+    kernel reads element i of each tensor together, so all must lie in memory as the
+    parameter does (a channels-last parameter with a contiguous gradient or loaded state
+    takes the foreach ops)."""
 
     def fits(p: Tensor, t: Tensor | None) -> bool:
-        return t is None or (_native.usable(t) if t.is_complex() else _native.usable(p, t))
+        if t is None:
+            return True
+        dtype = p.dtype if t.is_complex() else REAL_DTYPE[p.dtype]
+        return (
+            _native.same_layout(t, p)
+            and t.dtype == dtype
+            and t.device == p.device
+            and not t.is_conj()
+            and not t.is_neg()
+        )
 
     return all(
         _native.usable(p) and all(fits(p, t) for t in (g, m, v, vmax))
