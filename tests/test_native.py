@@ -295,6 +295,19 @@ def test_dense_layouts_take_the_kernels() -> None:
     assert not _native.dense(z[:, :, ::2])
 
 
+def _spy_on_launch(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The kernel families launched from now on, in order."""
+    launched: list[str] = []
+    launch = _native.launch
+
+    def spy(family: str, *args: Any, **kwargs: Any) -> Any:
+        launched.append(family)
+        return launch(family, *args, **kwargs)
+
+    monkeypatch.setattr(_native, "launch", spy)
+    return launched
+
+
 # Memory layouts of a (4, 3, 6, 5) input (or a real one for Mod's upstream gradient).
 LAYOUTS: dict[str, Callable[[Tensor], Tensor]] = {
     "channels_last": lambda t: t.to(memory_format=torch.channels_last),
@@ -316,15 +329,8 @@ def test_dense_layouts_match_contiguous(
     z = torch.randn(4, 3, 6, 5, dtype=dtype)
     strided = LAYOUTS[layout](z)
     assert strided.stride() != z.stride() and torch.equal(strided, z)
-    launched: list[str] = []
-    launch = _native.launch
-
-    def spy(family: str, *args: Any, **kwargs: Any) -> Any:
-        launched.append(family)
-        return launch(family, *args, **kwargs)
-
     expected = _run(module, z)
-    monkeypatch.setattr(_native, "launch", spy)
+    launched = _spy_on_launch(monkeypatch)
     got = _run(module, strided)
     eager = name == "CGELU" and dtype == torch.complex128  # a float32 kernel only
     assert [f.rpartition("_")[2] for f in launched] == ([] if eager else ["fwd", "bwd"])
@@ -643,14 +649,7 @@ def test_adam_kernels_on_a_channels_last_parameter(
     gen = torch.Generator().manual_seed(0)
     start = torch.randn(4, 3, 5, 6, dtype=torch.complex64, generator=gen)
     grads = [torch.randn(start.shape, dtype=start.dtype, generator=gen) for _ in range(3)]
-    launched: list[str] = []
-    launch = _native.launch
-
-    def spy(family: str, *args: Any, **kwargs: Any) -> Any:
-        launched.append(family)
-        return launch(family, *args, **kwargs)
-
-    monkeypatch.setattr(_native, "launch", spy)
+    launched = _spy_on_launch(monkeypatch)
     formats = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
     results = []
     for layout in ("contiguous", "channels_last"):
