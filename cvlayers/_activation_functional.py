@@ -407,11 +407,10 @@ def _slopes_kernel_args(z: Tensor, weight: Tensor) -> tuple[Tensor, Tensor, int,
     else None."""
     if z.numel() == 0 or not _native.usable(z, weight):
         return None
-    planes = weight.reshape(-1, 2).t().contiguous()  # (2, C)
-    if weight.dim() == 1:
-        layout: tuple[int, int] | None = (1, z.numel())
-    else:  # per channel, dim 1 of z
-        layout = _bias_layout(z, planes[0].view(-1, *([1] * (z.dim() - 2))))
+    if weight.dim() == 1:  # shared: views of its two elements, no copy
+        return weight[:1], weight[1:], 1, z.numel()
+    planes = weight.t().contiguous()  # (2, C), per channel on dim 1 of z
+    layout = _bias_layout(z, planes[0].view(-1, *([1] * (z.dim() - 2))))
     return None if layout is None else (planes[0], planes[1], *layout)
 
 
@@ -440,8 +439,9 @@ class _SplitPReLU(Function):
         if args is not None:
             channels = args[2]
             grad_z, sums = _native.backward("cprelu", z, grad, *args, partial=2 * channels)
-            assert sums is not None
-            return grad_z, sums.view(2, channels).t().to(weight.dtype).reshape(weight.shape)
+            assert sums is not None  # Re's channels, then Im's
+            grad_w = sums if channels == 1 else sums.view(2, channels).t()
+            return grad_z, grad_w.to(weight.dtype)
         t, g = torch.view_as_real(z), torch.view_as_real(grad.resolve_conj())
         negative_part = torch.clamp_max(t, 0)
         slopes = _slopes_view(weight, z)

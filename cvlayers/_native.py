@@ -246,7 +246,9 @@ def launch(family: str, z: Tensor, *args: Tensor | float | None, partial: int = 
     sums = torch.zeros(_parts(threads), partial, dtype=torch.float64) if partial else None
     extra = [sums.data_ptr()] if sums is not None else []
     fn(z.numel(), threads, *values, *extra)
-    return None if sums is None else sums.sum(0)
+    if sums is None:
+        return None
+    return sums[0] if len(sums) == 1 else sums.sum(0)  # one range: no reduction
 
 
 def forward(family: str, z: Tensor, *extra: Tensor | float | None, real: bool = False) -> Tensor:
