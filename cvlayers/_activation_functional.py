@@ -135,7 +135,7 @@ def cprelu(z: Tensor, weight: Tensor) -> Tensor:
         >>> cprelu(torch.tensor([-4 - 8j, 2 - 2j]), torch.tensor([0.25, 0.5]))
         tensor([-1.-4.j,  2.-1.j])
     """
-    check_complex(z, "input", None)
+    z = _parts(z)
     if weight.shape[-1:] != (2,) or weight.dim() > 2:
         raise ValueError(
             f"weight must have shape (2,) or (C, 2) (real and imag slopes), got "
@@ -149,7 +149,7 @@ def cprelu(z: Tensor, weight: Tensor) -> Tensor:
             f"{z.shape[1] if z.dim() >= 2 else 'no channel dimension (dim 1)'}; shape "
             f"{tuple(z.shape)}"
         )
-    out: Tensor = _SplitPReLU.apply(_parts(z), weight)
+    out: Tensor = _SplitPReLU.apply(z, weight)
     return out
 
 
