@@ -296,7 +296,7 @@ def _power_norm(z: Tensor, dims: list[int], eps: float) -> Tensor:
     return centred / torch.sqrt(power + eps)
 
 
-def _affine(out: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor:
+def _scale_shift(out: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor:
     if weight is not None:
         out = out * weight
     return out if bias is None else out + bias
@@ -329,7 +329,7 @@ def layer_norm(
         raise ValueError(
             f"expected input of shape (*, {', '.join(map(str, shape))}), got {tuple(input.shape)}"
         )
-    return _affine(_power_norm(input, list(range(-n, 0)), eps), weight, bias)
+    return _scale_shift(_power_norm(input, list(range(-n, 0)), eps), weight, bias)
 
 
 def group_norm(
@@ -358,7 +358,7 @@ def group_norm(
     grouped = input.reshape(input.shape[0], num_groups, -1)
     out = _power_norm(grouped, [2], eps).reshape(input.shape)
     channel = (-1, *([1] * (input.dim() - 2)))
-    return _affine(
+    return _scale_shift(
         out,
         None if weight is None else weight.view(channel),
         None if bias is None else bias.view(channel),
@@ -372,7 +372,7 @@ class _PerSampleNorm(KeepsKind):
     weight: nn.Parameter | None
     bias: nn.Parameter | None
 
-    def _affine(
+    def _make_affine(
         self,
         shape: tuple[int, ...],
         affine: bool,
@@ -424,7 +424,7 @@ class LayerNorm(_PerSampleNorm):
         )
         self.normalized_shape, self.eps = shape, eps
         self.elementwise_affine = elementwise_affine
-        self._affine(shape, elementwise_affine, bias, device, complex_dtype(dtype))
+        self._make_affine(shape, elementwise_affine, bias, device, complex_dtype(dtype))
 
     def forward(self, input: Tensor) -> Tensor:
         return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -468,7 +468,7 @@ class GroupNorm(_PerSampleNorm):
             eps,
             affine,
         )
-        self._affine((num_channels,), affine, bias, device, complex_dtype(dtype))
+        self._make_affine((num_channels,), affine, bias, device, complex_dtype(dtype))
 
     def forward(self, input: Tensor) -> Tensor:
         if input.dim() < 2 or input.shape[1] != self.num_channels:
