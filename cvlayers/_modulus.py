@@ -172,15 +172,17 @@ class _ModulusScale(Function):
         u = unit(z, r)
         g = _g(ctx.kind, r, bias)
         dg = _dg(ctx.kind, g)
-        radial = torch.conj_physical(u) * grad  # conj(u) G = q + ip
+        # conj(u) G = q + ip. Out-of-place ops and a lazy conj throughout: torch.func's vmap has
+        # batching rules for them, not for conj_physical or clamp_ (a per-sample loop).
+        radial = u.conj() * grad
         grad_z = None
         if ctx.needs_input_grad[0]:
             # (dg + g/r)/2 G + (dg - g/r)/2 u^2 conj(G) = u (dg q + i (g/r) p), which is dg G
             # at z = 0 (u = 0 there). g/r and (g/r) p saturate at the largest float rather than
             # overflow to inf, which would meet a 0 of u as NaN.
             big = torch.finfo(r.dtype).max
-            ratio = torch.div(g, _nonzero(r)).clamp_(max=big)
-            tangential = torch.mul(ratio, radial.imag).clamp_(-big, big)
+            ratio = torch.div(g, _nonzero(r)).clamp(max=big)
+            tangential = torch.mul(ratio, radial.imag).clamp(-big, big)
             grad_z = u * torch.complex(dg * radial.real, tangential)
             grad_z = grad_z + times_real(grad, torch.where(r > 0, 0.0, dg))
         grad_bias = None
@@ -232,8 +234,9 @@ class _Cardioid(Function):
         half_one_plus_cos = torch.add(u.real, 1).mul_(0.5)
         k = radial.mul_(u.imag).mul_(0.5)
         out = times_real(grad, half_one_plus_cos)
-        torch.view_as_real(out).addcmul_(torch.view_as_real(u * -1j), k.unsqueeze(-1))
-        return out
+        # Out of place: vmap has no batching rule for addcmul_.
+        pairs = torch.addcmul(torch.view_as_real(out), torch.view_as_real(u * -1j), k.unsqueeze(-1))
+        return as_complex(pairs)
 
 
 def cardioid(z: Tensor) -> Tensor:
