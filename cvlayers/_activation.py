@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from . import _activation_functional as AF
-from ._checks import real_for
+from ._checks import parameter_dtype, real_for
 from ._conversion import KeepsKind
 
 __all__ = [
@@ -129,7 +129,8 @@ class CPReLU(KeepsKind):
     The arguments of ``torch.nn.PReLU``: ``num_parameters`` is 1 (slopes shared by every
     channel, as torchcvnn's ``CPReLU``) or the number of channels (dim 1 of the input), and
     the slopes start at ``init``. ``weight`` has shape ``(num_parameters, 2)``: the slopes of
-    the real and imaginary parts.
+    the real and imaginary parts. It is real: ``dtype`` is its own (float32 or float64) or
+    that of the inputs (complex64 or complex128, which gives float32 or float64 slopes).
 
     Example:
         >>> CPReLU()(torch.tensor([-4 - 8j])).detach()
@@ -154,6 +155,7 @@ class CPReLU(KeepsKind):
         if num_parameters < 1:
             raise ValueError(f"num_parameters must be at least 1, got {num_parameters}")
         self.num_parameters, self.init = num_parameters, init
+        dtype = parameter_dtype(dtype)
         self.weight = nn.Parameter(torch.empty((num_parameters, 2), device=device, dtype=dtype))
         self.reset_parameters()
 
@@ -199,7 +201,9 @@ class ModReLU(KeepsKind):
     ``ModReLU()`` has one shared bias initialised at 0, as torchcvnn's ``modReLU``;
     ``ModReLU(num_features=C)`` learns one bias per channel (dimension 1 of the input). The
     output is 0 at :math:`z = 0`, where the phase is undefined (torchcvnn returns
-    :math:`\mathrm{ReLU}(b)` there); the gradient is finite everywhere.
+    :math:`\mathrm{ReLU}(b)` there); the gradient is finite everywhere. The bias is real:
+    ``dtype`` is its own (float32 or float64) or that of the inputs (complex64 or complex128,
+    which gives a float32 or float64 bias).
 
     Example:
         >>> m = ModReLU(bias=-1.0)
@@ -219,6 +223,7 @@ class ModReLU(KeepsKind):
             raise ValueError(f"num_features must be a positive int or None, got {num_features}")
         self.num_features, self.init = num_features, bias
         shape = () if num_features is None else (num_features,)
+        dtype = parameter_dtype(dtype)
         self.bias = nn.Parameter(torch.empty(shape, device=device, dtype=dtype))
         self.reset_parameters()
 

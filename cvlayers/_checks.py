@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["REAL_DTYPE", "check_complex", "complex_dtype", "real_for"]
+__all__ = ["REAL_DTYPE", "check_complex", "complex_dtype", "parameter_dtype", "real_for"]
 
 # The dtype of the real and imaginary parts of each supported complex dtype.
 REAL_DTYPE = {torch.complex64: torch.float32, torch.complex128: torch.float64}
@@ -25,6 +25,21 @@ def complex_dtype(dtype: torch.dtype | None, name: str = "dtype") -> torch.dtype
             "use torch.complex64"
         )
     return dtype
+
+
+def parameter_dtype(dtype: torch.dtype | None, name: str = "dtype") -> torch.dtype | None:
+    """The dtype of a real parameter (ModReLU's bias, CPReLU's slopes) asked for as ``dtype``:
+    a real floating dtype as is, a complex one as the dtype of its parts (the precision of the
+    inputs the layer will take, as for the other layers' ``dtype``), ``None`` as is (torch's
+    default); anything else a ``ValueError``."""
+    if dtype is None or (dtype.is_floating_point and dtype in REAL_DTYPE.values()):
+        return dtype
+    if dtype.is_complex:
+        return REAL_DTYPE[complex_dtype(dtype, name)]
+    raise ValueError(
+        f"{name} must be torch.float32/float64 (the parameter's) or torch.complex64/complex128 "
+        f"(the input's), got {dtype}"
+    )
 
 
 def check_complex(x: Tensor, name: str = "input", dtype: torch.dtype | None = None) -> None:

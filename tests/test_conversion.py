@@ -17,8 +17,8 @@ def _model(dtype: torch.dtype = torch.complex64) -> nn.Sequential:
     return nn.Sequential(
         cvlayers.Conv1d(2, 3, 3, padding=1, dtype=dtype),
         cvlayers.BatchNorm1d(3, dtype=dtype),
-        cvlayers.ModReLU(3, bias=-0.1, dtype=torch.float64 if dtype == torch.complex128 else None),
-        cvlayers.CPReLU(3, dtype=torch.float64 if dtype == torch.complex128 else None),
+        cvlayers.ModReLU(3, bias=-0.1, dtype=dtype),  # real parameters of dtype's precision
+        cvlayers.CPReLU(3, dtype=dtype),
         cvlayers.GroupNorm(1, 3, dtype=dtype),
         cvlayers.LayerNorm(5, dtype=dtype),
         cvlayers.Linear(5, 4, dtype=dtype),
@@ -49,6 +49,42 @@ def test_to_double_precision_keeps_kinds(target: torch.dtype) -> None:
     torch.testing.assert_close(out.to(torch.complex64), model(x), rtol=1e-4, atol=1e-5)
     out.abs().sum().backward()
     assert all(p.grad is not None and p.grad.dtype == p.dtype for p in converted.parameters())
+
+
+REAL_PARAMETER_MODULES = {
+    "ModReLU": lambda **kw: cvlayers.ModReLU(3, bias=-0.1, **kw),
+    "CPReLU": lambda **kw: cvlayers.CPReLU(3, init=0.3, **kw),
+}
+
+
+@pytest.mark.parametrize("name", list(REAL_PARAMETER_MODULES))
+@pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
+def test_a_complex_dtype_gives_a_real_parameter_of_its_precision(
+    name: str, dtype: torch.dtype
+) -> None:
+    """``dtype=`` as for the other layers: a complex128 layer gets a float64 parameter, as
+    ``dtype=torch.float64`` and ``.to(torch.complex128)`` give. (It was a complex parameter,
+    cast to real in forward but stepped as complex by the optimizers' conventions.)"""
+    make = REAL_PARAMETER_MODULES[name]
+    real = {torch.complex64: torch.float32, torch.complex128: torch.float64}[dtype]
+    built, reference = make(dtype=dtype), make(dtype=real)
+    (param,) = built.parameters()
+    assert param.dtype == real
+    torch.testing.assert_close(param, next(reference.parameters()), rtol=0, atol=0)
+    x = torch.randn(4, 3, 5, dtype=dtype)
+    built(x).abs().sum().backward()
+    reference(x).abs().sum().backward()
+    assert param.grad is not None and param.grad.dtype == real
+    torch.testing.assert_close(param.grad, next(reference.parameters()).grad)
+
+
+@pytest.mark.parametrize("name", list(REAL_PARAMETER_MODULES))
+def test_a_real_parameter_rejects_other_dtypes(name: str) -> None:
+    make = REAL_PARAMETER_MODULES[name]
+    with pytest.raises(ValueError, match=r"dtype must be torch.float32/float64 .*got torch.int64"):
+        make(dtype=torch.int64)
+    with pytest.raises(ValueError, match="complex32"):
+        make(dtype=torch.complex32)
 
 
 def test_back_to_single_precision_and_gradients_follow() -> None:
