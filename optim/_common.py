@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any, TypeVar, cast
 
 import torch
@@ -15,11 +16,12 @@ T = TypeVar("T", Tensor, Tensor | None)
 
 
 def check_lr(lr: float | Tensor) -> None:
-    """Raise ``ValueError`` for a negative or multi-element learning rate, as torch.optim."""
+    """Raise ``ValueError`` for a negative or multi-element learning rate, as torch.optim, and
+    for a NaN or infinite one (torch.optim.SGD takes those and makes every parameter NaN)."""
     if isinstance(lr, Tensor) and lr.numel() != 1:
         raise ValueError("Tensor lr must be 1-element")
-    if lr < 0.0:
-        raise ValueError(f"Invalid learning rate: {lr}")
+    if not 0.0 <= lr < math.inf:
+        raise ValueError(f"Invalid learning rate: {lr} (expected a finite number >= 0)")
 
 
 def check_torch_only(

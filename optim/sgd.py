@@ -104,9 +104,9 @@ class SGD(ConventionOptimizer):
     ) -> None:
         check_torch_only(fused, differentiable)
         check_lr(lr)
-        if momentum < 0.0:
+        if not momentum >= 0.0:  # NaN too
             raise ValueError(f"Invalid momentum value: {momentum}")
-        if weight_decay < 0.0:
+        if not weight_decay >= 0.0:
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")

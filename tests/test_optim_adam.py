@@ -250,6 +250,8 @@ def test_adamw_defaults_and_decoupling() -> None:
     ("kwargs", "match"),
     [
         ({"lr": -1.0}, "Invalid learning rate"),
+        ({"lr": float("nan")}, "Invalid learning rate: nan"),
+        ({"lr": float("inf")}, "Invalid learning rate: inf"),
         ({"eps": -1e-8}, "Invalid epsilon value"),
         ({"betas": (1.0, 0.999)}, "Invalid beta parameter at index 0"),
         ({"betas": (0.9, -0.1)}, "Invalid beta parameter at index 1"),
