@@ -183,7 +183,9 @@ def test_magnitude_mse_is_phase_blind() -> None:
     ("kwargs", "error", "match"),
     [
         ({"delta": 0.0}, ValueError, "delta must be positive"),
+        ({"delta": float("nan")}, ValueError, "delta must be positive, got nan"),
         ({"beta": -1.0}, ValueError, "beta must be non-negative"),
+        ({"beta": float("nan")}, ValueError, "beta must be non-negative, got nan"),
         ({"weight": "mod"}, ValueError, "weight must be one of"),
     ],
 )
@@ -195,6 +197,22 @@ def test_option_errors(kwargs: dict[str, Any], error: type[Exception], match: st
     }[next(iter(kwargs))]
     with pytest.raises(error, match=match):
         module(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("name", "function"),
+    [
+        ("l1", "complex_l1_loss"),
+        ("huber", "complex_huber_loss"),
+        ("smooth_l1", "complex_smooth_l1_loss"),
+        ("magnitude_mse", "magnitude_mse_loss"),
+        ("phase", "phase_loss"),
+    ],
+)
+def test_shape_errors_name_the_loss(name: str, function: str) -> None:
+    x = torch.randn(4, 3, dtype=torch.complex64)
+    with pytest.raises(ValueError, match=rf"^{function}: target shape \(4, 2\) does not match"):
+        LOSSES[name][1]()(x, torch.randn(4, 2, dtype=torch.complex64))
 
 
 # -- cross-entropy --------------------------------------------------------------------------
