@@ -73,12 +73,15 @@ def test_deterministic_for_a_seed(tmp_path: Path) -> None:
     assert a == (tmp_path / "b" / "step_losses.csv").read_text()
 
 
-def test_digits_task_with_adam(tmp_path: Path) -> None:
+def test_digits_task_with_adam(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("sklearn")
     args = ["--task", "digits", "--optimizer", "adam", "--epochs", "3", "--out", str(tmp_path)]
     assert main([*args, "--quiet"]) == 0
     (run,) = _results(tmp_path)["runs"]  # type: ignore[misc]
     assert run["metrics"]["accuracy"] > 0.6  # chance is 0.1
+    # The baseline (chance) has an accuracy but no loss: "-", not a NaN that reads as a failure.
+    (row,) = [line for line in capsys.readouterr().out.splitlines() if "baseline" in line]
+    assert row.split()[-2:] == ["0.1", "-"]
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 import time
 from pathlib import Path
 
@@ -85,13 +84,15 @@ def _table(histories: list[History], baseline: dict[str, float], headline: str) 
     keys = sorted({k for h in histories for k in h.metrics} | set(baseline))
     head = f"{'optimizer':<26} {'final train loss':>16} " + " ".join(f"{k:>10}" for k in keys)
     lines = [head, "-" * len(head)]
+
+    def cells(metrics: dict[str, float]) -> str:  # "-": not measured (a NaN is a result)
+        return " ".join(f"{metrics[k]:>10.4g}" if k in metrics else f"{'-':>10}" for k in keys)
+
     for h in histories:
         loss = f"diverged@{len(h.step_loss)}" if h.diverged else f"{h.train_loss[-1]:.5g}"
-        values = " ".join(f"{h.metrics.get(k, math.nan):>10.4g}" for k in keys)
-        lines.append(f"{h.label:<26} {loss:>16} {values}")
+        lines.append(f"{h.label:<26} {loss:>16} {cells(h.metrics)}")
     if baseline:
-        values = " ".join(f"{baseline.get(k, math.nan):>10.4g}" for k in keys)
-        lines.append(f"{'(no training: baseline)':<26} {'':>16} {values}")
+        lines.append(f"{'(no training: baseline)':<26} {'':>16} {cells(baseline)}")
     lines.append(f"headline metric: {headline} (held-out set)")
     return "\n".join(lines)
 
