@@ -8,10 +8,15 @@ they apply exactly:
 - the extension was built (an optional part of the install; without a C compiler it is
   skipped) and ``CVLAYERS_NATIVE`` is not ``0``;
 - CPU tensors, complex64 or complex128, dense in some order of their dimensions (contiguous,
-  channels-last, transposed: :func:`dense`), without a lazy conjugate or negation;
-- not while ``torch.compile`` traces (the eager maths is traceable) or a ``torch.func``
-  transform runs (its wrapper tensors have no data pointers), and in backward only when no
-  graph is being built (``create_graph=True`` keeps the differentiable eager backward).
+  channels-last, transposed: :func:`dense`), without a lazy conjugate or negation (which the
+  custom ops below resolve under ``torch.compile``);
+- not while a ``torch.func`` transform runs (its wrapper tensors have no data pointers), and
+  in backward only when no graph is being built (``create_graph=True`` keeps the
+  differentiable eager backward).
+
+While ``torch.compile`` traces, :func:`forward` and :func:`backward` put the custom ops
+``cvlayers::fused_forward`` and ``cvlayers::fused_backward`` in the graph, which call the
+kernels when it runs.
 
 Everywhere else (CUDA, inputs with gaps such as ``z[:, ::2]``, double backward) the eager maths
 runs. Large tensors are split into several ranges per thread, which ``torch.get_num_threads()``
@@ -151,24 +156,17 @@ def dense(t: Tensor) -> bool:
 
 
 def _native_complex(t: Tensor) -> bool:
-    return (
-        t.dtype in _SUFFIX
-        and t.device.type == "cpu"
-        and dense(t)
-        and not t.is_conj()
-        and not t.is_neg()
-    )
+    if not (t.dtype in _SUFFIX and t.device.type == "cpu" and dense(t)):
+        return False
+    # Dynamo cannot trace is_conj (a graph break): under torch.compile the custom ops below
+    # resolve a lazy conjugate or negation when they run.
+    return torch.compiler.is_compiling() or not (t.is_conj() or t.is_neg())
 
 
 def usable(z: Tensor, *real: Tensor | None, kernel: str = "") -> bool:
     """Whether the kernels (``kernel``'s, where it is built for some dtypes only) apply to
     complex ``z`` and its real parameters ``real``."""
-    if (
-        not _enabled
-        or torch.compiler.is_compiling()
-        or transforms_active()
-        or not _native_complex(z)
-    ):
+    if not _enabled or transforms_active() or not _native_complex(z):
         return False
     if kernel in _FLOAT_ONLY and z.dtype != torch.complex64:
         return False
@@ -253,9 +251,10 @@ def launch(family: str, z: Tensor, *args: Tensor | float | None, partial: int = 
 
 def forward(family: str, z: Tensor, *extra: Tensor | float | None, real: bool = False) -> Tensor:
     """The output of kernel ``{family}_fwd`` on ``z`` (a real tensor of z's shape if ``real``)."""
-    out = torch.empty_like(z, dtype=REAL_DTYPE[z.dtype] if real else z.dtype)
-    launch(f"{family}_fwd", z, z, out, *extra)
-    return out
+    if torch.compiler.is_compiling():
+        out: Tensor = torch.ops.cvlayers.fused_forward(family, z, *_pack(extra), real)
+        return out
+    return _forward(family, z, *extra, real=real)
 
 
 def backward(
@@ -263,6 +262,106 @@ def backward(
 ) -> tuple[Tensor, Tensor | None]:
     """The input gradient from kernel ``{family}_bwd`` for the saved ``z`` and upstream
     ``grad``, and the per-range sums of its accumulator when ``partial`` (see :func:`launch`)."""
+    if torch.compiler.is_compiling():
+        grad_z, sums = torch.ops.cvlayers.fused_backward(family, z, grad, *_pack(extra), partial)
+        return grad_z, sums if partial else None
+    return _backward(family, z, grad, *extra, partial=partial)
+
+
+def _forward(family: str, z: Tensor, *extra: Tensor | float | None, real: bool) -> Tensor:
+    out = torch.empty_like(z, dtype=REAL_DTYPE[z.dtype] if real else z.dtype)
+    launch(f"{family}_fwd", z, z, out, *extra)
+    return out
+
+
+def _backward(
+    family: str, z: Tensor, grad: Tensor, *extra: Tensor | float | None, partial: int
+) -> tuple[Tensor, Tensor | None]:
     grad_z = torch.empty_like(z)
     sums = launch(f"{family}_bwd", z, z, laid_out_as(grad, z), grad_z, *extra, partial=partial)
     return grad_z, sums
+
+
+# Under torch.compile the kernels run as two custom ops, which the graph calls as they are
+# (Inductor has no code for complex operators: the eager maths it traced instead ran 2-19x
+# slower than the kernels). A kernel's extra arguments, tensors (or None) and numbers in one
+# order, travel as a list of each and a string of their kinds: "t" tensor, "i" int, "f" float.
+def _pack(extra: tuple[Tensor | float | None, ...]) -> tuple[list[Tensor | None], list[float], str]:
+    tensors: list[Tensor | None] = [a for a in extra if a is None or isinstance(a, Tensor)]
+    numbers = [float(a) for a in extra if not (a is None or isinstance(a, Tensor))]
+    kinds = "".join(
+        "t" if a is None or isinstance(a, Tensor) else "i" if isinstance(a, int) else "f"
+        for a in extra
+    )
+    return tensors, numbers, kinds
+
+
+def _unpack(tensors: list[Tensor | None], numbers: list[float], kinds: str) -> list[Any]:
+    next_tensor, next_number = iter(tensors), iter(numbers)
+    return [
+        next(next_tensor) if k == "t" else int(next(next_number)) if k == "i" else next(next_number)
+        for k in kinds
+    ]
+
+
+@torch.library.custom_op(
+    "cvlayers::fused_forward",
+    mutates_args=(),
+    schema="(str family, Tensor z, Tensor?[] tensors, float[] numbers, str kinds, bool real) "
+    "-> Tensor",
+)
+def _fused_forward(
+    family: str,
+    z: Tensor,
+    tensors: list[Tensor | None],
+    numbers: list[float],
+    kinds: str,
+    real: bool,
+) -> Tensor:
+    z = z.resolve_conj().resolve_neg()
+    return _forward(family, z, *_unpack(tensors, numbers, kinds), real=real)
+
+
+@_fused_forward.register_fake
+def _(
+    family: str,
+    z: Tensor,
+    tensors: list[Tensor | None],
+    numbers: list[float],
+    kinds: str,
+    real: bool,
+) -> Tensor:
+    return torch.empty_like(z, dtype=REAL_DTYPE[z.dtype] if real else z.dtype)
+
+
+@torch.library.custom_op(
+    "cvlayers::fused_backward",
+    mutates_args=(),
+    schema="(str family, Tensor z, Tensor grad, Tensor?[] tensors, float[] numbers, str kinds, "
+    "int partial) -> (Tensor, Tensor)",
+)
+def _fused_backward(
+    family: str,
+    z: Tensor,
+    grad: Tensor,
+    tensors: list[Tensor | None],
+    numbers: list[float],
+    kinds: str,
+    partial: int,
+) -> tuple[Tensor, Tensor]:
+    z = z.resolve_conj().resolve_neg()
+    grad_z, sums = _backward(family, z, grad, *_unpack(tensors, numbers, kinds), partial=partial)
+    return grad_z, sums if sums is not None else z.new_empty(0, dtype=torch.float64)
+
+
+@_fused_backward.register_fake
+def _(
+    family: str,
+    z: Tensor,
+    grad: Tensor,
+    tensors: list[Tensor | None],
+    numbers: list[float],
+    kinds: str,
+    partial: int,
+) -> tuple[Tensor, Tensor]:
+    return torch.empty_like(z), z.new_empty(partial, dtype=torch.float64)

@@ -462,7 +462,10 @@ def _fused_applies(
     the componentwise complex v); the foreach ops are the same maths, within rounding. The
     kernel reads element i of each tensor together, so all must lie in memory as the
     parameter does (a channels-last parameter with a contiguous gradient or loaded state
-    takes the foreach ops)."""
+    takes the foreach ops). Not while torch.compile traces: the kernels write in place
+    through data pointers, which traced tensors do not have."""
+    if torch.compiler.is_compiling():
+        return False
 
     def fits(p: Tensor, t: Tensor | None) -> bool:
         if t is None:

@@ -8,6 +8,7 @@ import torch._dynamo
 
 import cvlayers
 import cvlayers.optim
+from cvlayers import _native
 
 
 def _cnn() -> torch.nn.Module:
@@ -46,6 +47,64 @@ def test_cnn_has_no_graph_breaks() -> None:
     explanation = torch._dynamo.explain(_cnn())(torch.randn(2, 1, 8, 8, dtype=torch.complex64))
     assert explanation.graph_break_count == 0, explanation.break_reasons
     assert explanation.graph_count == 1
+
+
+ACTIVATIONS = [
+    "CReLU",
+    "ZReLU",
+    "CPReLU",
+    "Mod",
+    "CELU",
+    "CTanh",
+    "CGELU",
+    "CSigmoid",
+    "ModReLU",
+    "ModTanh",
+    "ModSigmoid",
+    "Cardioid",
+]
+
+
+@pytest.mark.skipif(not _native.enabled(), reason="compiled kernels not built or switched off")
+@pytest.mark.filterwarnings("ignore:Torchinductor does not support code generation for complex")
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_compiled_activation_calls_the_kernels(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A compiled graph calls the fused kernels (custom ops), as eager mode does, with the
+    same results to the bit: Inductor has no code for complex ops, and the eager maths it
+    traced before ran 1.4-28x slower than the kernels (fwd+bwd, 1M elements)."""
+    torch._dynamo.reset()
+    module = getattr(cvlayers, name)()
+    x = torch.randn(4, 3, 40, dtype=torch.complex64)
+    leaf = x.clone().requires_grad_(True)
+    expected = module(leaf)
+    expected.sum().backward() if not expected.is_complex() else expected.abs().sum().backward()
+    families = []
+    launch = _native.launch
+    monkeypatch.setattr(
+        _native,
+        "launch",
+        lambda family, *a, **k: families.append(family) or launch(family, *a, **k),
+    )
+    compiled_leaf = x.clone().requires_grad_(True)
+    out = torch.compile(module, fullgraph=True)(compiled_leaf)
+    out.sum().backward() if not out.is_complex() else out.abs().sum().backward()
+    assert torch.equal(out, expected)
+    assert compiled_leaf.grad is not None and torch.equal(compiled_leaf.grad, leaf.grad)
+    fused = {f.rpartition("_")[0] for f in families if f.endswith("_fwd")}
+    assert fused and {f"{f}_bwd" for f in fused} <= set(families), families
+
+
+@pytest.mark.filterwarnings("ignore:Torchinductor does not support code generation for complex")
+@pytest.mark.parametrize("name", ["ModReLU", "CPReLU"])
+def test_compiled_activation_on_a_lazy_conjugate(name: str) -> None:
+    """Dynamo cannot ask a tensor for its conjugate bit, so the kernels' custom ops resolve it
+    when they run: the compiled result is the kernel's on the resolved input."""
+    torch._dynamo.reset()
+    module = getattr(cvlayers, name)()
+    x = torch.randn(3, 37, dtype=torch.complex64).conj()
+    assert x.is_conj()
+    out = torch.compile(module, fullgraph=True, dynamic=True)(x)
+    assert torch.equal(out, module(x.resolve_conj()))
 
 
 OPTIMIZERS = [
