@@ -155,6 +155,7 @@ def run(quick: bool = False, device: torch.device | str = "cpu") -> list[Case]:
                     )
                 )
     cases += _layouts(z, reference, device, min_run_time)
+    cases += _compiled(z, device, min_run_time)
     return cases
 
 
@@ -189,6 +190,31 @@ def _layouts(
                 "the same, contiguous",
                 fwd_bwd(module, channels_last),
                 fwd_bwd(module, image),
+                device=device,
+                min_run_time=min_run_time,
+            )
+        )
+    return cases
+
+
+def _compiled(z: torch.Tensor, device: torch.device, min_run_time: float) -> list[Case]:
+    """Activations in a ``torch.compile``d graph against the same modules in eager mode: on CPU
+    the graph calls the fused kernels as custom ops (Inductor has no complex code of its own)."""
+    cases = []
+    for name in ("CReLU", "ModReLU", "Cardioid"):
+        module = getattr(cvlayers, name)().to(device)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Torchinductor does not support code generation")
+            compiled = fwd_bwd(torch.compile(module), z)
+            if not runs(compiled, f"compiled {name}"):  # compiles, then warm
+                continue
+        cases.append(
+            time_case(
+                "layers",
+                f"{name} fwd+bwd under torch.compile, {z.numel()} elements",
+                "the same module, eager",
+                compiled,
+                fwd_bwd(module, z),
                 device=device,
                 min_run_time=min_run_time,
             )
