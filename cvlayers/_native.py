@@ -252,7 +252,7 @@ def launch(family: str, z: Tensor, *args: Tensor | float | None, partial: int = 
 def forward(family: str, z: Tensor, *extra: Tensor | float | None, real: bool = False) -> Tensor:
     """The output of kernel ``{family}_fwd`` on ``z`` (a real tensor of z's shape if ``real``)."""
     if torch.compiler.is_compiling():
-        out: Tensor = torch.ops.cvlayers.fused_forward(family, z, *_pack(extra), real)
+        out: Tensor = torch.ops.cvlayers.fused_forward(family, real, z, *_pack(extra))
         return out
     return _forward(family, z, *extra, real=real)
 
@@ -263,7 +263,7 @@ def backward(
     """The input gradient from kernel ``{family}_bwd`` for the saved ``z`` and upstream
     ``grad``, and the per-range sums of its accumulator when ``partial`` (see :func:`launch`)."""
     if torch.compiler.is_compiling():
-        grad_z, sums = torch.ops.cvlayers.fused_backward(family, z, grad, *_pack(extra), partial)
+        grad_z, sums = torch.ops.cvlayers.fused_backward(family, partial, z, grad, *_pack(extra))
         return grad_z, sums if partial else None
     return _backward(family, z, grad, *extra, partial=partial)
 
@@ -307,47 +307,40 @@ def _unpack(tensors: list[Tensor | None], numbers: list[float], kinds: str) -> l
 @torch.library.custom_op(
     "cvlayers::fused_forward",
     mutates_args=(),
-    schema="(str family, Tensor z, Tensor?[] tensors, float[] numbers, str kinds, bool real) "
+    schema="(str family, bool real, Tensor z, Tensor?[] tensors, float[] numbers, str kinds) "
     "-> Tensor",
 )
 def _fused_forward(
     family: str,
+    real: bool,
     z: Tensor,
     tensors: list[Tensor | None],
     numbers: list[float],
     kinds: str,
-    real: bool,
 ) -> Tensor:
     z = z.resolve_conj().resolve_neg()
     return _forward(family, z, *_unpack(tensors, numbers, kinds), real=real)
 
 
 @_fused_forward.register_fake
-def _(
-    family: str,
-    z: Tensor,
-    tensors: list[Tensor | None],
-    numbers: list[float],
-    kinds: str,
-    real: bool,
-) -> Tensor:
+def _(family: str, real: bool, z: Tensor, *_: Any) -> Tensor:
     return torch.empty_like(z, dtype=REAL_DTYPE[z.dtype] if real else z.dtype)
 
 
 @torch.library.custom_op(
     "cvlayers::fused_backward",
     mutates_args=(),
-    schema="(str family, Tensor z, Tensor grad, Tensor?[] tensors, float[] numbers, str kinds, "
-    "int partial) -> (Tensor, Tensor)",
+    schema="(str family, int partial, Tensor z, Tensor grad, Tensor?[] tensors, float[] numbers, "
+    "str kinds) -> (Tensor, Tensor)",
 )
 def _fused_backward(
     family: str,
+    partial: int,
     z: Tensor,
     grad: Tensor,
     tensors: list[Tensor | None],
     numbers: list[float],
     kinds: str,
-    partial: int,
 ) -> tuple[Tensor, Tensor]:
     z = z.resolve_conj().resolve_neg()
     grad_z, sums = _backward(family, z, grad, *_unpack(tensors, numbers, kinds), partial=partial)
@@ -355,13 +348,5 @@ def _fused_backward(
 
 
 @_fused_backward.register_fake
-def _(
-    family: str,
-    z: Tensor,
-    grad: Tensor,
-    tensors: list[Tensor | None],
-    numbers: list[float],
-    kinds: str,
-    partial: int,
-) -> tuple[Tensor, Tensor]:
+def _(family: str, partial: int, z: Tensor, *_: Any) -> tuple[Tensor, Tensor]:
     return torch.empty_like(z), z.new_empty(partial, dtype=torch.float64)
