@@ -32,7 +32,7 @@ def parameter_dtype(dtype: torch.dtype | None, name: str = "dtype") -> torch.dty
     a real floating dtype as is, a complex one as the dtype of its parts (the precision of the
     inputs the layer will take, as for the other layers' ``dtype``), ``None`` as is (torch's
     default); anything else a ``ValueError``."""
-    if dtype is None or (dtype.is_floating_point and dtype in REAL_DTYPE.values()):
+    if dtype is None or dtype in REAL_DTYPE.values():
         return dtype
     if dtype.is_complex:
         return REAL_DTYPE[complex_dtype(dtype, name)]
