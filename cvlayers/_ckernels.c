@@ -1099,6 +1099,73 @@ CV_INLINE void cv_bias_fold(const double *GP, double *gbias, int64_t channels) {
         }                                                                                          \
     }
 
+/* Whitening batch norm (cvlayers/_norm.py) on (N, C, L) data, element j in channel
+   (j / inner) % channels, taken run by run (a run: the inner elements of one channel in one
+   sample), in pieces of at most CV_BLOCK summed in the input type and added up in double.
+   bn_sums: per channel, with d = z - shift[c] (a complex per channel), into acc[6 c ...]:
+   without g, the sums of dx, dy, dx^2, dx dy, dy^2 (and 0); with g, those of gx, gy, gx dx,
+   gx dy, gy dx, gy dy. bn_affine: out = A u + K v + o per channel, coef[10 c ...] holding
+   A (row by row), K and o; v NULL: out = A u + o. */
+#define BN_KERNELS(SUF, T)                                                                         \
+    CV_DEFINE(cv_bn_sums_##SUF,                                                                    \
+              (const T *z, const T *g, const T *shift, int64_t channels, int64_t inner,            \
+               double *acc),                                                                       \
+              (z, g, shift, channels, inner, acc + 6 * channels * cv_range)) {                     \
+        for (int64_t j = start; j < stop;) {                                                       \
+            int64_t c = (j / inner) % channels, p = j % inner;                                     \
+            int64_t m = inner - p < stop - j ? inner - p : stop - j;                               \
+            m = m < CV_BLOCK ? m : CV_BLOCK;                                                       \
+            const T *zk = z + 2 * j, sx = shift[2 * c], sy = shift[2 * c + 1];                     \
+            T s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0;                                      \
+            if (g) {                                                                               \
+                const T *gk = g + 2 * j;                                                           \
+                _Pragma("omp simd reduction(+ : s0, s1, s2, s3, s4, s5)") for (int64_t i = 0;      \
+                                                                             i < m; ++i) {         \
+                    T dx = zk[2 * i] - sx, dy = zk[2 * i + 1] - sy;                                \
+                    T gx = gk[2 * i], gy = gk[2 * i + 1];                                          \
+                    s0 += gx, s1 += gy, s2 += gx * dx, s3 += gx * dy, s4 += gy * dx;               \
+                    s5 += gy * dy;                                                                 \
+                }                                                                                  \
+            } else {                                                                               \
+                _Pragma("omp simd reduction(+ : s0, s1, s2, s3, s4)") for (int64_t i = 0; i < m;   \
+                                                                         ++i) {                    \
+                    T dx = zk[2 * i] - sx, dy = zk[2 * i + 1] - sy;                                \
+                    s0 += dx, s1 += dy, s2 += dx * dx, s3 += dx * dy, s4 += dy * dy;               \
+                }                                                                                  \
+            }                                                                                      \
+            double *a = acc + 6 * c;                                                               \
+            a[0] += s0, a[1] += s1, a[2] += s2, a[3] += s3, a[4] += s4, a[5] += s5;                \
+            j += m;                                                                                \
+        }                                                                                          \
+    }                                                                                              \
+    CV_DEFINE(cv_bn_affine_##SUF,                                                                  \
+              (const T *u, const T *v, T *out, const T *coef, int64_t channels, int64_t inner),    \
+              (u, v, out, coef, channels, inner)) {                                                \
+        for (int64_t j = start; j < stop;) {                                                       \
+            int64_t c = (j / inner) % channels, p = j % inner;                                     \
+            int64_t m = inner - p < stop - j ? inner - p : stop - j;                               \
+            const T *k = coef + 10 * c, *uk = u + 2 * j;                                           \
+            T a00 = k[0], a01 = k[1], a10 = k[2], a11 = k[3], ox = k[8], oy = k[9];                \
+            T *ok = out + 2 * j;                                                                   \
+            if (v) {                                                                               \
+                const T *vk = v + 2 * j;                                                           \
+                T k00 = k[4], k01 = k[5], k10 = k[6], k11 = k[7];                                  \
+                CV_SIMD for (int64_t i = 0; i < m; ++i) {                                          \
+                    T ux = uk[2 * i], uy = uk[2 * i + 1], vx = vk[2 * i], vy = vk[2 * i + 1];      \
+                    ok[2 * i] = a00 * ux + a01 * uy + k00 * vx + k01 * vy + ox;                    \
+                    ok[2 * i + 1] = a10 * ux + a11 * uy + k10 * vx + k11 * vy + oy;                \
+                }                                                                                  \
+            } else {                                                                               \
+                CV_SIMD for (int64_t i = 0; i < m; ++i) {                                          \
+                    T ux = uk[2 * i], uy = uk[2 * i + 1];                                          \
+                    ok[2 * i] = a00 * ux + a01 * uy + ox;                                          \
+                    ok[2 * i + 1] = a10 * ux + a11 * uy + oy;                                      \
+                }                                                                                  \
+            }                                                                                      \
+            j += m;                                                                                \
+        }                                                                                          \
+    }
+
 #define ALL_KERNELS(SUF, T)                                                                        \
     MODSCALE_KERNELS(modrelu, SUF, T, RELU_G, cv_modrelu_block)                                    \
     MODSCALE_KERNELS(modtanh, SUF, T, TANH_G, cv_modtanh_block)                                    \
@@ -1112,7 +1179,8 @@ CV_INLINE void cv_bias_fold(const double *GP, double *gbias, int64_t channels) {
     CPRELU_KERNELS(SUF, T)                                                                         \
     ABS_KERNELS(SUF, T)                                                                            \
     ADAM_MODULUS_KERNEL(SUF, T)                                                                    \
-    ADAM_CONJ_KERNEL(SUF, T)
+    ADAM_CONJ_KERNEL(SUF, T)                                                                       \
+    BN_KERNELS(SUF, T)
 
 ALL_KERNELS(f32, float)
 ALL_KERNELS(f64, double)

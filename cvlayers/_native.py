@@ -81,6 +81,8 @@ _SIGNATURES: dict[str, list[Any]] = {
     "abs_bwd": [_P, _P, _P],
     "adam_modulus": [_P, _P, _P, _P, _P, _D, _D, _D, _D, _D, _D],
     "adam_conj": [_P, _P, _P, _P, _P, _D, _D, _D, _D, _D],
+    "bn_sums": [_P, _P, _P, _I, _I, _P],
+    "bn_affine": [_P, _P, _P, _P, _I, _I],
 }
 # Kernels built for complex64 only (their complex128 runs the eager maths): see usable().
 _FLOAT_ONLY = frozenset({"cgelu"})

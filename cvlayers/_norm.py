@@ -24,6 +24,12 @@ unbiased covariance: its training outputs are ours times :math:`\sqrt{(n-1)/n}` 
 of ``dtype=`` for drop-in use; the state dicts differ (``weight`` is ``(C, 3)`` here). As in
 ``torch.nn``, the keyword ``bias=False`` keeps the scale and drops the shift (all three norms).
 
+On CPU, training mode on contiguous ``(N, C, *spatial)`` input (at least 8 values per channel
+and sample) runs in fused kernels (``_ckernels.c``): the statistics in one pass (sums about each
+channel's first value, in double), the whitening in one, and a closed-form backward in two
+(:class:`_FusedWhiten`); elsewhere (CUDA, ``torch.compile``, ``(N, C)`` input, a double
+backward) the torch ops below run, and autograd differentiates them.
+
 ``LayerNorm`` and ``GroupNorm`` normalise the power, per sample:
 :math:`y = (z - \mu)/\sqrt{\mathbb{E}|z - \mu|^2 + \epsilon}\cdot\gamma + \beta` with complex
 :math:`\gamma` (starting at 1) and :math:`\beta` (starting at 0).
@@ -32,12 +38,15 @@ of ``dtype=`` for drop-in use; the state dicts differ (``weight`` is ``(C, 3)`` 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from . import _native
 from ._checks import REAL_DTYPE, check_complex, complex_dtype
 from ._conversion import KeepsKind
+from ._function import Function
 
 __all__ = [
     "BatchNorm1d",
@@ -93,46 +102,208 @@ def batch_norm(
     check_complex(input, "input", None)
     if input.dim() < 2:
         raise ValueError(f"expected input of shape (N, C, *), got {tuple(input.shape)}")
-    dims = [d for d in range(input.dim()) if d != 1]
     use_batch = training or running_mean is None or running_covar is None
-    if use_batch:
-        count = input.numel() // input.shape[1]
-        if count < 2:
-            raise ValueError(
-                f"expected more than 1 value per channel when training, got input size "
-                f"{tuple(input.shape)}"
-            )
-        mean = input.mean(dim=dims)
-        centred = input - _channel_view(mean, input.dim())
-        vrr = centred.real.square().mean(dim=dims)
-        vii = centred.imag.square().mean(dim=dims)
-        vri = (centred.real * centred.imag).mean(dim=dims)
-        if training and running_mean is not None and running_covar is not None:
-            with torch.no_grad():
-                factor = _average_factor(momentum, num_batches_tracked)
-                unbiased = count / (count - 1)
-                running_mean.lerp_(mean.detach(), factor)
-                batch_cov = torch.stack([vrr, vri, vii], dim=1).detach() * unbiased
-                running_covar.lerp_(batch_cov.to(running_covar.dtype), factor)
-    else:
+    if not use_batch:
         assert running_mean is not None and running_covar is not None
-        mean = running_mean
-        centred = input - _channel_view(mean, input.dim())
         vrr, vri, vii = running_covar.unbind(1)
-    wrr, wri, wii = _inverse_sqrt_2x2(vrr + eps, vri, vii + eps)
+        return _whiten(input, running_mean, (vrr, vri, vii), weight, bias, eps)
+    count = input.numel() // input.shape[1]
+    if count < 2:
+        raise ValueError(
+            f"expected more than 1 value per channel when training, got input size "
+            f"{tuple(input.shape)}"
+        )
+    layout = _kernel_layout(input)
+    if layout is not None:
+        mean, cov = _batch_moments(input, layout)
+    else:
+        mean, cov = _moments(input)
+    if training and running_mean is not None and running_covar is not None:
+        with torch.no_grad():
+            factor = _average_factor(momentum, num_batches_tracked)
+            running_mean.lerp_(mean.detach(), factor)
+            batch_cov = torch.stack(cov, dim=1).detach() * (count / (count - 1))
+            running_covar.lerp_(batch_cov.to(running_covar.dtype), factor)
+    if layout is not None:
+        out: Tensor = _FusedWhiten.apply(input, weight, bias, mean, cov, eps, layout)
+        return out
+    return _whiten(input, mean, cov, weight, bias, eps)
+
+
+Cov = tuple[Tensor, Tensor, Tensor]
+
+
+def _moments(input: Tensor) -> tuple[Tensor, Cov]:
+    """The mean and biased covariance (V_rr, V_ri, V_ii) of each channel, as torch ops (which
+    autograd differentiates)."""
+    dims = [d for d in range(input.dim()) if d != 1]
+    mean = input.mean(dim=dims)
+    centred = input - _channel_view(mean, input.dim())
+    x, y = centred.real, centred.imag
+    return mean, (x.square().mean(dim=dims), (x * y).mean(dim=dims), y.square().mean(dim=dims))
+
+
+def _mix(weight: Tensor | None, w: Cov) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """M = Gamma W, row by row (M_rr, M_ri, M_ir, M_ii), for the symmetric W (W_rr, W_ri, W_ii)
+    and Gamma (``weight``'s rows; None: I/sqrt(2))."""
+    wrr, wri, wii = w
     if weight is None:
         g = 1 / math.sqrt(2.0)
-        mrr, mri, mir, mii = g * wrr, g * wri, g * wri, g * wii
-    else:
-        grr, gri, gii = weight.unbind(1)
-        mrr, mri = grr * wrr + gri * wri, grr * wri + gri * wii
-        mir, mii = gri * wrr + gii * wri, gri * wri + gii * wii
+        return g * wrr, g * wri, g * wri, g * wii
+    grr, gri, gii = weight.unbind(1)
+    return (
+        grr * wrr + gri * wri,
+        grr * wri + gri * wii,
+        gri * wrr + gii * wri,
+        gri * wri + gii * wii,
+    )
+
+
+def _whiten(
+    input: Tensor, mean: Tensor, cov: Cov, weight: Tensor | None, bias: Tensor | None, eps: float
+) -> Tensor:
+    """Gamma V^{-1/2} (z - mean) + beta in torch ops, for the given statistics."""
+    vrr, vri, vii = cov
+    mrr, mri, mir, mii = _mix(weight, _inverse_sqrt_2x2(vrr + eps, vri, vii + eps))
     d = input.dim()
+    centred = input - _channel_view(mean, d)
     x, y = centred.real, centred.imag
     real = _channel_view(mrr, d) * x + _channel_view(mri, d) * y
     imag = _channel_view(mir, d) * x + _channel_view(mii, d) * y
     out = torch.complex(real, imag)
     return out if bias is None else out + _channel_view(bias, d)
+
+
+def _kernel_layout(input: Tensor) -> tuple[int, int] | None:
+    """(channels, inner) of contiguous (N, C, *spatial) input with runs of at least 8 values,
+    where the fused kernels take training-mode batch norm (not under torch.compile: they write
+    through data pointers); else None."""
+    if input.dim() < 3 or torch.compiler.is_compiling() or not input.is_contiguous():
+        return None
+    inner = input[0, 0].numel()
+    return (input.shape[1], inner) if inner >= 8 and _native.usable(input) else None
+
+
+def _batch_moments(input: Tensor, layout: tuple[int, int]) -> tuple[Tensor, Cov]:
+    """:func:`_moments` in one pass of the kernels: sums of d = z - s about each channel's
+    first value s, in double, then E[d] and E[d d^T] - E[d] E[d]^T (no cancellation to speak
+    of, s being one of the channel's values)."""
+    channels, inner = layout
+    shift = input.reshape(input.shape[0], channels, inner)[0, :, 0].contiguous()
+    sums = _native.launch("bn_sums", input, input, None, shift, *layout, partial=6 * channels)
+    assert sums is not None
+    m = sums.view(channels, 6) / (input.numel() // channels)
+    mx, my = m[:, 0], m[:, 1]
+    real = REAL_DTYPE[input.dtype]
+    cov = (m[:, 2] - mx * mx, m[:, 3] - mx * my, m[:, 4] - my * my)
+    mean = shift + torch.complex(mx, my).to(input.dtype)
+    return mean, (cov[0].clamp_min(0).to(real), cov[1].to(real), cov[2].clamp_min(0).to(real))
+
+
+class _FusedWhiten(Function):
+    """:func:`_whiten` with the batch statistics ``mean``, ``cov`` of ``input`` (from
+    :func:`_batch_moments`), in the fused kernels, and its backward through those statistics:
+    with M = Gamma W, c = z - mean, G the upstream gradient (as real 2-vectors) and n values per
+    channel,
+
+        grad_z = M^T (G - mean(G)) + K c,  K = (1/n) [[2 a, b], [b, 2 d]],
+
+    where (a, b, d) = dL/d(V_rr, V_ri, V_ii) comes from dL/dM = sum G c^T through the 2x2 maths
+    (autograd on per-channel tensors); grad Gamma likewise, grad beta = sum G. Two passes over
+    memory each way. A backward that records a graph (double backward) differentiates the
+    torch ops instead."""
+
+    @staticmethod
+    def forward(
+        input: Tensor,
+        weight: Tensor | None,
+        bias: Tensor | None,
+        mean: Tensor,
+        cov: Cov,
+        eps: float,
+        layout: tuple[int, int],
+    ) -> Tensor:
+        m = _mix(weight, _inverse_sqrt_2x2(cov[0] + eps, cov[1], cov[2] + eps))
+        shift = bias if bias is not None else torch.zeros_like(mean)
+        ox = shift.real - (m[0] * mean.real + m[1] * mean.imag)
+        oy = shift.imag - (m[2] * mean.real + m[3] * mean.imag)
+        zero = torch.zeros_like(ox)
+        coef = torch.stack([*m, zero, zero, zero, zero, ox, oy], dim=1).contiguous()
+        out = torch.empty_like(input)
+        _native.launch("bn_affine", input, input, None, out, coef, *layout)
+        return out
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+        input, weight, bias, mean, cov, ctx.eps, ctx.layout = inputs
+        ctx.save_for_backward(input, weight, bias, mean, *cov)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
+        input, weight, bias, mean, *cov = ctx.saved_tensors
+        needs = ctx.needs_input_grad[:3]
+        if torch.is_grad_enabled():  # double backward: through the torch ops
+            return (
+                *_eager_grads(input, weight, bias, ctx.eps, grad, needs),
+                None,
+                None,
+                None,
+                None,
+            )
+        channels = ctx.layout[0]
+        n = input.numel() // channels
+        g = _native.laid_out_as(grad, input)
+        sums = _native.launch("bn_sums", input, input, g, mean, *ctx.layout, partial=6 * channels)
+        assert sums is not None
+        s = sums.view(channels, 6)
+        gbar = s[:, :2] / n
+        real = cov[0].dtype
+        with torch.enable_grad():  # per-channel tensors only, in double
+            v = torch.stack(cov).double().requires_grad_(True)
+            gamma = None if weight is None else weight.detach().double()
+            if gamma is not None and needs[1]:
+                gamma.requires_grad_(True)
+            m = _mix(gamma, _inverse_sqrt_2x2(v[0] + ctx.eps, v[1], v[2] + ctx.eps))
+            # sum_ij dL/dM_ij M_ij, dL/dM_ij = sum G_i c_j (s[:, 2:] in M's order)
+            loss = (m[0] * s[:, 2] + m[1] * s[:, 3] + m[2] * s[:, 4] + m[3] * s[:, 5]).sum()
+            wrt = [v] + ([gamma] if gamma is not None and needs[1] else [])
+            dv, *dgamma = torch.autograd.grad(loss, wrt)
+        grad_input = grad_weight = grad_bias = None
+        if needs[0]:
+            mrr, mri, mir, mii = (t.detach() for t in m)
+            k00, k01, k11 = 2 * dv[0] / n, dv[1] / n, 2 * dv[2] / n
+            mx, my = mean.real.double(), mean.imag.double()
+            ox = -(mrr * gbar[:, 0] + mir * gbar[:, 1]) - (k00 * mx + k01 * my)
+            oy = -(mri * gbar[:, 0] + mii * gbar[:, 1]) - (k01 * mx + k11 * my)
+            coef = torch.stack([mrr, mir, mri, mii, k00, k01, k01, k11, ox, oy], dim=1)
+            grad_input = torch.empty_like(input)
+            args = (g, input, grad_input, coef.to(real).contiguous(), *ctx.layout)
+            _native.launch("bn_affine", input, *args)
+        if needs[1] and dgamma:
+            grad_weight = dgamma[0].to(weight.dtype)
+        if needs[2]:
+            grad_bias = torch.complex(s[:, 0], s[:, 1]).to(input.dtype)
+        return grad_input, grad_weight, grad_bias, None, None, None, None
+
+
+def _eager_grads(
+    input: Tensor,
+    weight: Tensor | None,
+    bias: Tensor | None,
+    eps: float,
+    grad: Tensor,
+    needs: tuple[bool, ...],
+) -> list[Tensor | None]:
+    """The gradients of training-mode batch norm by autograd through the torch ops, keeping
+    their graph (for a double backward)."""
+    inputs = (input, weight, bias)
+    with torch.enable_grad():
+        out = _whiten(input, *_moments(input), weight, bias, eps)
+    wanted = [t for t, need in zip(inputs, needs, strict=True) if need and t is not None]
+    got = iter(torch.autograd.grad(out, wanted, grad, create_graph=True))
+    return [
+        next(got) if need and t is not None else None for t, need in zip(inputs, needs, strict=True)
+    ]
 
 
 def _average_factor(momentum: float | None, num_batches_tracked: Tensor | None) -> float:
