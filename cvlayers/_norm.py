@@ -27,8 +27,9 @@ of ``dtype=`` for drop-in use; the state dicts differ (``weight`` is ``(C, 3)`` 
 On CPU, training mode on contiguous ``(N, C, *spatial)`` input (at least 8 values per channel
 and sample) runs in fused kernels (``_ckernels.c``): the statistics in one pass (sums about each
 channel's first value, in double), the whitening in one, and a closed-form backward in two
-(:class:`_FusedWhiten`); elsewhere (CUDA, ``torch.compile``, ``(N, C)`` input, a double
-backward) the torch ops below run, and autograd differentiates them.
+(:class:`_FusedWhiten`), as custom ops ``cvlayers::bn_*`` that compiled graphs call too;
+elsewhere (CUDA, ``(N, C)`` or channels-last input, a double backward, ``torch.func``
+transforms) the torch ops below run, and autograd differentiates them.
 
 ``LayerNorm`` and ``GroupNorm`` normalise the power, per sample:
 :math:`y = (z - \mu)/\sqrt{\mathbb{E}|z - \mu|^2 + \epsilon}\cdot\gamma + \beta` with complex
@@ -115,7 +116,8 @@ def batch_norm(
         )
     layout = _kernel_layout(input)
     if layout is not None:
-        mean, cov = _batch_moments(input, layout)
+        with torch.no_grad():  # _FusedWhiten's backward differentiates through them itself
+            mean, cov = _batch_moments(input, layout)
     else:
         mean, cov = _moments(input)
     if training and running_mean is not None and running_covar is not None:
@@ -176,28 +178,18 @@ def _whiten(
 
 def _kernel_layout(input: Tensor) -> tuple[int, int] | None:
     """(channels, inner) of contiguous (N, C, *spatial) input with runs of at least 8 values,
-    where the fused kernels take training-mode batch norm (not under torch.compile: they write
-    through data pointers); else None."""
-    if input.dim() < 3 or torch.compiler.is_compiling() or not input.is_contiguous():
+    where the fused kernels take training-mode batch norm (as custom ops, which a compiled
+    graph calls too); else None."""
+    if input.dim() < 3 or not input.is_contiguous():
         return None
     inner = input[0, 0].numel()
     return (input.shape[1], inner) if inner >= 8 and _native.usable(input) else None
 
 
 def _batch_moments(input: Tensor, layout: tuple[int, int]) -> tuple[Tensor, Cov]:
-    """:func:`_moments` in one pass of the kernels: sums of d = z - s about each channel's
-    first value s, in double, then E[d] and E[d d^T] - E[d] E[d]^T (no cancellation to speak
-    of, s being one of the channel's values)."""
-    channels, inner = layout
-    shift = input.reshape(input.shape[0], channels, inner)[0, :, 0].contiguous()
-    sums = _native.launch("bn_sums", input, input, None, shift, *layout, partial=6 * channels)
-    assert sums is not None
-    m = sums.view(channels, 6) / (input.numel() // channels)
-    mx, my = m[:, 0], m[:, 1]
-    real = REAL_DTYPE[input.dtype]
-    cov = (m[:, 2] - mx * mx, m[:, 3] - mx * my, m[:, 4] - my * my)
-    mean = shift + torch.complex(mx, my).to(input.dtype)
-    return mean, (cov[0].clamp_min(0).to(real), cov[1].to(real), cov[2].clamp_min(0).to(real))
+    """:func:`_moments` in one pass of the kernels (:func:`_bn_moments_kernel`)."""
+    mean, vrr, vri, vii = _bn_moments_kernel(input, *layout)
+    return mean, (vrr, vri, vii)
 
 
 class _FusedWhiten(Function):
@@ -223,14 +215,7 @@ class _FusedWhiten(Function):
         eps: float,
         layout: tuple[int, int],
     ) -> Tensor:
-        m = _mix(weight, _inverse_sqrt_2x2(cov[0] + eps, cov[1], cov[2] + eps))
-        shift = bias if bias is not None else torch.zeros_like(mean)
-        ox = shift.real - (m[0] * mean.real + m[1] * mean.imag)
-        oy = shift.imag - (m[2] * mean.real + m[3] * mean.imag)
-        zero = torch.zeros_like(ox)
-        coef = torch.stack([*m, zero, zero, zero, zero, ox, oy], dim=1).contiguous()
-        out = torch.empty_like(input)
-        _native.launch("bn_affine", input, input, None, out, coef, *layout)
+        out: Tensor = _bn_whiten_kernel(input, weight, bias, mean, *cov, eps, *layout)
         return out
 
     @staticmethod
@@ -243,47 +228,209 @@ class _FusedWhiten(Function):
         input, weight, bias, mean, *cov = ctx.saved_tensors
         needs = ctx.needs_input_grad[:3]
         if torch.is_grad_enabled():  # double backward: through the torch ops
-            return (
-                *_eager_grads(input, weight, bias, ctx.eps, grad, needs),
-                None,
-                None,
-                None,
-                None,
-            )
-        channels = ctx.layout[0]
-        n = input.numel() // channels
-        g = _native.laid_out_as(grad, input)
-        sums = _native.launch("bn_sums", input, input, g, mean, *ctx.layout, partial=6 * channels)
-        assert sums is not None
-        s = sums.view(channels, 6)
-        gbar = s[:, :2] / n
-        real = cov[0].dtype
-        with torch.enable_grad():  # per-channel tensors only, in double
-            v = torch.stack(cov).double().requires_grad_(True)
-            gamma = None if weight is None else weight.detach().double()
-            if gamma is not None and needs[1]:
-                gamma.requires_grad_(True)
-            m = _mix(gamma, _inverse_sqrt_2x2(v[0] + ctx.eps, v[1], v[2] + ctx.eps))
-            # sum_ij dL/dM_ij M_ij, dL/dM_ij = sum G_i c_j (s[:, 2:] in M's order)
-            loss = (m[0] * s[:, 2] + m[1] * s[:, 3] + m[2] * s[:, 4] + m[3] * s[:, 5]).sum()
-            wrt = [v] + ([gamma] if gamma is not None and needs[1] else [])
-            dv, *dgamma = torch.autograd.grad(loss, wrt)
-        grad_input = grad_weight = grad_bias = None
-        if needs[0]:
-            mrr, mri, mir, mii = (t.detach() for t in m)
-            k00, k01, k11 = 2 * dv[0] / n, dv[1] / n, 2 * dv[2] / n
-            mx, my = mean.real.double(), mean.imag.double()
-            ox = -(mrr * gbar[:, 0] + mir * gbar[:, 1]) - (k00 * mx + k01 * my)
-            oy = -(mri * gbar[:, 0] + mii * gbar[:, 1]) - (k01 * mx + k11 * my)
-            coef = torch.stack([mrr, mir, mri, mii, k00, k01, k01, k11, ox, oy], dim=1)
-            grad_input = torch.empty_like(input)
-            args = (g, input, grad_input, coef.to(real).contiguous(), *ctx.layout)
-            _native.launch("bn_affine", input, *args)
-        if needs[1] and dgamma:
-            grad_weight = dgamma[0].to(weight.dtype)
-        if needs[2]:
-            grad_bias = torch.complex(s[:, 0], s[:, 1]).to(input.dtype)
-        return grad_input, grad_weight, grad_bias, None, None, None, None
+            grads = _eager_grads(input, weight, bias, ctx.eps, grad, needs)
+        else:
+            args = (grad, input, weight, mean, *cov, ctx.eps, *ctx.layout, *needs)
+            grads = [
+                t if need else None
+                for t, need in zip(_bn_whiten_backward_kernel(*args), needs, strict=True)
+            ]
+        return (*grads, None, None, None, None)
+
+
+@torch.library.custom_op(
+    "cvlayers::bn_moments",
+    mutates_args=(),
+    schema="(Tensor input, int channels, int inner) -> (Tensor, Tensor, Tensor, Tensor)",
+)
+def _bn_moments_kernel(input: Tensor, channels: int, inner: int) -> tuple[Tensor, ...]:
+    """Mean and biased covariance of each channel in one pass of the kernels: sums of
+    d = z - s about each channel's first value s, in double, then E[d] and
+    E[d d^T] - E[d] E[d]^T (no cancellation to speak of, s being one of the channel's values)."""
+    shift = input.reshape(input.shape[0], channels, inner)[0, :, 0].contiguous()
+    sums = _native.launch(
+        "bn_sums", input, input, None, shift, channels, inner, partial=6 * channels
+    )
+    assert sums is not None
+    m = sums.view(channels, 6) / (input.numel() // channels)
+    mx, my = m[:, 0], m[:, 1]
+    real = REAL_DTYPE[input.dtype]
+    mean = shift + torch.complex(mx, my).to(input.dtype)
+    vrr, vri, vii = m[:, 2] - mx * mx, m[:, 3] - mx * my, m[:, 4] - my * my
+    return mean, vrr.clamp_min(0).to(real), vri.to(real), vii.clamp_min(0).to(real)
+
+
+@_bn_moments_kernel.register_fake
+def _(input: Tensor, channels: int, inner: int) -> tuple[Tensor, ...]:
+    real = REAL_DTYPE[input.dtype]
+    return input.new_empty(channels), *(input.new_empty(channels, dtype=real) for _ in range(3))
+
+
+@torch.library.custom_op(
+    "cvlayers::bn_whiten",
+    mutates_args=(),
+    schema="(Tensor input, Tensor? weight, Tensor? bias, Tensor mean, Tensor vrr, Tensor vri, "
+    "Tensor vii, float eps, int channels, int inner) -> Tensor",
+)
+def _bn_whiten_kernel(
+    input: Tensor,
+    weight: Tensor | None,
+    bias: Tensor | None,
+    mean: Tensor,
+    vrr: Tensor,
+    vri: Tensor,
+    vii: Tensor,
+    eps: float,
+    channels: int,
+    inner: int,
+) -> Tensor:
+    """M (z - mean) + beta in one pass of the kernels."""
+    m = _mix(weight, _inverse_sqrt_2x2(vrr + eps, vri, vii + eps))
+    shift = bias if bias is not None else torch.zeros_like(mean)
+    ox = shift.real - (m[0] * mean.real + m[1] * mean.imag)
+    oy = shift.imag - (m[2] * mean.real + m[3] * mean.imag)
+    zero = torch.zeros_like(ox)
+    coef = torch.stack([*m, zero, zero, zero, zero, ox, oy], dim=1).contiguous()
+    out = torch.empty_like(input)
+    _native.launch("bn_affine", input, input, None, out, coef, channels, inner)
+    return out
+
+
+@_bn_whiten_kernel.register_fake
+def _(input: Tensor, *_: Any) -> Tensor:
+    return torch.empty_like(input)
+
+
+@torch.library.custom_op(
+    "cvlayers::bn_whiten_backward",
+    mutates_args=(),
+    schema="(Tensor grad, Tensor input, Tensor? weight, Tensor mean, Tensor vrr, Tensor vri, "
+    "Tensor vii, float eps, int channels, int inner, bool need_input, bool need_weight, "
+    "bool need_bias) -> (Tensor, Tensor, Tensor)",
+)
+def _bn_whiten_backward_kernel(
+    grad: Tensor,
+    input: Tensor,
+    weight: Tensor | None,
+    mean: Tensor,
+    vrr: Tensor,
+    vri: Tensor,
+    vii: Tensor,
+    eps: float,
+    channels: int,
+    inner: int,
+    need_input: bool,
+    need_weight: bool,
+    need_bias: bool,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The gradients of :func:`_bn_whiten_kernel` with respect to input, weight and bias (an
+    empty tensor where not needed), through the statistics (see :class:`_FusedWhiten`)."""
+    n = input.numel() // channels
+    g = _native.laid_out_as(grad, input)
+    sums = _native.launch("bn_sums", input, input, g, mean, channels, inner, partial=6 * channels)
+    assert sums is not None
+    s = sums.view(channels, 6)
+    gbar = s[:, :2] / n
+    real = vrr.dtype
+    v = (vrr.double(), vri.double(), vii.double())
+    gamma = None if weight is None else weight.double()
+    p = (s[:, 2], s[:, 3], s[:, 4], s[:, 5])  # dL/dM = sum G c^T, row by row
+    m, dv, dgamma = _whiten_vjp(p, gamma, v, eps)
+    grad_input, grad_weight, grad_bias = (input.new_empty(0) for _ in range(3))  # not needed
+    if need_input:
+        mrr, mri, mir, mii = m
+        k00, k01, k11 = 2 * dv[0] / n, dv[1] / n, 2 * dv[2] / n
+        mx, my = mean.real.double(), mean.imag.double()
+        ox = -(mrr * gbar[:, 0] + mir * gbar[:, 1]) - (k00 * mx + k01 * my)
+        oy = -(mri * gbar[:, 0] + mii * gbar[:, 1]) - (k01 * mx + k11 * my)
+        coef = torch.stack([mrr, mir, mri, mii, k00, k01, k01, k11, ox, oy], dim=1)
+        grad_input = torch.empty_like(input)
+        args = (g, input, grad_input, coef.to(real).contiguous(), channels, inner)
+        _native.launch("bn_affine", input, *args)
+    if need_weight and dgamma is not None:
+        grad_weight = dgamma.to(real)
+    if need_bias:
+        grad_bias = torch.complex(s[:, 0], s[:, 1]).to(input.dtype)
+    return grad_input, grad_weight, grad_bias
+
+
+@_bn_whiten_backward_kernel.register_fake
+def _(
+    grad: Tensor, input: Tensor, weight: Tensor | None, mean: Tensor, vrr: Tensor, *rest: Any
+) -> tuple[Tensor, Tensor, Tensor]:
+    need_input, need_weight, need_bias = rest[-3:]
+    return (
+        torch.empty_like(input) if need_input else input.new_empty(0),
+        vrr.new_empty(weight.shape) if need_weight and weight is not None else input.new_empty(0),
+        mean.new_empty(mean.shape) if need_bias else input.new_empty(0),
+    )
+
+
+def _whiten_vjp(
+    p: tuple[Tensor, Tensor, Tensor, Tensor], gamma: Tensor | None, v: Cov, eps: float
+) -> tuple[tuple[Tensor, ...], Cov, Tensor | None]:
+    """M = Gamma W, W = V^{-1/2}, per channel, and the gradients of L with respect to
+    (V_rr, V_ri, V_ii) and Gamma's rows (None without Gamma) for dL/dM = ``p`` (row by row),
+    in closed form: dL/dW = sym(Gamma^T P); dL/dS = -W (dL/dW) W for S = V^{1/2}; dL/dV = Y
+    solving S Y + Y S = dL/dS, which for 2x2 matrices (by Cayley-Hamilton, t = tr S,
+    d = det S) is Y = (t/(2d) + 1/(2t)) C - (S C + C S)/(2d) + S C S/(2 d t)."""
+    vrr, vri, vii = v[0] + eps, v[1], v[2] + eps
+    root = torch.sqrt(vrr * vii - vri * vri)
+    t = torch.sqrt(vrr + vii + 2 * root)
+    s = ((vrr + root) / t, vri / t, (vii + root) / t)  # S = (V + sqrt(det V) I) / t
+    w = _inverse_sqrt_2x2(vrr, vri, vii)
+    m = _mix(gamma, w)
+    prr, pri, pir, pii = p
+    if gamma is None:
+        g = 1 / math.sqrt(2.0)
+        gw = (g * prr, g * (pri + pir) / 2, g * pii)
+    else:
+        grr, gri, gii = gamma.unbind(1)  # Gamma^T P = Gamma P, symmetrised
+        a = (
+            grr * prr + gri * pir,
+            grr * pri + gri * pii,
+            gri * prr + gii * pir,
+            gri * pri + gii * pii,
+        )
+        gw = (a[0], (a[1] + a[2]) / 2, a[3])
+    c = _sym_neg_sandwich(w, gw)
+    tr, det = s[0] + s[2], s[0] * s[2] - s[1] * s[1]
+    sc_cs = (
+        2 * (s[0] * c[0] + s[1] * c[1]),
+        s[0] * c[1] + s[1] * c[2] + c[0] * s[1] + c[1] * s[2],
+        2 * (s[1] * c[1] + s[2] * c[2]),
+    )
+    scs = _sandwich(s, c)
+    k1, k2, k3 = tr / (2 * det) + 1 / (2 * tr), 1 / (2 * det), 1 / (2 * det * tr)
+    y = tuple(k1 * ci - k2 * di + k3 * ei for ci, di, ei in zip(c, sc_cs, scs, strict=True))
+    dv = (y[0], 2 * y[1], y[2])
+    dgamma = None
+    if gamma is not None:  # dL/dGamma = P W, onto the symmetric parameters
+        pw = (
+            prr * w[0] + pri * w[1],
+            prr * w[1] + pri * w[2],
+            pir * w[0] + pii * w[1],
+            pir * w[1] + pii * w[2],
+        )
+        dgamma = torch.stack([pw[0], pw[1] + pw[2], pw[3]], dim=1)
+    return m, dv, dgamma
+
+
+def _sandwich(a: Cov, c: Cov) -> Cov:
+    """A C A for symmetric 2x2 A and C, as (rr, ri, ii)."""
+    ac = (
+        a[0] * c[0] + a[1] * c[1],
+        a[0] * c[1] + a[1] * c[2],
+        a[1] * c[0] + a[2] * c[1],
+        a[1] * c[1] + a[2] * c[2],
+    )
+    return (ac[0] * a[0] + ac[1] * a[1], ac[0] * a[1] + ac[1] * a[2], ac[2] * a[1] + ac[3] * a[2])
+
+
+def _sym_neg_sandwich(w: Cov, g: Cov) -> Cov:
+    """-W G W for symmetric W and G."""
+    rr, ri, ii = _sandwich(w, g)
+    return -rr, -ri, -ii
 
 
 def _eager_grads(

@@ -94,6 +94,38 @@ def test_compiled_activation_calls_the_kernels(name: str, monkeypatch: pytest.Mo
     assert fused and {f"{f}_bwd" for f in fused} <= set(families), families
 
 
+@pytest.mark.skipif(not _native.enabled(), reason="compiled kernels not built or switched off")
+@pytest.mark.filterwarnings("ignore:Torchinductor does not support code generation for complex")
+def test_compiled_batch_norm_calls_the_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Training-mode BatchNorm in a compiled graph runs its kernels (custom ops) and equals
+    eager mode to the bit: output and gradients."""
+    torch._dynamo.reset()
+    x = torch.randn(4, 3, 40, dtype=torch.complex64) * (2 + 1j) + 1
+    grad = torch.randn_like(x)
+    results = []
+    families: list[str] = []
+    launch = _native.launch
+    monkeypatch.setattr(
+        _native, "launch", lambda f, *a, **k: families.append(f) or launch(f, *a, **k)
+    )
+    for compiled in (False, True):
+        torch.manual_seed(0)
+        bn = cvlayers.BatchNorm1d(3)
+        with torch.no_grad():
+            bn.weight.add_(0.1 * torch.randn_like(bn.weight))
+        leaf = x.clone().requires_grad_(True)
+        run = torch.compile(bn, fullgraph=True) if compiled else bn
+        families.clear()
+        out = run(leaf)
+        out.backward(grad)
+        assert families == ["bn_sums", "bn_affine", "bn_sums", "bn_affine"]
+        results.append([out, leaf.grad, bn.weight.grad, bn.bias.grad, bn.running_covar])
+    for a, b in zip(results[0][:4], results[1][:4], strict=True):
+        assert torch.equal(a, b)
+    # The running update is Inductor's own code for real ops (fused, rounds differently).
+    torch.testing.assert_close(results[1][4], results[0][4], rtol=1e-6, atol=0)
+
+
 @pytest.mark.filterwarnings("ignore:Torchinductor does not support code generation for complex")
 @pytest.mark.parametrize("name", ["ModReLU", "CPReLU"])
 def test_compiled_activation_on_a_lazy_conjugate(name: str) -> None:
