@@ -215,7 +215,7 @@ class _FusedWhiten(Function):
         eps: float,
         layout: tuple[int, int],
     ) -> Tensor:
-        out: Tensor = _bn_whiten_kernel(input, weight, bias, mean, *cov, eps, *layout)
+        out: Tensor = _bn_whiten_kernel(input, weight, bias, mean, torch.stack(cov), eps, *layout)
         return out
 
     @staticmethod
@@ -230,7 +230,7 @@ class _FusedWhiten(Function):
         if torch.is_grad_enabled():  # double backward: through the torch ops
             grads = _eager_grads(input, weight, bias, ctx.eps, grad, needs)
         else:
-            args = (grad, input, weight, mean, *cov, ctx.eps, *ctx.layout, *needs)
+            args = (grad, input, weight, mean, torch.stack(cov), ctx.eps, *ctx.layout, *needs)
             grads = [
                 t if need else None
                 for t, need in zip(_bn_whiten_backward_kernel(*args), needs, strict=True)
@@ -269,23 +269,21 @@ def _(input: Tensor, channels: int, inner: int) -> tuple[Tensor, ...]:
 @torch.library.custom_op(
     "cvlayers::bn_whiten",
     mutates_args=(),
-    schema="(Tensor input, Tensor? weight, Tensor? bias, Tensor mean, Tensor vrr, Tensor vri, "
-    "Tensor vii, float eps, int channels, int inner) -> Tensor",
+    schema="(Tensor input, Tensor? weight, Tensor? bias, Tensor mean, Tensor cov, float eps, "
+    "int channels, int inner) -> Tensor",
 )
 def _bn_whiten_kernel(
     input: Tensor,
     weight: Tensor | None,
     bias: Tensor | None,
     mean: Tensor,
-    vrr: Tensor,
-    vri: Tensor,
-    vii: Tensor,
+    cov: Tensor,
     eps: float,
     channels: int,
     inner: int,
 ) -> Tensor:
-    """M (z - mean) + beta in one pass of the kernels."""
-    m = _mix(weight, _inverse_sqrt_2x2(vrr + eps, vri, vii + eps))
+    """M (z - mean) + beta in one pass of the kernels; ``cov`` holds V_rr, V_ri, V_ii."""
+    m = _mix(weight, _inverse_sqrt_2x2(cov[0] + eps, cov[1], cov[2] + eps))
     shift = bias if bias is not None else torch.zeros_like(mean)
     ox = shift.real - (m[0] * mean.real + m[1] * mean.imag)
     oy = shift.imag - (m[2] * mean.real + m[3] * mean.imag)
@@ -304,18 +302,16 @@ def _(input: Tensor, *_: Any) -> Tensor:
 @torch.library.custom_op(
     "cvlayers::bn_whiten_backward",
     mutates_args=(),
-    schema="(Tensor grad, Tensor input, Tensor? weight, Tensor mean, Tensor vrr, Tensor vri, "
-    "Tensor vii, float eps, int channels, int inner, bool need_input, bool need_weight, "
-    "bool need_bias) -> (Tensor, Tensor, Tensor)",
+    schema="(Tensor grad, Tensor input, Tensor? weight, Tensor mean, Tensor cov, float eps, "
+    "int channels, int inner, bool need_input, bool need_weight, bool need_bias) "
+    "-> (Tensor, Tensor, Tensor)",
 )
 def _bn_whiten_backward_kernel(
     grad: Tensor,
     input: Tensor,
     weight: Tensor | None,
     mean: Tensor,
-    vrr: Tensor,
-    vri: Tensor,
-    vii: Tensor,
+    cov: Tensor,
     eps: float,
     channels: int,
     inner: int,
@@ -331,8 +327,9 @@ def _bn_whiten_backward_kernel(
     assert sums is not None
     s = sums.view(channels, 6)
     gbar = s[:, :2] / n
-    real = vrr.dtype
-    v = (vrr.double(), vri.double(), vii.double())
+    real = cov.dtype
+    vrr, vri, vii = cov.double().unbind(0)
+    v = (vrr, vri, vii)
     gamma = None if weight is None else weight.double()
     p = (s[:, 2], s[:, 3], s[:, 4], s[:, 5])  # dL/dM = sum G c^T, row by row
     m, dv, dgamma = _whiten_vjp(p, gamma, v, eps)
@@ -356,12 +353,12 @@ def _bn_whiten_backward_kernel(
 
 @_bn_whiten_backward_kernel.register_fake
 def _(
-    grad: Tensor, input: Tensor, weight: Tensor | None, mean: Tensor, vrr: Tensor, *rest: Any
+    grad: Tensor, input: Tensor, weight: Tensor | None, mean: Tensor, cov: Tensor, *rest: Any
 ) -> tuple[Tensor, Tensor, Tensor]:
     need_input, need_weight, need_bias = rest[-3:]
     return (
         torch.empty_like(input) if need_input else input.new_empty(0),
-        vrr.new_empty(weight.shape) if need_weight and weight is not None else input.new_empty(0),
+        cov.new_empty(weight.shape) if need_weight and weight is not None else input.new_empty(0),
         mean.new_empty(mean.shape) if need_bias else input.new_empty(0),
     )
 
