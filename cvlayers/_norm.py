@@ -201,7 +201,7 @@ class _FusedWhiten(Function):
         grad_z = M^T (G - mean(G)) + K c,  K = (1/n) [[2 a, b], [b, 2 d]],
 
     where (a, b, d) = dL/d(V_rr, V_ri, V_ii) comes from dL/dM = sum G c^T through the 2x2 maths
-    (autograd on per-channel tensors); grad Gamma likewise, grad beta = sum G. Two passes over
+    (:func:`_whiten_vjp`, closed form); grad Gamma likewise, grad beta = sum G. Two passes over
     memory each way. A backward that records a graph (double backward) differentiates the
     torch ops instead."""
 
