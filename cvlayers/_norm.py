@@ -390,7 +390,7 @@ def _whiten_vjp(
             gri * pri + gii * pii,
         )
         gw = (a[0], (a[1] + a[2]) / 2, a[3])
-    c = _sym_neg_sandwich(w, gw)
+    c = _sandwich(w, (-gw[0], -gw[1], -gw[2]))  # dL/dS = -W (dL/dW) W
     tr, det = s[0] + s[2], s[0] * s[2] - s[1] * s[1]
     sc_cs = (
         2 * (s[0] * c[0] + s[1] * c[1]),
@@ -422,12 +422,6 @@ def _sandwich(a: Cov, c: Cov) -> Cov:
         a[1] * c[1] + a[2] * c[2],
     )
     return (ac[0] * a[0] + ac[1] * a[1], ac[0] * a[1] + ac[1] * a[2], ac[2] * a[1] + ac[3] * a[2])
-
-
-def _sym_neg_sandwich(w: Cov, g: Cov) -> Cov:
-    """-W G W for symmetric W and G."""
-    rr, ri, ii = _sandwich(w, g)
-    return -rr, -ri, -ii
 
 
 def _eager_grads(
