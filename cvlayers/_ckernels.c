@@ -1100,69 +1100,122 @@ CV_INLINE void cv_bias_fold(const double *GP, double *gbias, int64_t channels) {
     }
 
 /* Whitening batch norm (cvlayers/_norm.py) on (N, C, L) data, element j in channel
-   (j / inner) % channels, taken run by run (a run: the inner elements of one channel in one
-   sample), in pieces of at most CV_BLOCK summed in the input type and added up in double.
-   bn_sums: per channel, with d = z - shift[c] (a complex per channel), into acc[6 c ...]:
-   without g, the sums of dx, dy, dx^2, dx dy, dy^2 (and 0); with g, those of gx, gy, gx dx,
-   gx dy, gy dx, gy dy. bn_affine: out = A u + K v + o per channel, coef[10 c ...] holding
-   A (row by row), K and o; v NULL: out = A u + o. */
+   (j / inner) % channels. With inner > 1 it is taken run by run (a run: the inner elements of
+   one channel in one sample), in pieces of at most CV_BLOCK summed in the input type and added
+   up in double. With inner = 1 (channels last: (N, C), or (N, *spatial, C) in memory) it is
+   taken row by row, vectorised over the channels, each value added to its channel's double
+   sums. bn_sums: per channel, with d = z - shift[c] (a complex per channel), into the planar
+   acc[k channels + c], k = 0..5: without g, the sums of dx, dy, dx^2, dx dy, dy^2 (and 0);
+   with g, those of gx, gy, gx dx, gx dy, gy dx, gy dy. bn_affine: out = A u + K v + o per
+   channel, the planar coef[q channels + c], q = 0..9, holding A (row by row), K and o; v NULL:
+   out = A u + o. */
+/* Spans of [start, stop) through the (channel, run) structure without a division per span:
+   channel c from element j on, m elements long (to the end of the run or, with inner = 1, of
+   the row; callers may shorten m), then on to the next span. */
+#define CV_BN_FIRST_SPAN int64_t c = (start / inner) % channels, p = start % inner
+#define CV_BN_SPAN(j)                                                                              \
+    int64_t m = inner > 1 ? inner - p : channels - c;                                              \
+    m = m < stop - (j) ? m : stop - (j)
+#define CV_BN_NEXT_SPAN                                                                            \
+    p = inner > 1 ? p + m : 0;                                                                     \
+    c = inner > 1 ? c + (p == inner) : c + m;                                                      \
+    p = p == inner ? 0 : p;                                                                        \
+    c = c == channels ? 0 : c
+/* bn_affine's loop over m elements at uk, vk (v NULL: none) into ok, K(q) its element i's
+   coefficient q. */
+#define CV_BN_ROW_K(q) k[(q) * C + i]
+#define CV_BN_RUN_K(q) kc[q]
+#define CV_BN_AFFINE_LOOP(T, m, K)                                                                 \
+    if (v) {                                                                                       \
+        CV_SIMD for (int64_t i = 0; i < m; ++i) {                                                  \
+            T ux = uk[2 * i], uy = uk[2 * i + 1], vx = vk[2 * i], vy = vk[2 * i + 1];              \
+            ok[2 * i] = K(0) * ux + K(1) * uy + K(4) * vx + K(5) * vy + K(8);                      \
+            ok[2 * i + 1] = K(2) * ux + K(3) * uy + K(6) * vx + K(7) * vy + K(9);                  \
+        }                                                                                          \
+    } else {                                                                                       \
+        CV_SIMD for (int64_t i = 0; i < m; ++i) {                                                  \
+            T ux = uk[2 * i], uy = uk[2 * i + 1];                                                  \
+            ok[2 * i] = K(0) * ux + K(1) * uy + K(8);                                              \
+            ok[2 * i + 1] = K(2) * ux + K(3) * uy + K(9);                                          \
+        }                                                                                          \
+    }
 #define BN_KERNELS(SUF, T)                                                                         \
+    CV_INLINE void cv_bn_row_sums_##SUF(const T *zk, const T *gk, const T *sk, int64_t m,          \
+                                        double *a, int64_t channels) {                             \
+        double *a0 = a, *a1 = a + channels, *a2 = a1 + channels, *a3 = a2 + channels;              \
+        double *a4 = a3 + channels, *a5 = a4 + channels;                                           \
+        if (gk) {                                                                                  \
+            CV_SIMD for (int64_t i = 0; i < m; ++i) {                                              \
+                T dx = zk[2 * i] - sk[2 * i], dy = zk[2 * i + 1] - sk[2 * i + 1];                  \
+                T gx = gk[2 * i], gy = gk[2 * i + 1];                                              \
+                a0[i] += gx, a1[i] += gy, a2[i] += gx * dx, a3[i] += gx * dy;                      \
+                a4[i] += gy * dx, a5[i] += gy * dy;                                                \
+            }                                                                                      \
+        } else {                                                                                   \
+            CV_SIMD for (int64_t i = 0; i < m; ++i) {                                              \
+                T dx = zk[2 * i] - sk[2 * i], dy = zk[2 * i + 1] - sk[2 * i + 1];                  \
+                a0[i] += dx, a1[i] += dy, a2[i] += dx * dx, a3[i] += dx * dy, a4[i] += dy * dy;    \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+    CV_INLINE void cv_bn_run_sums_##SUF(const T *zk, const T *gk, T sx, T sy, int64_t m,           \
+                                        double *a, int64_t channels) {                             \
+        T s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0;                                          \
+        if (gk) {                                                                                  \
+            _Pragma("omp simd reduction(+ : s0, s1, s2, s3, s4, s5)") for (int64_t i = 0; i < m;   \
+                                                                         ++i) {                    \
+                T dx = zk[2 * i] - sx, dy = zk[2 * i + 1] - sy;                                    \
+                T gx = gk[2 * i], gy = gk[2 * i + 1];                                              \
+                s0 += gx, s1 += gy, s2 += gx * dx, s3 += gx * dy, s4 += gy * dx, s5 += gy * dy;    \
+            }                                                                                      \
+        } else {                                                                                   \
+            _Pragma("omp simd reduction(+ : s0, s1, s2, s3, s4)") for (int64_t i = 0; i < m;       \
+                                                                     ++i) {                        \
+                T dx = zk[2 * i] - sx, dy = zk[2 * i + 1] - sy;                                    \
+                s0 += dx, s1 += dy, s2 += dx * dx, s3 += dx * dy, s4 += dy * dy;                   \
+            }                                                                                      \
+        }                                                                                          \
+        a[0] += s0, a[channels] += s1, a[2 * channels] += s2, a[3 * channels] += s3;               \
+        a[4 * channels] += s4, a[5 * channels] += s5;                                              \
+    }                                                                                              \
     CV_DEFINE(cv_bn_sums_##SUF,                                                                    \
               (const T *z, const T *g, const T *shift, int64_t channels, int64_t inner,            \
                double *acc),                                                                       \
               (z, g, shift, channels, inner, acc + 6 * channels * cv_range)) {                     \
+        CV_BN_FIRST_SPAN;                                                                          \
         for (int64_t j = start; j < stop;) {                                                       \
-            int64_t c = (j / inner) % channels, p = j % inner;                                     \
-            int64_t m = inner - p < stop - j ? inner - p : stop - j;                               \
-            m = m < CV_BLOCK ? m : CV_BLOCK;                                                       \
-            const T *zk = z + 2 * j, sx = shift[2 * c], sy = shift[2 * c + 1];                     \
-            T s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0;                                      \
-            if (g) {                                                                               \
-                const T *gk = g + 2 * j;                                                           \
-                _Pragma("omp simd reduction(+ : s0, s1, s2, s3, s4, s5)") for (int64_t i = 0;      \
-                                                                             i < m; ++i) {         \
-                    T dx = zk[2 * i] - sx, dy = zk[2 * i + 1] - sy;                                \
-                    T gx = gk[2 * i], gy = gk[2 * i + 1];                                          \
-                    s0 += gx, s1 += gy, s2 += gx * dx, s3 += gx * dy, s4 += gy * dx;               \
-                    s5 += gy * dy;                                                                 \
-                }                                                                                  \
+            CV_BN_SPAN(j);                                                                         \
+            const T *gk = g ? g + 2 * j : NULL;                                                    \
+            if (inner == 1) {                                                                      \
+                cv_bn_row_sums_##SUF(z + 2 * j, gk, shift + 2 * c, m, acc + c, channels);          \
             } else {                                                                               \
-                _Pragma("omp simd reduction(+ : s0, s1, s2, s3, s4)") for (int64_t i = 0; i < m;   \
-                                                                         ++i) {                    \
-                    T dx = zk[2 * i] - sx, dy = zk[2 * i + 1] - sy;                                \
-                    s0 += dx, s1 += dy, s2 += dx * dx, s3 += dx * dy, s4 += dy * dy;               \
-                }                                                                                  \
+                m = m < CV_BLOCK ? m : CV_BLOCK;                                                   \
+                T sx = shift[2 * c], sy = shift[2 * c + 1];                                        \
+                cv_bn_run_sums_##SUF(z + 2 * j, gk, sx, sy, m, acc + c, channels);                 \
             }                                                                                      \
-            double *a = acc + 6 * c;                                                               \
-            a[0] += s0, a[1] += s1, a[2] += s2, a[3] += s3, a[4] += s4, a[5] += s5;                \
             j += m;                                                                                \
+            CV_BN_NEXT_SPAN;                                                                       \
         }                                                                                          \
     }                                                                                              \
     CV_DEFINE(cv_bn_affine_##SUF,                                                                  \
               (const T *u, const T *v, T *out, const T *coef, int64_t channels, int64_t inner),    \
               (u, v, out, coef, channels, inner)) {                                                \
+        const int64_t C = channels;                                                                \
+        CV_BN_FIRST_SPAN;                                                                          \
         for (int64_t j = start; j < stop;) {                                                       \
-            int64_t c = (j / inner) % channels, p = j % inner;                                     \
-            int64_t m = inner - p < stop - j ? inner - p : stop - j;                               \
-            const T *k = coef + 10 * c, *uk = u + 2 * j;                                           \
-            T a00 = k[0], a01 = k[1], a10 = k[2], a11 = k[3], ox = k[8], oy = k[9];                \
+            CV_BN_SPAN(j);                                                                         \
+            const T *uk = u + 2 * j, *vk = v + 2 * j, *k = coef + c;                               \
             T *ok = out + 2 * j;                                                                   \
-            if (v) {                                                                               \
-                const T *vk = v + 2 * j;                                                           \
-                T k00 = k[4], k01 = k[5], k10 = k[6], k11 = k[7];                                  \
-                CV_SIMD for (int64_t i = 0; i < m; ++i) {                                          \
-                    T ux = uk[2 * i], uy = uk[2 * i + 1], vx = vk[2 * i], vy = vk[2 * i + 1];      \
-                    ok[2 * i] = a00 * ux + a01 * uy + k00 * vx + k01 * vy + ox;                    \
-                    ok[2 * i + 1] = a10 * ux + a11 * uy + k10 * vx + k11 * vy + oy;                \
-                }                                                                                  \
+            if (inner == 1) { /* a coefficient per element of the row */                           \
+                CV_BN_AFFINE_LOOP(T, m, CV_BN_ROW_K);                                              \
             } else {                                                                               \
-                CV_SIMD for (int64_t i = 0; i < m; ++i) {                                          \
-                    T ux = uk[2 * i], uy = uk[2 * i + 1];                                          \
-                    ok[2 * i] = a00 * ux + a01 * uy + ox;                                          \
-                    ok[2 * i + 1] = a10 * ux + a11 * uy + oy;                                      \
-                }                                                                                  \
+                T kc[10];                                                                          \
+                for (int q = 0; q < 10; ++q)                                                       \
+                    kc[q] = k[q * C];                                                              \
+                CV_BN_AFFINE_LOOP(T, m, CV_BN_RUN_K);                                              \
             }                                                                                      \
             j += m;                                                                                \
+            CV_BN_NEXT_SPAN;                                                                       \
         }                                                                                          \
     }
 

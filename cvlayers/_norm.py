@@ -24,12 +24,12 @@ unbiased covariance: its training outputs are ours times :math:`\sqrt{(n-1)/n}` 
 of ``dtype=`` for drop-in use; the state dicts differ (``weight`` is ``(C, 3)`` here). As in
 ``torch.nn``, the keyword ``bias=False`` keeps the scale and drops the shift (all three norms).
 
-On CPU, training mode on contiguous ``(N, C, *spatial)`` input (at least 8 values per channel
-and sample) runs in fused kernels (``_ckernels.c``): the statistics in one pass (sums about each
-channel's first value, in double), the whitening in one, and a closed-form backward in two
-(:class:`_FusedWhiten`), as custom ops ``cvlayers::bn_*`` that compiled graphs call too;
-elsewhere (CUDA, ``(N, C)`` or channels-last input, a double backward, ``torch.func``
-transforms) the torch ops below run, and autograd differentiates them.
+On CPU, training mode runs in fused kernels (``_ckernels.c``) on contiguous
+``(N, C, *spatial)`` input and on input whose channels lie last in memory (channels-last): the
+statistics in one pass (sums about each channel's first value, in double), the whitening in
+one, and a closed-form backward in two (:class:`_FusedWhiten`), as custom ops
+``cvlayers::bn_*`` that compiled graphs call too. Elsewhere (CUDA, other layouts, a double
+backward, ``torch.func`` transforms) the torch ops below run, and autograd differentiates them.
 
 ``LayerNorm`` and ``GroupNorm`` normalise the power, per sample:
 :math:`y = (z - \mu)/\sqrt{\mathbb{E}|z - \mu|^2 + \epsilon}\cdot\gamma + \beta` with complex
@@ -177,13 +177,17 @@ def _whiten(
 
 
 def _kernel_layout(input: Tensor) -> tuple[int, int] | None:
-    """(channels, inner) of contiguous (N, C, *spatial) input with runs of at least 8 values,
-    where the fused kernels take training-mode batch norm (as custom ops, which a compiled
-    graph calls too); else None."""
-    if input.dim() < 3 or not input.is_contiguous():
+    """(channels, inner) where the fused kernels take training-mode batch norm (as custom ops,
+    which a compiled graph calls too), else None: contiguous ``(N, C, *spatial)`` input, taken
+    in runs of ``inner`` values per channel and sample, or input whose channels lie last in
+    memory (channels-last, a transposed ``(N, L, C)``: inner = 1), taken row by row."""
+    if input.dim() < 2 or not _native.usable(input):
         return None
-    inner = input[0, 0].numel()
-    return (input.shape[1], inner) if inner >= 8 and _native.usable(input) else None
+    if input.is_contiguous():
+        return input.shape[1], input[0, 0].numel()
+    if input.movedim(1, -1).is_contiguous():
+        return input.shape[1], 1
+    return None
 
 
 def _batch_moments(input: Tensor, layout: tuple[int, int]) -> tuple[Tensor, Cov]:
@@ -247,16 +251,17 @@ def _bn_moments_kernel(input: Tensor, channels: int, inner: int) -> tuple[Tensor
     """Mean and biased covariance of each channel in one pass of the kernels: sums of
     d = z - s about each channel's first value s, in double, then E[d] and
     E[d d^T] - E[d] E[d]^T (no cancellation to speak of, s being one of the channel's values)."""
-    shift = input.reshape(input.shape[0], channels, inner)[0, :, 0].contiguous()
+    first: tuple[int | slice, ...] = (0, slice(None), *([0] * (input.dim() - 2)))
+    shift = input[first].contiguous()  # each channel's value in sample 0 at position 0
     sums = _native.launch(
         "bn_sums", input, input, None, shift, channels, inner, partial=6 * channels
     )
     assert sums is not None
-    m = sums.view(channels, 6) / (input.numel() // channels)
-    mx, my = m[:, 0], m[:, 1]
+    m = sums.view(6, channels) / (input.numel() // channels)
+    mx, my = m[0], m[1]
     real = REAL_DTYPE[input.dtype]
     mean = shift + torch.complex(mx, my).to(input.dtype)
-    vrr, vri, vii = m[:, 2] - mx * mx, m[:, 3] - mx * my, m[:, 4] - my * my
+    vrr, vri, vii = m[2] - mx * mx, m[3] - mx * my, m[4] - my * my
     return mean, vrr.clamp_min(0).to(real), vri.to(real), vii.clamp_min(0).to(real)
 
 
@@ -288,7 +293,7 @@ def _bn_whiten_kernel(
     ox = shift.real - (m[0] * mean.real + m[1] * mean.imag)
     oy = shift.imag - (m[2] * mean.real + m[3] * mean.imag)
     zero = torch.zeros_like(ox)
-    coef = torch.stack([*m, zero, zero, zero, zero, ox, oy], dim=1).contiguous()
+    coef = torch.stack([*m, zero, zero, zero, zero, ox, oy]).contiguous()
     out = torch.empty_like(input)
     _native.launch("bn_affine", input, input, None, out, coef, channels, inner)
     return out
@@ -325,29 +330,29 @@ def _bn_whiten_backward_kernel(
     g = _native.laid_out_as(grad, input)
     sums = _native.launch("bn_sums", input, input, g, mean, channels, inner, partial=6 * channels)
     assert sums is not None
-    s = sums.view(channels, 6)
-    gbar = s[:, :2] / n
+    s = sums.view(6, channels)
+    gbar = s[:2] / n
     real = cov.dtype
     vrr, vri, vii = cov.double().unbind(0)
     v = (vrr, vri, vii)
     gamma = None if weight is None else weight.double()
-    p = (s[:, 2], s[:, 3], s[:, 4], s[:, 5])  # dL/dM = sum G c^T, row by row
+    p = (s[2], s[3], s[4], s[5])  # dL/dM = sum G c^T, row by row
     m, dv, dgamma = _whiten_vjp(p, gamma, v, eps)
     grad_input, grad_weight, grad_bias = (input.new_empty(0) for _ in range(3))  # not needed
     if need_input:
         mrr, mri, mir, mii = m
         k00, k01, k11 = 2 * dv[0] / n, dv[1] / n, 2 * dv[2] / n
         mx, my = mean.real.double(), mean.imag.double()
-        ox = -(mrr * gbar[:, 0] + mir * gbar[:, 1]) - (k00 * mx + k01 * my)
-        oy = -(mri * gbar[:, 0] + mii * gbar[:, 1]) - (k01 * mx + k11 * my)
-        coef = torch.stack([mrr, mir, mri, mii, k00, k01, k01, k11, ox, oy], dim=1)
+        ox = -(mrr * gbar[0] + mir * gbar[1]) - (k00 * mx + k01 * my)
+        oy = -(mri * gbar[0] + mii * gbar[1]) - (k01 * mx + k11 * my)
+        coef = torch.stack([mrr, mir, mri, mii, k00, k01, k01, k11, ox, oy])
         grad_input = torch.empty_like(input)
         args = (g, input, grad_input, coef.to(real).contiguous(), channels, inner)
         _native.launch("bn_affine", input, *args)
     if need_weight and dgamma is not None:
         grad_weight = dgamma.to(real)
     if need_bias:
-        grad_bias = torch.complex(s[:, 0], s[:, 1]).to(input.dtype)
+        grad_bias = torch.complex(s[0], s[1]).to(input.dtype)
     return grad_input, grad_weight, grad_bias
 
 

@@ -700,7 +700,9 @@ def test_kernels_run_in_a_forked_child() -> None:
 def _batch_norm_run(x: Tensor, affine: bool, spy: list[str] | None = None) -> list[Tensor]:
     """Training-mode BatchNorm: output, input and parameter gradients, running statistics."""
     torch.manual_seed(0)
-    layer = {3: cvlayers.BatchNorm1d, 4: cvlayers.BatchNorm2d, 5: cvlayers.BatchNorm3d}[x.dim()]
+    layer = {2: cvlayers.BatchNorm1d, 3: cvlayers.BatchNorm1d, 4: cvlayers.BatchNorm2d}.get(
+        x.dim(), cvlayers.BatchNorm3d
+    )
     bn = layer(x.shape[1], affine=affine, dtype=x.dtype)
     if affine:
         with torch.no_grad():
@@ -713,17 +715,53 @@ def _batch_norm_run(x: Tensor, affine: bool, spy: list[str] | None = None) -> li
     return [out, *grads, bn.running_mean, bn.running_covar]
 
 
+def _laid_out(x: Tensor, layout: str) -> Tensor:
+    """``x`` contiguous, channels-last, as the transpose of a contiguous (N, *, C), or with
+    the samples innermost in memory."""
+    if layout == "channels_last":
+        return x.contiguous(memory_format=torch.channels_last)
+    if layout == "transposed":
+        return x.movedim(1, -1).contiguous().movedim(-1, 1)
+    if layout == "samples_last":
+        return x.movedim(0, -1).contiguous().movedim(-1, 0)
+    return x
+
+
+# (shape, layout, whether the kernels take it): contiguous, in runs of the spatial size per
+# channel and sample, or channels last in memory, row by row; the parallel ranges split runs
+# at (16, 4, 600) and rows at (700, 100).
+BATCH_NORM_LAYOUTS = [
+    ((8, 3, 10), "contiguous", True),
+    ((4, 5, 3, 4), "contiguous", True),
+    ((2, 2, 2, 3, 4), "contiguous", True),
+    ((16, 4, 600), "contiguous", True),
+    ((8, 3, 2), "contiguous", True),
+    ((64, 12), "contiguous", True),
+    ((700, 100), "contiguous", True),
+    ((4, 9, 3, 5), "channels_last", True),
+    ((4, 2, 3, 5), "channels_last", True),
+    ((6, 8, 20), "transposed", True),
+    ((6, 3, 4), "samples_last", False),
+]
+
+
 @pytest.mark.parametrize("affine", [True, False])
-@pytest.mark.parametrize("shape", [(8, 3, 10), (4, 5, 3, 4), (2, 2, 2, 3, 4), (16, 4, 600)])
+@pytest.mark.parametrize(("shape", "layout", "fused"), BATCH_NORM_LAYOUTS)
 def test_batch_norm_kernels_match_eager(
-    shape: tuple[int, ...], affine: bool, dtype: torch.dtype, monkeypatch: pytest.MonkeyPatch
+    shape: tuple[int, ...],
+    layout: str,
+    fused: bool,
+    affine: bool,
+    dtype: torch.dtype,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Output, gradients and running statistics of the fused training-mode batch norm equal
-    the torch ops' within rounding, on non-circular data far from 0 (the shifted sums), and
-    the kernels ran (two forward, two backward)."""
+    the torch ops' within rounding, on non-circular data far from 0 (the shifted sums), with
+    the output and input gradient in the input's layout, and the kernels ran (two forward, two
+    backward) where the layout is theirs."""
     gen = torch.Generator().manual_seed(1)
     x = torch.randn(*shape, dtype=dtype, generator=gen) * (3 + 1j) + 0.8 * (2 - 50j)
-    x = x + 0.7 * x.real.to(dtype)
+    x = _laid_out(x + 0.7 * x.real.to(dtype), layout)
     with _native.eager():
         expected = _batch_norm_run(x, affine)
     families: list[str] = []
@@ -732,16 +770,23 @@ def test_batch_norm_kernels_match_eager(
         _native, "launch", lambda f, *a, **k: families.append(f) or launch(f, *a, **k)
     )
     got = _batch_norm_run(x, affine)
-    assert families == ["bn_sums", "bn_affine", "bn_sums", "bn_affine"]
+    assert families == (["bn_sums", "bn_affine", "bn_sums", "bn_affine"] if fused else [])
+    assert got[0].stride() == x.stride() and got[1].stride() == x.stride()
     tol = {"rtol": 2e-5, "atol": 2e-5} if dtype == torch.complex64 else {}
     for a, b in zip(got, expected, strict=True):
         torch.testing.assert_close(a, b, **tol)
 
 
-def test_batch_norm_kernels_gradcheck_and_double_backward() -> None:
+@pytest.mark.parametrize(
+    ("shape", "layout"), [((4, 3, 10), "contiguous"), ((3, 3, 2, 3), "channels_last")]
+)
+def test_batch_norm_kernels_gradcheck_and_double_backward(
+    shape: tuple[int, ...], layout: str
+) -> None:
     """The closed-form backward by finite differences, and a double backward (which takes the
-    torch ops) too, through the kernels' path (complex128)."""
-    x = (torch.randn(4, 3, 10, dtype=torch.complex128) * 2 + 1j).requires_grad_(True)
+    torch ops) too, through the kernels' path (complex128), in runs and in rows."""
+    x = torch.randn(*shape, dtype=torch.complex128) * 2 + 1j
+    x = _laid_out(x, layout).requires_grad_(True)
     weight = torch.tensor([[0.9, 0.2, 0.6]] * 3, dtype=torch.float64, requires_grad=True)
     bias = torch.randn(3, dtype=torch.complex128, requires_grad=True)
 
