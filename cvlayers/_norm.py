@@ -24,12 +24,14 @@ unbiased covariance: its training outputs are ours times :math:`\sqrt{(n-1)/n}` 
 of ``dtype=`` for drop-in use; the state dicts differ (``weight`` is ``(C, 3)`` here). As in
 ``torch.nn``, the keyword ``bias=False`` keeps the scale and drops the shift (all three norms).
 
-On CPU, training mode runs in fused kernels (``_ckernels.c``) on contiguous
-``(N, C, *spatial)`` input and on input whose channels lie last in memory (channels-last): the
-statistics in one pass (sums about each channel's first value, in double), the whitening in
-one, and a closed-form backward in two (:class:`_FusedWhiten`), as custom ops
-``cvlayers::bn_*`` that compiled graphs call too. Elsewhere (CUDA, other layouts, a double
-backward, ``torch.func`` transforms) the torch ops below run, and autograd differentiates them.
+On CPU, batch norm runs in fused kernels (``_ckernels.c``) on contiguous
+``(N, C, *spatial)`` input and on input whose channels lie last in memory (channels-last). In
+training mode: the statistics in one pass (sums about each channel's first value, in double),
+the whitening in one, and a closed-form backward in two (:class:`_FusedWhiten`); in eval mode
+the whitening with the running statistics in one pass, and its backward in one or two. They
+run as custom ops ``cvlayers::bn_*``, which compiled graphs call too. Elsewhere (CUDA, other
+layouts, a double backward, ``torch.func`` transforms) the torch ops below run, and autograd
+differentiates them.
 
 ``LayerNorm`` and ``GroupNorm`` normalise the power, per sample:
 :math:`y = (z - \mu)/\sqrt{\mathbb{E}|z - \mu|^2 + \epsilon}\cdot\gamma + \beta` with complex
@@ -106,8 +108,7 @@ def batch_norm(
     use_batch = training or running_mean is None or running_covar is None
     if not use_batch:
         assert running_mean is not None and running_covar is not None
-        vrr, vri, vii = running_covar.unbind(1)
-        return _whiten(input, running_mean, (vrr, vri, vii), weight, bias, eps)
+        return _whiten_running(input, running_mean, running_covar, weight, bias, eps)
     count = input.numel() // input.shape[1]
     if count < 2:
         raise ValueError(
@@ -127,12 +128,36 @@ def batch_norm(
             batch_cov = torch.stack(cov, dim=1).detach() * (count / (count - 1))
             running_covar.lerp_(batch_cov.to(running_covar.dtype), factor)
     if layout is not None:
-        out: Tensor = _FusedWhiten.apply(input, weight, bias, mean, cov, eps, layout)
+        out: Tensor = _FusedWhiten.apply(input, weight, bias, mean, cov, eps, layout, True)
         return out
     return _whiten(input, mean, cov, weight, bias, eps)
 
 
 Cov = tuple[Tensor, Tensor, Tensor]
+
+
+def _whiten_running(
+    input: Tensor,
+    running_mean: Tensor,
+    running_covar: Tensor,
+    weight: Tensor | None,
+    bias: Tensor | None,
+    eps: float,
+) -> Tensor:
+    """Eval mode: :func:`_whiten` with the running statistics, in the fused kernels where
+    they apply (the statistics as buffers: in the input's dtypes and needing no gradient)."""
+    cov: Cov = tuple(running_covar.unbind(1))  # type: ignore[assignment]
+    layout = _kernel_layout(input)
+    fused = (
+        layout is not None
+        and running_mean.dtype == input.dtype
+        and running_covar.dtype == REAL_DTYPE[input.dtype]
+        and not (running_mean.requires_grad or running_covar.requires_grad)
+    )
+    if not fused:
+        return _whiten(input, running_mean, cov, weight, bias, eps)
+    out: Tensor = _FusedWhiten.apply(input, weight, bias, running_mean, cov, eps, layout, False)
+    return out
 
 
 def _moments(input: Tensor) -> tuple[Tensor, Cov]:
@@ -197,8 +222,8 @@ def _batch_moments(input: Tensor, layout: tuple[int, int]) -> tuple[Tensor, Cov]
 
 
 class _FusedWhiten(Function):
-    """:func:`_whiten` with the batch statistics ``mean``, ``cov`` of ``input`` (from
-    :func:`_batch_moments`), in the fused kernels, and its backward through those statistics:
+    """:func:`_whiten` with statistics ``mean``, ``cov``, in the fused kernels. With ``batch``
+    they are ``input``'s own (from :func:`_batch_moments`), and the backward goes through them:
     with M = Gamma W, c = z - mean, G the upstream gradient (as real 2-vectors) and n values per
     channel,
 
@@ -206,8 +231,9 @@ class _FusedWhiten(Function):
 
     where (a, b, d) = dL/d(V_rr, V_ri, V_ii) comes from dL/dM = sum G c^T through the 2x2 maths
     (:func:`_whiten_vjp`, closed form); grad Gamma likewise, grad beta = sum G. Two passes over
-    memory each way. A backward that records a graph (double backward) differentiates the
-    torch ops instead."""
+    memory each way. Without ``batch`` (eval mode: running statistics, which get no gradient)
+    grad_z = M^T G, one pass, and the sums only where Gamma or beta need a gradient. A backward
+    that records a graph (double backward) differentiates the torch ops instead."""
 
     @staticmethod
     def forward(
@@ -218,13 +244,14 @@ class _FusedWhiten(Function):
         cov: Cov,
         eps: float,
         layout: tuple[int, int],
+        batch: bool,
     ) -> Tensor:
         out: Tensor = _bn_whiten_kernel(input, weight, bias, mean, torch.stack(cov), eps, *layout)
         return out
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
-        input, weight, bias, mean, cov, ctx.eps, ctx.layout = inputs
+        input, weight, bias, mean, cov, ctx.eps, ctx.layout, ctx.batch = inputs
         ctx.save_for_backward(input, weight, bias, mean, *cov)
 
     @staticmethod
@@ -232,14 +259,16 @@ class _FusedWhiten(Function):
         input, weight, bias, mean, *cov = ctx.saved_tensors
         needs = ctx.needs_input_grad[:3]
         if torch.is_grad_enabled():  # double backward: through the torch ops
-            grads = _eager_grads(input, weight, bias, ctx.eps, grad, needs)
+            stats = None if ctx.batch else (mean, tuple(cov))
+            grads = _eager_grads(input, weight, bias, ctx.eps, grad, needs, stats)
         else:
-            args = (grad, input, weight, mean, torch.stack(cov), ctx.eps, *ctx.layout, *needs)
+            stacked = torch.stack(cov)
+            args = (grad, input, weight, mean, stacked, ctx.eps, *ctx.layout, ctx.batch, *needs)
             grads = [
                 t if need else None
                 for t, need in zip(_bn_whiten_backward_kernel(*args), needs, strict=True)
             ]
-        return (*grads, None, None, None, None)
+        return (*grads, None, None, None, None, None)
 
 
 @torch.library.custom_op(
@@ -308,7 +337,7 @@ def _(input: Tensor, *_: Any) -> Tensor:
     "cvlayers::bn_whiten_backward",
     mutates_args=(),
     schema="(Tensor grad, Tensor input, Tensor? weight, Tensor mean, Tensor cov, float eps, "
-    "int channels, int inner, bool need_input, bool need_weight, bool need_bias) "
+    "int channels, int inner, bool batch, bool need_input, bool need_weight, bool need_bias) "
     "-> (Tensor, Tensor, Tensor)",
 )
 def _bn_whiten_backward_kernel(
@@ -320,34 +349,41 @@ def _bn_whiten_backward_kernel(
     eps: float,
     channels: int,
     inner: int,
+    batch: bool,
     need_input: bool,
     need_weight: bool,
     need_bias: bool,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """The gradients of :func:`_bn_whiten_kernel` with respect to input, weight and bias (an
-    empty tensor where not needed), through the statistics (see :class:`_FusedWhiten`)."""
+    empty tensor where not needed), through the statistics where they are the ``batch``'s (see
+    :class:`_FusedWhiten`)."""
     n = input.numel() // channels
     g = _native.laid_out_as(grad, input)
-    sums = _native.launch("bn_sums", input, input, g, mean, channels, inner, partial=6 * channels)
-    assert sums is not None
-    s = sums.view(6, channels)
-    gbar = s[:2] / n
     real = cov.dtype
-    vrr, vri, vii = cov.double().unbind(0)
-    v = (vrr, vri, vii)
+    v = tuple(cov.double().unbind(0))
     gamma = None if weight is None else weight.double()
-    p = (s[2], s[3], s[4], s[5])  # dL/dM = sum G c^T, row by row
-    m, dv, dgamma = _whiten_vjp(p, gamma, v, eps)
+    zero = torch.zeros(channels, dtype=torch.float64)
+    s = (zero,) * 6
+    if batch or need_weight or need_bias:
+        sums = _native.launch(
+            "bn_sums", input, input, g, mean, channels, inner, partial=6 * channels
+        )
+        assert sums is not None
+        s = tuple(sums.view(6, channels))
+    m, dv, dgamma = _whiten_vjp(s[2:], gamma, v, eps)  # s[2:]: dL/dM = sum G c^T, by rows
     grad_input, grad_weight, grad_bias = (input.new_empty(0) for _ in range(3))  # not needed
     if need_input:
         mrr, mri, mir, mii = m
-        k00, k01, k11 = 2 * dv[0] / n, dv[1] / n, 2 * dv[2] / n
-        mx, my = mean.real.double(), mean.imag.double()
-        ox = -(mrr * gbar[0] + mir * gbar[1]) - (k00 * mx + k01 * my)
-        oy = -(mri * gbar[0] + mii * gbar[1]) - (k01 * mx + k11 * my)
+        k00, k01, k11, ox, oy = zero, zero, zero, zero, zero
+        if batch:
+            k00, k01, k11 = 2 * dv[0] / n, dv[1] / n, 2 * dv[2] / n
+            mx, my = mean.real.double(), mean.imag.double()
+            ox = -(mrr * s[0] + mir * s[1]) / n - (k00 * mx + k01 * my)
+            oy = -(mri * s[0] + mii * s[1]) / n - (k01 * mx + k11 * my)
         coef = torch.stack([mrr, mir, mri, mii, k00, k01, k01, k11, ox, oy])
         grad_input = torch.empty_like(input)
-        args = (g, input, grad_input, coef.to(real).contiguous(), channels, inner)
+        v_arg = input if batch else None  # without: M^T G, one pass that reads G only
+        args = (g, v_arg, grad_input, coef.to(real).contiguous(), channels, inner)
         _native.launch("bn_affine", input, *args)
     if need_weight and dgamma is not None:
         grad_weight = dgamma.to(real)
@@ -369,7 +405,7 @@ def _(
 
 
 def _whiten_vjp(
-    p: tuple[Tensor, Tensor, Tensor, Tensor], gamma: Tensor | None, v: Cov, eps: float
+    p: tuple[Tensor, ...], gamma: Tensor | None, v: tuple[Tensor, ...], eps: float
 ) -> tuple[tuple[Tensor, ...], Cov, Tensor | None]:
     """M = Gamma W, W = V^{-1/2}, per channel, and the gradients of L with respect to
     (V_rr, V_ri, V_ii) and Gamma's rows (None without Gamma) for dL/dM = ``p`` (row by row),
@@ -436,12 +472,15 @@ def _eager_grads(
     eps: float,
     grad: Tensor,
     needs: tuple[bool, ...],
+    stats: tuple[Tensor, Cov] | None,
 ) -> list[Tensor | None]:
-    """The gradients of training-mode batch norm by autograd through the torch ops, keeping
-    their graph (for a double backward)."""
+    """The gradients of batch norm by autograd through the torch ops, keeping their graph (for
+    a double backward): with the fixed statistics ``stats`` (eval mode), or None: the batch's
+    (training mode)."""
     inputs = (input, weight, bias)
     with torch.enable_grad():
-        out = _whiten(input, *_moments(input), weight, bias, eps)
+        mean, cov = _moments(input) if stats is None else stats
+        out = _whiten(input, mean, cov, weight, bias, eps)
     wanted = [t for t, need in zip(inputs, needs, strict=True) if need and t is not None]
     got = iter(torch.autograd.grad(out, wanted, grad, create_graph=True))
     return [

@@ -777,6 +777,57 @@ def test_batch_norm_kernels_match_eager(
         torch.testing.assert_close(a, b, **tol)
 
 
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize(("shape", "layout", "fused"), BATCH_NORM_LAYOUTS)
+def test_batch_norm_eval_kernels_match_eager(
+    shape: tuple[int, ...],
+    layout: str,
+    fused: bool,
+    affine: bool,
+    dtype: torch.dtype,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Eval mode (running statistics, which get no gradient) in the kernels: the output and the
+    input and parameter gradients equal the torch ops'; one launch forward, and backward one
+    more for the input gradient and the sums only where Gamma and beta need theirs."""
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(*shape, dtype=dtype, generator=gen) * (3 + 1j) + 0.8 * (2 - 50j)
+    x = _laid_out(x + 0.7 * x.real.to(dtype), layout)
+
+    def run() -> list[Tensor]:
+        torch.manual_seed(0)
+        layer = {2: cvlayers.BatchNorm1d, 3: cvlayers.BatchNorm1d, 4: cvlayers.BatchNorm2d}
+        bn = layer.get(x.dim(), cvlayers.BatchNorm3d)(x.shape[1], affine=affine, dtype=dtype)
+        with torch.no_grad():
+            bn.running_mean.copy_(torch.randn_like(bn.running_mean) * 3 + 40j)
+            bn.running_covar.copy_(
+                torch.tensor([4.0, 1.5, 2.0]) + torch.rand_like(bn.running_covar)
+            )
+            for p in bn.parameters():
+                p.add_(0.3 * torch.randn_like(p))
+        z = x.detach().requires_grad_(True)
+        out = bn.eval()(z)
+        out.backward(torch.randn_like(out))
+        return [out, z.grad, *(p.grad for p in bn.parameters())]
+
+    with _native.eager():
+        expected = run()
+    families: list[str] = []
+    launch = _native.launch
+    monkeypatch.setattr(
+        _native, "launch", lambda f, *a, **k: families.append(f) or launch(f, *a, **k)
+    )
+    got = run()
+    kernels = ["bn_affine", "bn_sums", "bn_affine"] if affine else ["bn_affine", "bn_affine"]
+    assert families == (kernels if fused else [])
+    assert got[0].stride() == x.stride() and got[1].stride() == x.stride()
+    # Gamma's gradient sums G (z - mean) over n values, |z - mean| ~ 50 here: in float32 the
+    # torch ops miss the float64 value by 4x the kernels' error (double sums) at (700, 100).
+    tol = {"rtol": 1e-4, "atol": 1e-4} if dtype == torch.complex64 else {}
+    for a, b in zip(got, expected, strict=True):
+        torch.testing.assert_close(a, b, **tol)
+
+
 @pytest.mark.parametrize(
     ("shape", "layout"), [((4, 3, 10), "contiguous"), ((3, 3, 2, 3), "channels_last")]
 )
@@ -790,11 +841,18 @@ def test_batch_norm_kernels_gradcheck_and_double_backward(
     weight = torch.tensor([[0.9, 0.2, 0.6]] * 3, dtype=torch.float64, requires_grad=True)
     bias = torch.randn(3, dtype=torch.complex128, requires_grad=True)
 
+    mean = torch.randn(3, dtype=torch.complex128)
+    covar = torch.tensor([[2.0, 0.5, 1.0]] * 3, dtype=torch.float64)
+
     def bn(z: Tensor, w: Tensor, b: Tensor) -> Tensor:
         return cvlayers.functional.batch_norm(z, None, None, w, b, training=True)
 
-    assert torch.autograd.gradcheck(bn, (x, weight, bias))
-    assert torch.autograd.gradgradcheck(bn, (x, weight, bias))
+    def bn_eval(z: Tensor, w: Tensor, b: Tensor) -> Tensor:
+        return cvlayers.functional.batch_norm(z, mean, covar, w, b, training=False)
+
+    for fn in (bn, bn_eval):
+        assert torch.autograd.gradcheck(fn, (x, weight, bias))
+        assert torch.autograd.gradgradcheck(fn, (x, weight, bias))
 
 
 def test_batch_norm_kernels_keep_a_constant_channel_finite() -> None:
