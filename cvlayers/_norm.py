@@ -35,7 +35,9 @@ differentiates them.
 
 ``LayerNorm`` and ``GroupNorm`` normalise the power, per sample:
 :math:`y = (z - \mu)/\sqrt{\mathbb{E}|z - \mu|^2 + \epsilon}\cdot\gamma + \beta` with complex
-:math:`\gamma` (starting at 1) and :math:`\beta` (starting at 0).
+:math:`\gamma` (starting at 1) and :math:`\beta` (starting at 0). On contiguous CPU input the
+normalisation runs in the batch norm kernels, each sample's (or group's) values taken as one
+channel (:class:`_FusedPowerNorm`); :math:`\gamma` and :math:`\beta` are torch ops.
 """
 
 from __future__ import annotations
@@ -642,11 +644,108 @@ class BatchNorm3d(_BatchNorm):
     spatial_dims = 3
 
 
-def _power_norm(z: Tensor, dims: list[int], eps: float) -> Tensor:
+def _power_norm(z: Tensor, ndim: int, eps: float) -> Tensor:
+    """``z`` normalised over its last ``ndim`` dimensions, per index of the leading ones:
+    (z - mu) / sqrt(E|z - mu|^2 + eps); in the fused kernels on contiguous CPU input."""
+    inner = math.prod(z.shape[z.dim() - ndim :])
+    if not (z.numel() and z.is_contiguous() and _native.usable(z)):
+        return _power_norm_eager(z, ndim, eps)
+    runs = z.view(1, -1, inner)  # each run a "channel" of the batch norm kernels
+    groups = runs.shape[1]
+    with torch.no_grad():  # _FusedPowerNorm's backward differentiates through them itself
+        mean, vrr, _, vii = _bn_moments_kernel(runs, groups, inner)
+        scale = torch.rsqrt(vrr + vii + eps)
+    out: Tensor = _FusedPowerNorm.apply(runs, mean, scale, eps)
+    return out.view(z.shape)
+
+
+def _power_norm_eager(z: Tensor, ndim: int, eps: float) -> Tensor:
+    dims = list(range(-ndim, 0))
     mean = z.mean(dim=dims, keepdim=True)
     centred = z - mean
     power = torch.view_as_real(centred).square().sum(-1).mean(dim=dims, keepdim=True)
     return centred / torch.sqrt(power + eps)
+
+
+class _FusedPowerNorm(Function):
+    """:func:`_power_norm_eager` of ``runs`` (1, G, K) over its last dimension, given each
+    run's ``mean`` and ``scale`` s = 1/sqrt(E|z - mean|^2 + eps), in the batch norm kernels
+    (a run as a channel): out = s (z - mean) in one pass. The backward, with c = z - mean and
+    G the upstream gradient (as real 2-vectors), grad_z = s (G - mean(G)) - s^3 mean(G . c) c,
+    in two. A backward that records a graph (double backward) differentiates the torch ops."""
+
+    @staticmethod
+    def forward(runs: Tensor, mean: Tensor, scale: Tensor, eps: float) -> Tensor:
+        zero = torch.zeros_like(scale)
+        ox, oy = -scale * mean.real, -scale * mean.imag
+        coef = torch.stack([scale, zero, zero, scale, zero, zero, zero, zero, ox, oy])
+        out: Tensor = _channel_affine(runs, None, coef, *runs.shape[1:])
+        return out
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+        runs, mean, scale, ctx.eps = inputs
+        ctx.save_for_backward(runs, mean, scale)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
+        runs, mean, scale = ctx.saved_tensors
+        if torch.is_grad_enabled():  # double backward: through the torch ops
+            with torch.enable_grad():
+                out = _power_norm_eager(runs, 1, ctx.eps)
+            (grad_z,) = torch.autograd.grad(out, runs, grad, create_graph=True)
+            return grad_z, None, None, None
+        groups, inner = runs.shape[1:]
+        sums = _channel_sums(runs, grad, mean, groups, inner) / inner
+        s = scale.double()
+        k = -(s**3) * (sums[2] + sums[5])  # -s^3 mean(G . c)
+        ox = -s * sums[0] - k * mean.real.double()
+        oy = -s * sums[1] - k * mean.imag.double()
+        zero = torch.zeros_like(s)
+        coef = torch.stack([s, zero, zero, s, k, zero, zero, k, ox, oy]).to(scale.dtype)
+        return _channel_affine(grad, runs, coef, groups, inner), None, None, None
+
+
+@torch.library.custom_op(
+    "cvlayers::channel_sums",
+    mutates_args=(),
+    schema="(Tensor input, Tensor? grad, Tensor shift, int channels, int inner) -> Tensor",
+)
+def _channel_sums(
+    input: Tensor, grad: Tensor | None, shift: Tensor, channels: int, inner: int
+) -> Tensor:
+    """The kernels' per-channel sums (6, C) in float64 about ``shift``, with d = z - shift:
+    without ``grad`` of dx, dy, dx^2, dx dy, dy^2 (and 0); with it, of gx, gy, gx dx, gx dy,
+    gy dx, gy dy (see ``_ckernels.c``)."""
+    g = None if grad is None else _native.laid_out_as(grad, input)
+    sums = _native.launch("bn_sums", input, input, g, shift, channels, inner, partial=6 * channels)
+    assert sums is not None
+    return sums.view(6, channels)
+
+
+@_channel_sums.register_fake
+def _(input: Tensor, grad: Tensor | None, shift: Tensor, channels: int, inner: int) -> Tensor:
+    return input.new_empty((6, channels), dtype=torch.float64)
+
+
+@torch.library.custom_op(
+    "cvlayers::channel_affine",
+    mutates_args=(),
+    schema="(Tensor u, Tensor? v, Tensor coef, int channels, int inner) -> Tensor",
+)
+def _channel_affine(u: Tensor, v: Tensor | None, coef: Tensor, channels: int, inner: int) -> Tensor:
+    """A u + K v + o per channel, the 2x2 A and K and the offset o in the rows of the (10, C)
+    ``coef`` (see ``_ckernels.c``); ``u`` is read in ``v``'s layout."""
+    if v is not None:
+        u = _native.laid_out_as(u, v)
+    out = torch.empty_like(u)
+    _native.launch("bn_affine", u, u, v, out, coef.contiguous(), channels, inner)
+    return out
+
+
+@_channel_affine.register_fake
+def _(u: Tensor, v: Tensor | None, coef: Tensor, channels: int, inner: int) -> Tensor:
+    return torch.empty_like(u if v is None else v)
 
 
 def _scale_shift(out: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor:
@@ -682,7 +781,7 @@ def layer_norm(
         raise ValueError(
             f"expected input of shape (*, {', '.join(map(str, shape))}), got {tuple(input.shape)}"
         )
-    return _scale_shift(_power_norm(input, list(range(-n, 0)), eps), weight, bias)
+    return _scale_shift(_power_norm(input, n, eps), weight, bias)
 
 
 def group_norm(
@@ -709,7 +808,7 @@ def group_norm(
             f"got {tuple(input.shape)}"
         )
     grouped = input.reshape(input.shape[0], num_groups, -1)
-    out = _power_norm(grouped, [2], eps).reshape(input.shape)
+    out = _power_norm(grouped, 1, eps).reshape(input.shape)
     channel = (-1, *([1] * (input.dim() - 2)))
     return _scale_shift(
         out,

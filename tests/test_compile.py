@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import torch
 import torch._dynamo
+from torch import nn
 
 import cvlayers
 import cvlayers.optim
@@ -124,6 +127,43 @@ def test_compiled_batch_norm_calls_the_kernels(monkeypatch: pytest.MonkeyPatch) 
         assert torch.equal(a, b)
     # The running update is Inductor's own code for real ops (fused, rounds differently).
     torch.testing.assert_close(results[1][4], results[0][4], rtol=1e-6, atol=0)
+
+
+@pytest.mark.skipif(not _native.enabled(), reason="compiled kernels not built or switched off")
+@pytest.mark.filterwarnings("ignore:Torchinductor does not support code generation for complex")
+@pytest.mark.parametrize(
+    "make", [lambda: cvlayers.LayerNorm([3, 40]), lambda: cvlayers.GroupNorm(3, 6)]
+)
+def test_compiled_power_norm_calls_the_kernels(
+    make: Callable[[], nn.Module], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LayerNorm and GroupNorm in a compiled graph run their kernels (custom ops) and equal
+    eager mode: output and gradients (the per-run scale is Inductor's own code for real ops,
+    which may round differently)."""
+    torch._dynamo.reset()
+    x = torch.randn(4, 6, 20, dtype=torch.complex64).view(4, 3, 40) * (2 + 1j) + 1
+    results = []
+    families: list[str] = []
+    launch = _native.launch
+    monkeypatch.setattr(
+        _native, "launch", lambda f, *a, **k: families.append(f) or launch(f, *a, **k)
+    )
+    for compiled in (False, True):
+        torch.manual_seed(0)
+        norm = make()
+        z = x.view(4, 6, 20) if isinstance(norm, cvlayers.GroupNorm) else x
+        with torch.no_grad():
+            for p in norm.parameters():
+                p.add_(0.3 * torch.randn_like(p))
+        leaf = z.clone().requires_grad_(True)
+        run = torch.compile(norm, fullgraph=True) if compiled else norm
+        families.clear()
+        out = run(leaf)
+        out.backward(torch.ones_like(out))
+        assert families == ["bn_sums", "bn_affine", "bn_sums", "bn_affine"]
+        results.append([out, leaf.grad, *(p.grad for p in norm.parameters())])
+    for a, b in zip(*results, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.filterwarnings("ignore:Torchinductor does not support code generation for complex")

@@ -864,3 +864,92 @@ def test_batch_norm_kernels_keep_a_constant_channel_finite() -> None:
     assert torch.isfinite(torch.view_as_real(out)).all()
     assert x.grad is not None and torch.isfinite(torch.view_as_real(x.grad)).all()
     torch.testing.assert_close(out[:, 1], torch.zeros_like(out[:, 1]))
+
+
+# -- layer and group norm (the batch norm kernels, a run per sample or group) ----------------
+
+# (module, input shape): the normalised runs are 6, 40 and 1000 values long; at (64, 1000) the
+# parallel ranges split runs.
+POWER_NORMS = [
+    (lambda dtype, affine: cvlayers.LayerNorm(6, elementwise_affine=affine, dtype=dtype), (5, 6)),
+    (
+        lambda dtype, affine: cvlayers.LayerNorm([4, 10], elementwise_affine=affine, dtype=dtype),
+        (3, 4, 10),
+    ),
+    (
+        lambda dtype, affine: cvlayers.LayerNorm(1000, elementwise_affine=affine, dtype=dtype),
+        (64, 1000),
+    ),
+    (lambda dtype, affine: cvlayers.GroupNorm(2, 4, affine=affine, dtype=dtype), (3, 4, 5, 4)),
+    (lambda dtype, affine: cvlayers.GroupNorm(1, 3, affine=affine, dtype=dtype), (2, 3, 7)),
+]
+
+
+def _power_norm_run(make: Callable[..., nn.Module], x: Tensor, affine: bool) -> list[Tensor]:
+    torch.manual_seed(0)
+    norm = make(x.dtype, affine)
+    with torch.no_grad():
+        for p in norm.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    z = x.detach().requires_grad_(True)
+    out = norm(z)
+    out.backward(torch.randn_like(out))
+    return [out, z.grad, *(p.grad for p in norm.parameters())]
+
+
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize(("make", "shape"), POWER_NORMS)
+def test_power_norm_kernels_match_eager(
+    make: Callable[..., nn.Module],
+    shape: tuple[int, ...],
+    affine: bool,
+    dtype: torch.dtype,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """LayerNorm and GroupNorm in the kernels: output and gradients equal the torch ops' on
+    non-circular data far from 0; two launches forward (mean and power, the normalisation),
+    two backward."""
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(*shape, dtype=dtype, generator=gen) * (3 + 1j) + 0.8 * (2 - 50j)
+    x = x + 0.7 * x.real.to(dtype)
+    with _native.eager():
+        expected = _power_norm_run(make, x, affine)
+    families: list[str] = []
+    launch = _native.launch
+    monkeypatch.setattr(
+        _native, "launch", lambda f, *a, **k: families.append(f) or launch(f, *a, **k)
+    )
+    got = _power_norm_run(make, x, affine)
+    assert families == ["bn_sums", "bn_affine", "bn_sums", "bn_affine"]
+    tol = {"rtol": 2e-5, "atol": 2e-5} if dtype == torch.complex64 else {}
+    for a, b in zip(got, expected, strict=True):
+        torch.testing.assert_close(a, b, **tol)
+
+
+def test_power_norm_kernels_gradcheck_and_double_backward() -> None:
+    """The closed-form backward by finite differences, and a double backward (which takes the
+    torch ops), through the kernels' path (complex128)."""
+    x = (torch.randn(3, 4, 5, dtype=torch.complex128) * 2 + 1j).requires_grad_(True)
+    weight = torch.randn(4, 5, dtype=torch.complex128, requires_grad=True)
+
+    def ln(z: Tensor, w: Tensor) -> Tensor:
+        return cvlayers.functional.layer_norm(z, (4, 5), w)
+
+    def gn(z: Tensor, w: Tensor) -> Tensor:
+        return cvlayers.functional.group_norm(z, 2, w[:, 0])
+
+    for fn in (ln, gn):
+        assert torch.autograd.gradcheck(fn, (x, weight))
+        assert torch.autograd.gradgradcheck(fn, (x, weight))
+
+
+def test_power_norm_kernels_keep_a_constant_sample_finite() -> None:
+    """A constant run has power 0: eps keeps it finite, and it maps to 0."""
+    x = torch.randn(3, 16, dtype=torch.complex64)
+    x[1] = 3 - 1j
+    x.requires_grad_(True)
+    out = cvlayers.LayerNorm(16, elementwise_affine=False)(x)
+    out.abs().sum().backward()
+    assert torch.isfinite(torch.view_as_real(out)).all()
+    assert x.grad is not None and torch.isfinite(torch.view_as_real(x.grad)).all()
+    torch.testing.assert_close(out[1], torch.zeros_like(out[1]))
