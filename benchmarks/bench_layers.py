@@ -156,7 +156,66 @@ def run(quick: bool = False, device: torch.device | str = "cpu") -> list[Case]:
                 )
     cases += _layouts(z, reference, device, min_run_time)
     cases += _compiled(z, device, min_run_time)
+    cases += _norms(numel, device, min_run_time)
     return cases
+
+
+def _norms(numel: int, device: torch.device, min_run_time: float) -> list[Case]:
+    """Normalisation layers, fwd+bwd (eval: forward only, no grad), against torch's real layer
+    with twice the channels on a float32 tensor of the same bytes: the same passes over memory
+    (complex whitening and power norms do a little more arithmetic per value)."""
+    width = 512
+    rows = max(numel // width, 2)
+    image = (max(numel // (16 * 32 * 32), 2), 16, 32, 32)
+    cases = []
+
+    def row(
+        name: str,
+        ours: nn.Module,
+        real: nn.Module,
+        shape: tuple[int, ...],
+        eval_mode: bool = False,
+        channels_last: bool = False,
+    ) -> None:
+        z = torch.randn(shape, dtype=torch.complex64, device=device) * (2 + 1j) + 1
+        x = torch.randn(shape[0], 2 * shape[1], *shape[2:], device=device)
+        if channels_last:
+            z = z.contiguous(memory_format=torch.channels_last)
+            x = x.contiguous(memory_format=torch.channels_last)
+        ours, real = ours.to(device), real.to(device)
+        if eval_mode:
+            ours.eval(), real.eval()
+        run_ours = _no_grad(ours, z) if eval_mode else fwd_bwd(ours, z)
+        run_real = _no_grad(real, x) if eval_mode else fwd_bwd(real, x)
+        what = "forward, eval" if eval_mode else "fwd+bwd"
+        cases.append(
+            time_case(
+                "layers",
+                f"{name} {what} on {tuple(shape)}",
+                f"torch.nn.{type(real).__name__}, same bytes",
+                run_ours,
+                run_real,
+                device=device,
+                min_run_time=min_run_time,
+            )
+        )
+
+    row("BatchNorm1d", cvlayers.BatchNorm1d(width), nn.BatchNorm1d(2 * width), (rows, width))
+    row("BatchNorm2d", cvlayers.BatchNorm2d(16), nn.BatchNorm2d(32), image)
+    bn2d = cvlayers.BatchNorm2d(16)
+    row("BatchNorm2d channels last", bn2d, nn.BatchNorm2d(32), image, channels_last=True)
+    row("BatchNorm2d", cvlayers.BatchNorm2d(16), nn.BatchNorm2d(32), image, eval_mode=True)
+    row("LayerNorm(512)", cvlayers.LayerNorm(width), nn.LayerNorm(2 * width), (rows, width))
+    row("GroupNorm(4, 16)", cvlayers.GroupNorm(4, 16), nn.GroupNorm(4, 32), image)
+    return cases
+
+
+def _no_grad(module: nn.Module, x: torch.Tensor) -> Callable[[], None]:
+    def run() -> None:
+        with torch.no_grad():
+            module(x)
+
+    return run
 
 
 def _layouts(

@@ -47,6 +47,7 @@ __all__ = [
     "enabled",
     "forward",
     "launch",
+    "per_range",
     "same_layout",
     "usable",
     "usable_backward",
@@ -81,7 +82,7 @@ _SIGNATURES: dict[str, list[Any]] = {
     "abs_bwd": [_P, _P, _P],
     "adam_modulus": [_P, _P, _P, _P, _P, _D, _D, _D, _D, _D, _D],
     "adam_conj": [_P, _P, _P, _P, _P, _D, _D, _D, _D, _D],
-    "bn_sums": [_P, _P, _P, _I, _I, _P],
+    "bn_sums": [_P, _P, _P, _I, _I, _P, _P],
     "bn_affine": [_P, _P, _P, _P, _I, _I],
 }
 # Kernels built for complex64 only (their complex128 runs the eager maths): see usable().
@@ -230,6 +231,12 @@ def _parts(threads: int) -> int:
     """The kernels' ranges for ``threads`` threads (several each, taken as they come free),
     which per-range partial sums need room for."""
     return threads * _PARTS_PER_THREAD if threads > 1 else 1
+
+
+def per_range(z: Tensor, k: int) -> Tensor:
+    """A zeroed scratch buffer of ``k`` values of ``z``'s real dtype for each range that
+    :func:`launch` splits ``z`` into (a kernel's per-range work space)."""
+    return torch.zeros(_parts(_threads(z.numel())), k, dtype=REAL_DTYPE[z.dtype])
 
 
 def launch(family: str, z: Tensor, *args: Tensor | float | None, partial: int = 0) -> Tensor | None:

@@ -284,11 +284,7 @@ def _bn_moments_kernel(input: Tensor, channels: int, inner: int) -> tuple[Tensor
     E[d d^T] - E[d] E[d]^T (no cancellation to speak of, s being one of the channel's values)."""
     first: tuple[int | slice, ...] = (0, slice(None), *([0] * (input.dim() - 2)))
     shift = input[first].contiguous()  # each channel's value in sample 0 at position 0
-    sums = _native.launch(
-        "bn_sums", input, input, None, shift, channels, inner, partial=6 * channels
-    )
-    assert sums is not None
-    m = sums.view(6, channels) / (input.numel() // channels)
+    m = _sums(input, None, shift, channels, inner) / (input.numel() // channels)
     mx, my = m[0], m[1]
     real = REAL_DTYPE[input.dtype]
     mean = shift + torch.complex(mx, my).to(input.dtype)
@@ -367,11 +363,7 @@ def _bn_whiten_backward_kernel(
     zero = torch.zeros(channels, dtype=torch.float64)
     s = (zero,) * 6
     if batch or need_weight or need_bias:
-        sums = _native.launch(
-            "bn_sums", input, input, g, mean, channels, inner, partial=6 * channels
-        )
-        assert sums is not None
-        s = tuple(sums.view(6, channels))
+        s = tuple(_sums(input, g, mean, channels, inner))
     m, dv, dgamma = _whiten_vjp(s[2:], gamma, v, eps)  # s[2:]: dL/dM = sum G c^T, by rows
     grad_input, grad_weight, grad_bias = (input.new_empty(0) for _ in range(3))  # not needed
     if need_input:
@@ -706,6 +698,19 @@ class _FusedPowerNorm(Function):
         return _channel_affine(grad, runs, coef, groups, inner), None, None, None
 
 
+def _sums(input: Tensor, grad: Tensor | None, shift: Tensor, channels: int, inner: int) -> Tensor:
+    """The kernels' per-channel sums (6, C) in float64 about ``shift``, with d = z - shift:
+    without ``grad`` of dx, dy, dx^2, dx dy, dy^2 (and 0); with it, of gx, gy, gx dx, gx dy,
+    gy dx, gy dy (see ``_ckernels.c``). Rows (inner = 1) sum into a buffer of the input's
+    precision per range, added to the float64 sums every 256 rows."""
+    g = None if grad is None else _native.laid_out_as(grad, input)
+    work = _native.per_range(input, 6 * channels) if inner == 1 else None
+    args = (input, g, shift, channels, inner, work)
+    sums = _native.launch("bn_sums", input, *args, partial=6 * channels)
+    assert sums is not None
+    return sums.view(6, channels)
+
+
 @torch.library.custom_op(
     "cvlayers::channel_sums",
     mutates_args=(),
@@ -714,13 +719,8 @@ class _FusedPowerNorm(Function):
 def _channel_sums(
     input: Tensor, grad: Tensor | None, shift: Tensor, channels: int, inner: int
 ) -> Tensor:
-    """The kernels' per-channel sums (6, C) in float64 about ``shift``, with d = z - shift:
-    without ``grad`` of dx, dy, dx^2, dx dy, dy^2 (and 0); with it, of gx, gy, gx dx, gx dy,
-    gy dx, gy dy (see ``_ckernels.c``)."""
-    g = None if grad is None else _native.laid_out_as(grad, input)
-    sums = _native.launch("bn_sums", input, input, g, shift, channels, inner, partial=6 * channels)
-    assert sums is not None
-    return sums.view(6, channels)
+    """:func:`_sums` as a custom op."""
+    return _sums(input, grad, shift, channels, inner)
 
 
 @_channel_sums.register_fake

@@ -729,7 +729,8 @@ def _laid_out(x: Tensor, layout: str) -> Tensor:
 
 # (shape, layout, whether the kernels take it): contiguous, in runs of the spatial size per
 # channel and sample, or channels last in memory, row by row; the parallel ranges split runs
-# at (16, 4, 600) and rows at (700, 100).
+# at (16, 4, 600) and rows at (700, 100); (2000, 8) adds its rows' float sums into the double
+# ones every 256 rows.
 BATCH_NORM_LAYOUTS = [
     ((8, 3, 10), "contiguous", True),
     ((4, 5, 3, 4), "contiguous", True),
@@ -738,6 +739,7 @@ BATCH_NORM_LAYOUTS = [
     ((8, 3, 2), "contiguous", True),
     ((64, 12), "contiguous", True),
     ((700, 100), "contiguous", True),
+    ((2000, 8), "contiguous", True),
     ((4, 9, 3, 5), "channels_last", True),
     ((4, 2, 3, 5), "channels_last", True),
     ((6, 8, 20), "transposed", True),
@@ -772,7 +774,9 @@ def test_batch_norm_kernels_match_eager(
     got = _batch_norm_run(x, affine)
     assert families == (["bn_sums", "bn_affine", "bn_sums", "bn_affine"] if fused else [])
     assert got[0].stride() == x.stride() and got[1].stride() == x.stride()
-    tol = {"rtol": 2e-5, "atol": 2e-5} if dtype == torch.complex64 else {}
+    # complex128 pins the maths. In float32 both sides round: at (2000, 8) the torch ops' Gamma
+    # gradient misses its float64 value by 7e-5 (relative), the kernels' (double sums) by 3e-5.
+    tol = {"rtol": 1e-4, "atol": 2e-5} if dtype == torch.complex64 else {}
     for a, b in zip(got, expected, strict=True):
         torch.testing.assert_close(a, b, **tol)
 
