@@ -471,15 +471,12 @@ def _eager_grads(
     """The gradients of batch norm by autograd through the torch ops, keeping their graph (for
     a double backward): with the fixed statistics ``stats`` (eval mode), or None: the batch's
     (training mode)."""
-    inputs = (input, weight, bias)
-    with torch.enable_grad():
-        mean, cov = _moments(input) if stats is None else stats
-        out = _whiten(input, mean, cov, weight, bias, eps)
-    wanted = [t for t, need in zip(inputs, needs, strict=True) if need and t is not None]
-    got = iter(torch.autograd.grad(out, wanted, grad, create_graph=True))
-    return [
-        next(got) if need and t is not None else None for t, need in zip(inputs, needs, strict=True)
-    ]
+
+    def whiten(z: Tensor, w: Tensor | None, b: Tensor | None) -> Tensor:
+        mean, cov = _moments(z) if stats is None else stats
+        return _whiten(z, mean, cov, w, b, eps)
+
+    return _graph_grads(whiten, (input, weight, bias), needs, grad)
 
 
 def _average_factor(momentum: float | None, num_batches_tracked: Tensor | None) -> float:
@@ -683,9 +680,9 @@ class _FusedPowerNorm(Function):
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
         runs, mean, scale = ctx.saved_tensors
         if torch.is_grad_enabled():  # double backward: through the torch ops
-            with torch.enable_grad():
-                out = _power_norm_eager(runs, 1, ctx.eps)
-            (grad_z,) = torch.autograd.grad(out, runs, grad, create_graph=True)
+            (grad_z,) = _graph_grads(
+                lambda z: _power_norm_eager(z, 1, ctx.eps), (runs,), (True,), grad
+            )
             return grad_z, None, None, None
         groups, inner = runs.shape[1:]
         sums = _channel_sums(runs, grad, mean, groups, inner) / inner
@@ -748,10 +745,100 @@ def _(u: Tensor, v: Tensor | None, coef: Tensor, channels: int, inner: int) -> T
     return torch.empty_like(u if v is None else v)
 
 
-def _scale_shift(out: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor:
+def _scale_shift(
+    out: Tensor, weight: Tensor | None, bias: Tensor | None, channels: int, inner: int
+) -> Tensor:
+    """gamma out + beta with complex ``weight`` gamma and ``bias`` beta (None: 1 and 0) shaped to
+    broadcast against ``out``, one value per channel of ``out`` laid out as runs of ``inner``
+    values of ``channels`` channels; in the fused kernels on contiguous CPU input."""
+    if weight is None and bias is None:
+        return out
+    fused = (
+        out.is_contiguous()
+        and _native.usable(out)
+        and all(
+            t is None or (t.dtype == out.dtype and t.numel() == channels and t.device == out.device)
+            for t in (weight, bias)
+        )
+    )
+    if not fused:
+        return _scale_shift_eager(out, weight, bias)
+    result: Tensor = _ComplexAffine.apply(out, weight, bias, channels, inner)
+    return result
+
+
+def _scale_shift_eager(out: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor:
     if weight is not None:
         out = out * weight
     return out if bias is None else out + bias
+
+
+def _complex_coef(gamma: Tensor | None, beta: Tensor | None, channels: int, like: Tensor) -> Tensor:
+    """The (10, C) coefficients of bn_affine for y = gamma x + beta per channel: A = gamma as a
+    real 2x2 matrix, K = 0, o = beta (None: gamma 1, beta 0)."""
+    real = REAL_DTYPE[like.dtype]
+    one = torch.ones(channels, dtype=real, device=like.device)
+    zero = torch.zeros_like(one)
+    gr, gi = (one, zero) if gamma is None else (gamma.real.reshape(-1), gamma.imag.reshape(-1))
+    br, bi = (zero, zero) if beta is None else (beta.real.reshape(-1), beta.imag.reshape(-1))
+    return torch.stack([gr, -gi, gi, gr, zero, zero, zero, zero, br, bi])
+
+
+class _ComplexAffine(Function):
+    """:func:`_scale_shift_eager` in one pass of the kernels (bn_affine). The backward: conj(gamma)
+    G in one pass, and grad gamma = sum conj(x) G, grad beta = sum G from one pass of bn_sums.
+    A backward that records a graph (double backward) differentiates the torch ops."""
+
+    @staticmethod
+    def forward(
+        x: Tensor, weight: Tensor | None, bias: Tensor | None, channels: int, inner: int
+    ) -> Tensor:
+        out: Tensor = _channel_affine(
+            x, None, _complex_coef(weight, bias, channels, x), channels, inner
+        )
+        return out
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+        x, weight, bias, ctx.channels, ctx.inner = inputs
+        ctx.save_for_backward(x, weight, bias)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
+        x, weight, bias = ctx.saved_tensors
+        needs = ctx.needs_input_grad[:3]
+        if torch.is_grad_enabled():  # double backward: through the torch ops
+            grads = _graph_grads(_scale_shift_eager, (x, weight, bias), needs, grad)
+            return (*grads, None, None)
+        channels, inner = ctx.channels, ctx.inner
+        g = _native.laid_out_as(grad, x)
+        grad_x = grad_weight = grad_bias = None
+        if needs[0]:
+            gamma_conj = None if weight is None else weight.conj()
+            coef = _complex_coef(gamma_conj, None, channels, x)
+            grad_x = _channel_affine(g, None, coef, channels, inner)
+        if needs[1] or needs[2]:
+            zero = torch.zeros(channels, dtype=x.dtype, device=x.device)
+            s = _channel_sums(x, g, zero, channels, inner)
+            if needs[1] and weight is not None:  # sum conj(x) G
+                grad_weight = torch.complex(s[2] + s[5], s[4] - s[3]).to(x.dtype).view(weight.shape)
+            if needs[2] and bias is not None:
+                grad_bias = torch.complex(s[0], s[1]).to(x.dtype).view(bias.shape)
+        return grad_x, grad_weight, grad_bias, None, None
+
+
+def _graph_grads(
+    fn: Any, inputs: tuple[Tensor | None, ...], needs: tuple[bool, ...], grad: Tensor
+) -> list[Tensor | None]:
+    """The gradients of ``fn(*inputs)`` for upstream ``grad`` by autograd through its torch ops,
+    keeping their graph (a double backward); None where not needed."""
+    wanted = [t for t, need in zip(inputs, needs, strict=True) if need and t is not None]
+    with torch.enable_grad():
+        out = fn(*inputs)
+    got = iter(torch.autograd.grad(out, wanted, grad, create_graph=True))
+    return [
+        next(got) if need and t is not None else None for t, need in zip(inputs, needs, strict=True)
+    ]
 
 
 def layer_norm(
@@ -781,7 +868,7 @@ def layer_norm(
         raise ValueError(
             f"expected input of shape (*, {', '.join(map(str, shape))}), got {tuple(input.shape)}"
         )
-    return _scale_shift(_power_norm(input, n, eps), weight, bias)
+    return _scale_shift(_power_norm(input, n, eps), weight, bias, math.prod(shape), 1)
 
 
 def group_norm(
@@ -814,6 +901,8 @@ def group_norm(
         out,
         None if weight is None else weight.view(channel),
         None if bias is None else bias.view(channel),
+        input.shape[1],
+        input[0, 0].numel(),
     )
 
 

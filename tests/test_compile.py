@@ -160,7 +160,9 @@ def test_compiled_power_norm_calls_the_kernels(
         families.clear()
         out = run(leaf)
         out.backward(torch.ones_like(out))
-        assert families == ["bn_sums", "bn_affine", "bn_sums", "bn_affine"]
+        forward = ["bn_sums", "bn_affine", "bn_affine"]  # mean and power, norm, gamma and beta
+        backward = ["bn_affine", "bn_sums", "bn_sums", "bn_affine"]
+        assert sorted(families) == sorted(forward + backward)  # a graph may reorder them
         results.append([out, leaf.grad, *(p.grad for p in norm.parameters())])
     for a, b in zip(*results, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)

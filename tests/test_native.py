@@ -911,8 +911,8 @@ def test_power_norm_kernels_match_eager(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """LayerNorm and GroupNorm in the kernels: output and gradients equal the torch ops' on
-    non-circular data far from 0; two launches forward (mean and power, the normalisation),
-    two backward."""
+    non-circular data far from 0; two launches forward (mean and power, the normalisation) and
+    two backward, and one more forward and two backward for gamma and beta."""
     gen = torch.Generator().manual_seed(3)
     x = torch.randn(*shape, dtype=dtype, generator=gen) * (3 + 1j) + 0.8 * (2 - 50j)
     x = x + 0.7 * x.real.to(dtype)
@@ -924,7 +924,10 @@ def test_power_norm_kernels_match_eager(
         _native, "launch", lambda f, *a, **k: families.append(f) or launch(f, *a, **k)
     )
     got = _power_norm_run(make, x, affine)
-    assert families == ["bn_sums", "bn_affine", "bn_sums", "bn_affine"]
+    norm, norm_backward = ["bn_sums", "bn_affine"], ["bn_sums", "bn_affine"]
+    if affine:  # gamma, beta: one pass forward; backward the input gradient, then their sums
+        norm, norm_backward = [*norm, "bn_affine"], ["bn_affine", "bn_sums", *norm_backward]
+    assert families == norm + norm_backward
     tol = {"rtol": 2e-5, "atol": 2e-5} if dtype == torch.complex64 else {}
     for a, b in zip(got, expected, strict=True):
         torch.testing.assert_close(a, b, **tol)
