@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 from collections.abc import Callable
@@ -911,6 +912,9 @@ POWER_NORMS = [
     ),
     (lambda dtype, affine: cvlayers.GroupNorm(2, 4, affine=affine, dtype=dtype), (3, 4, 5, 4)),
     (lambda dtype, affine: cvlayers.GroupNorm(1, 3, affine=affine, dtype=dtype), (2, 3, 7)),
+    # 64 values per (sample, channel): gamma and beta in the normalisation's passes
+    (lambda dtype, affine: cvlayers.GroupNorm(2, 4, affine=affine, dtype=dtype), (3, 4, 8, 8)),
+    (lambda dtype, affine: cvlayers.GroupNorm(3, 3, affine=affine, dtype=dtype), (2, 3, 100)),
 ]
 
 
@@ -937,7 +941,8 @@ def test_power_norm_kernels_match_eager(
 ) -> None:
     """LayerNorm and GroupNorm in the kernels: output and gradients equal the torch ops' on
     non-circular data far from 0; two launches forward (mean and power, the normalisation) and
-    two backward, and one more forward and two backward for gamma and beta."""
+    two backward, and for gamma and beta one more forward and two backward (none in group norm
+    on planes of 64 values or more)."""
     gen = torch.Generator().manual_seed(3)
     x = torch.randn(*shape, dtype=dtype, generator=gen) * (3 + 1j) + 0.8 * (2 - 50j)
     x = x + 0.7 * x.real.to(dtype)
@@ -950,7 +955,10 @@ def test_power_norm_kernels_match_eager(
     )
     got = _power_norm_run(make, x, affine)
     norm, norm_backward = ["bn_sums", "bn_affine"], ["bn_sums", "bn_affine"]
-    if affine:  # gamma, beta: one pass forward; backward the input gradient, then their sums
+    one_pass = isinstance(make(dtype, affine), cvlayers.GroupNorm) and math.prod(shape[2:]) >= 64
+    if affine and not one_pass:
+        # gamma, beta: one pass forward; backward the input gradient, then their sums (group
+        # norm with 64 values or more per sample and channel takes them in its normalisation's)
         norm, norm_backward = [*norm, "bn_affine"], ["bn_affine", "bn_sums", *norm_backward]
     assert families == norm + norm_backward
     tol = {"rtol": 2e-5, "atol": 2e-5} if dtype == torch.complex64 else {}
@@ -962,17 +970,21 @@ def test_power_norm_kernels_gradcheck_and_double_backward() -> None:
     """The closed-form backward by finite differences, and a double backward (which takes the
     torch ops), through the kernels' path (complex128)."""
     x = (torch.randn(3, 4, 5, dtype=torch.complex128) * 2 + 1j).requires_grad_(True)
-    weight = torch.randn(4, 5, dtype=torch.complex128, requires_grad=True)
+    weight, bias = torch.randn(2, 4, 5, dtype=torch.complex128, requires_grad=True)
 
-    def ln(z: Tensor, w: Tensor) -> Tensor:
-        return cvlayers.functional.layer_norm(z, (4, 5), w)
+    def ln(z: Tensor, w: Tensor, b: Tensor) -> Tensor:
+        return cvlayers.functional.layer_norm(z, (4, 5), w, b)
 
-    def gn(z: Tensor, w: Tensor) -> Tensor:
-        return cvlayers.functional.group_norm(z, 2, w[:, 0])
+    def gn(z: Tensor, w: Tensor, b: Tensor) -> Tensor:
+        return cvlayers.functional.group_norm(z, 2, w[:, 0], b[:, 1])
 
     for fn in (ln, gn):
-        assert torch.autograd.gradcheck(fn, (x, weight))
-        assert torch.autograd.gradgradcheck(fn, (x, weight))
+        assert torch.autograd.gradcheck(fn, (x, weight, bias))
+        assert torch.autograd.gradgradcheck(fn, (x, weight, bias))
+    # group norm with gamma and beta in its normalisation's passes (64 values per plane)
+    planes = (torch.randn(1, 4, 64, dtype=torch.complex128) * 2 + 1j).requires_grad_(True)
+    assert torch.autograd.gradcheck(gn, (planes, weight, bias))
+    assert torch.autograd.gradgradcheck(gn, (planes, weight, bias), fast_mode=True)
 
 
 def test_power_norm_kernels_keep_a_constant_sample_finite() -> None:
