@@ -59,7 +59,8 @@
    elements, 2 threads: 3.5 against 4.7 ms median under load, the same when quiet). cv_range,
    the range's index, is in scope for ARGS (per-range partial sums: the caller sizes them by
    cv_parts_per_thread). CV_DEFINE(NAME, (PARAMS), (ARGS)) { body } writes both functions; the
-   body is NAME_range's, cloned per instruction set. */
+   body is NAME_range's, cloned per instruction set. CV_DEFINE_ALIGNED(NAME, ALIGN, ...) makes
+   the ranges multiples of ALIGN units instead (ln_sums: whole rows, n counting rows). */
 const int64_t cv_parts_per_thread = 8;
 #ifdef _OPENMP /* (a pragma names `threads` itself: its string is not macro-expanded) */
 #include <omp.h>
@@ -73,17 +74,18 @@ const int64_t cv_parts_per_thread = 8;
     for (int64_t cv_range = 0; cv_range < cv_parts; ++cv_range)
 #endif
 #define CV_LIST(...) __VA_ARGS__
-#define CV_DEFINE(NAME, PARAMS, ARGS)                                                              \
+#define CV_DEFINE_ALIGNED(NAME, ALIGN, PARAMS, ARGS)                                               \
     CV_KERNEL static void NAME##_range(int64_t start, int64_t stop, CV_LIST PARAMS);               \
     void NAME(int64_t n, int64_t threads, CV_LIST PARAMS) {                                        \
         CV_FOR_RANGES {                                                                            \
-            int64_t step = ((n + cv_parts - 1) / cv_parts + 63) / 64 * 64;                         \
+            int64_t step = ((n + cv_parts - 1) / cv_parts + (ALIGN) - 1) / (ALIGN) * (ALIGN);      \
             int64_t start = cv_range * step < n ? cv_range * step : n;                             \
             int64_t stop = start + step < n ? start + step : n;                                    \
             NAME##_range(start, stop, CV_LIST ARGS);                                               \
         }                                                                                          \
     }                                                                                              \
     CV_KERNEL static void NAME##_range(int64_t start, int64_t stop, CV_LIST PARAMS)
+#define CV_DEFINE(NAME, PARAMS, ARGS) CV_DEFINE_ALIGNED(NAME, 64, PARAMS, ARGS)
 
 /* Re and Im of the n complex elements at zk, apart. Loops over functions of |z| then vectorise
    over 8 (AVX2) planar elements; on interleaved data gcc may work on (re, im) pairs and compute
@@ -1238,6 +1240,81 @@ CV_INLINE void cv_bias_fold(const double *GP, double *gbias, int64_t channels) {
         }                                                                                          \
     }
 
+/* Layer norm (cvlayers/_norm.py) on (rows, cols) data, row r's element c at r cols + c, with
+   planar per-row coefficients rowc[q rows + r] and per-column ones colc[q cols + c].
+   ln_affine, over the elements: out = P (s u + w) + Q + k v + e, with P, Q (complex, q = 0..3:
+   Re P, Im P, Re Q, Im Q) per column and s, w (complex), k, e (complex) per row (q = 0..5:
+   s, Re w, Im w, k, Re e, Im e); v NULL: no k v. The forward is gamma (s z - s mean) + beta,
+   the input gradient conj(gamma) (s G) + k z + e. ln_sums, over whole rows (its ranges count
+   rows), with d = z - mean[r], s = scale[r] and H = P G (P = conj(gamma), the first two rows
+   of colc): per row, into the planar float64 rowsum[q rows + r], the sums of Re H, Im H and
+   dx Hx + dy Hy (summed per CV_BLOCK columns in the input type); per column, into acc, those
+   of gx, gy, s (dx gx + dy gy) and s (dx gy - dy gx) (Re and Im of s conj(d) G), summed in
+   the input type per CV_BN_ROWS rows in work, as bn_sums does in rows. */
+#define LN_KERNELS(SUF, T)                                                                         \
+    CV_DEFINE(cv_ln_affine_##SUF,                                                                  \
+              (const T *u, const T *v, T *out, const T *rowc, const T *colc, int64_t rows,         \
+               int64_t cols),                                                                      \
+              (u, v, out, rowc, colc, rows, cols)) {                                               \
+        int64_t r = start / cols, c = start % cols;                                                \
+        for (int64_t j = start; j < stop; ++r, c = 0) {                                            \
+            int64_t m = cols - c < stop - j ? cols - c : stop - j;                                 \
+            const T s = rowc[r], wx = rowc[rows + r], wy = rowc[2 * rows + r];                     \
+            const T k = rowc[3 * rows + r], ex = rowc[4 * rows + r], ey = rowc[5 * rows + r];      \
+            const T *pr = colc + c, *pi = pr + cols, *qr = pi + cols, *qi = qr + cols;             \
+            const T *uk = u + 2 * j, *vk = v ? v + 2 * j : NULL;                                   \
+            T *ok = out + 2 * j;                                                                   \
+            if (vk) {                                                                              \
+                CV_SIMD for (int64_t i = 0; i < m; ++i) {                                          \
+                    T ax = s * uk[2 * i] + wx, ay = s * uk[2 * i + 1] + wy;                        \
+                    ok[2 * i] = pr[i] * ax - pi[i] * ay + qr[i] + k * vk[2 * i] + ex;              \
+                    ok[2 * i + 1] = pr[i] * ay + pi[i] * ax + qi[i] + k * vk[2 * i + 1] + ey;      \
+                }                                                                                  \
+            } else {                                                                               \
+                CV_SIMD for (int64_t i = 0; i < m; ++i) {                                          \
+                    T ax = s * uk[2 * i] + wx, ay = s * uk[2 * i + 1] + wy;                        \
+                    ok[2 * i] = pr[i] * ax - pi[i] * ay + qr[i] + ex;                              \
+                    ok[2 * i + 1] = pr[i] * ay + pi[i] * ax + qi[i] + ey;                          \
+                }                                                                                  \
+            }                                                                                      \
+            j += m;                                                                                \
+        }                                                                                          \
+    }                                                                                              \
+    CV_DEFINE_ALIGNED(cv_ln_sums_##SUF, 1,                                                         \
+              (const T *z, const T *g, const T *mean, const T *scale, const T *colc, int64_t cols, \
+               int64_t rows, double *rowsum, T *work, double *acc),                                \
+              (z, g, mean, scale, colc, cols, rows, rowsum, work + 4 * cols * cv_range,            \
+               acc + 4 * cols * cv_range)) {                                                       \
+        T *w0 = work, *w1 = work + cols, *w2 = w1 + cols, *w3 = w2 + cols;                         \
+        const T *pr = colc, *pi = colc + cols;                                                     \
+        int64_t pending = 0; /* rows summed into work since it was last added to acc */            \
+        for (int64_t r = start; r < stop; ++r) {                                                   \
+            const T *zk = z + 2 * r * cols, *gk = g + 2 * r * cols;                                \
+            const T mx = mean[2 * r], my = mean[2 * r + 1], s = scale[r];                          \
+            double r0 = 0, r1 = 0, r2 = 0;                                                         \
+            for (int64_t b = 0; b < cols; b += CV_BLOCK) {                                         \
+                int64_t e = b + CV_BLOCK < cols ? b + CV_BLOCK : cols;                             \
+                T s0 = 0, s1 = 0, s2 = 0;                                                          \
+                _Pragma("omp simd reduction(+ : s0, s1, s2)") for (int64_t i = b; i < e; ++i) {    \
+                    T dx = zk[2 * i] - mx, dy = zk[2 * i + 1] - my;                                \
+                    T gx = gk[2 * i], gy = gk[2 * i + 1];                                          \
+                    T hx = pr[i] * gx - pi[i] * gy, hy = pr[i] * gy + pi[i] * gx;                  \
+                    s0 += hx, s1 += hy, s2 += dx * hx + dy * hy;                                   \
+                    w0[i] += gx, w1[i] += gy;                                                      \
+                    w2[i] += s * (dx * gx + dy * gy), w3[i] += s * (dx * gy - dy * gx);            \
+                }                                                                                  \
+                r0 += s0, r1 += s1, r2 += s2;                                                      \
+            }                                                                                      \
+            rowsum[r] = r0, rowsum[rows + r] = r1, rowsum[2 * rows + r] = r2;                      \
+            if (++pending == CV_BN_ROWS) {                                                         \
+                cv_bn_flush_##SUF(work, acc, 4 * cols);                                            \
+                pending = 0;                                                                       \
+            }                                                                                      \
+        }                                                                                          \
+        if (pending)                                                                               \
+            cv_bn_flush_##SUF(work, acc, 4 * cols);                                                \
+    }
+
 #define ALL_KERNELS(SUF, T)                                                                        \
     MODSCALE_KERNELS(modrelu, SUF, T, RELU_G, cv_modrelu_block)                                    \
     MODSCALE_KERNELS(modtanh, SUF, T, TANH_G, cv_modtanh_block)                                    \
@@ -1252,7 +1329,8 @@ CV_INLINE void cv_bias_fold(const double *GP, double *gbias, int64_t channels) {
     ABS_KERNELS(SUF, T)                                                                            \
     ADAM_MODULUS_KERNEL(SUF, T)                                                                    \
     ADAM_CONJ_KERNEL(SUF, T)                                                                       \
-    BN_KERNELS(SUF, T)
+    BN_KERNELS(SUF, T)                                                                             \
+    LN_KERNELS(SUF, T)
 
 ALL_KERNELS(f32, float)
 ALL_KERNELS(f64, double)

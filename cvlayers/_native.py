@@ -84,6 +84,8 @@ _SIGNATURES: dict[str, list[Any]] = {
     "adam_conj": [_P, _P, _P, _P, _P, _D, _D, _D, _D, _D],
     "bn_sums": [_P, _P, _P, _I, _I, _P, _P],
     "bn_affine": [_P, _P, _P, _P, _I, _I],
+    "ln_affine": [_P, _P, _P, _P, _P, _I, _I],
+    "ln_sums": [_P, _P, _P, _P, _P, _I, _I, _P, _P, _P],
 }
 # Kernels built for complex64 only (their complex128 runs the eager maths): see usable().
 _FLOAT_ONLY = frozenset({"cgelu"})
@@ -239,8 +241,16 @@ def per_range(z: Tensor, k: int) -> Tensor:
     return torch.zeros(_parts(_threads(z.numel())), k, dtype=REAL_DTYPE[z.dtype])
 
 
-def launch(family: str, z: Tensor, *args: Tensor | float | None, partial: int = 0) -> Tensor | None:
-    """Run kernel ``family`` for ``z``'s dtype over all of ``z``'s elements, in parallel ranges.
+def launch(
+    family: str,
+    z: Tensor,
+    *args: Tensor | float | None,
+    partial: int = 0,
+    units: int | None = None,
+) -> Tensor | None:
+    """Run kernel ``family`` for ``z``'s dtype over all of ``z``'s elements, in parallel ranges
+    (or over ``units`` units of work, such as rows, split into ranges of whole units, with as
+    many threads as for ``z``).
 
     ``args`` are tensors (passed by address), numbers, or None (a null pointer). With ``partial``
     = k, the kernel's last argument is a float64 accumulator of k values per range; their sum
@@ -252,7 +262,7 @@ def launch(family: str, z: Tensor, *args: Tensor | float | None, partial: int = 
     threads = _threads(z.numel())
     sums = torch.zeros(_parts(threads), partial, dtype=torch.float64) if partial else None
     extra = [sums.data_ptr()] if sums is not None else []
-    fn(z.numel(), threads, *values, *extra)
+    fn(z.numel() if units is None else units, threads, *values, *extra)
     if sums is None:
         return None
     return sums[0] if len(sums) == 1 else sums.sum(0)  # one range: no reduction

@@ -37,11 +37,12 @@ differentiates them.
 :math:`y = (z - \mu)/\sqrt{\mathbb{E}|z - \mu|^2 + \epsilon}\cdot\gamma + \beta` with complex
 :math:`\gamma` (starting at 1) and :math:`\beta` (starting at 0). On contiguous CPU input the
 normalisation runs in the batch norm kernels, each sample's (or group's) values taken as one
-channel (:class:`_FusedPowerNorm`), and :math:`\gamma`, :math:`\beta` in one more pass of
-them (:class:`_ComplexAffine`). Group norm with at least 64 values per (sample, channel)
-plane takes its per-channel :math:`\gamma`, :math:`\beta` into the normalisation's pass
-instead, a coefficient set per plane (:class:`_FusedGroupNorm`): two passes each way, not
-three forward and four backward.
+channel (:class:`_FusedPowerNorm`). Their :math:`\gamma`, :math:`\beta` go into the
+normalisation's passes, two each way rather than three forward and four backward: layer
+norm's per feature in kernels of their own (``ln_affine``, ``ln_sums``:
+:class:`_FusedLayerNorm`), group norm's per channel as a coefficient set per (sample,
+channel) plane (:class:`_FusedGroupNorm`), where a plane holds at least 64 values; on smaller
+planes they take one more pass (:class:`_ComplexAffine`).
 """
 
 from __future__ import annotations
@@ -757,15 +758,7 @@ def _scale_shift(
     values of ``channels`` channels; in the fused kernels on contiguous CPU input."""
     if weight is None and bias is None:
         return out
-    fused = (
-        out.is_contiguous()
-        and _native.usable(out)
-        and all(
-            t is None or (t.dtype == out.dtype and t.numel() == channels and t.device == out.device)
-            for t in (weight, bias)
-        )
-    )
-    if not fused:
+    if not _kernel_affine(out, channels, weight, bias):
         return _scale_shift_eager(out, weight, bias)
     result: Tensor = _ComplexAffine.apply(out, weight, bias, channels, inner)
     return result
@@ -777,14 +770,23 @@ def _scale_shift_eager(out: Tensor, weight: Tensor | None, bias: Tensor | None) 
     return out if bias is None else out + bias
 
 
-def _complex_coef(gamma: Tensor | None, beta: Tensor | None, channels: int, like: Tensor) -> Tensor:
-    """The (10, C) coefficients of bn_affine for y = gamma x + beta per channel: A = gamma as a
-    real 2x2 matrix, K = 0, o = beta (None: gamma 1, beta 0)."""
+def _complex_parts(
+    gamma: Tensor | None, beta: Tensor | None, count: int, like: Tensor
+) -> tuple[Tensor, ...]:
+    """Re gamma, Im gamma, Re beta, Im beta as flat tensors of ``count`` values of ``like``'s
+    real dtype (None: gamma 1, beta 0), and a zero one."""
     real = REAL_DTYPE[like.dtype]
-    one = torch.ones(channels, dtype=real, device=like.device)
+    one = torch.ones(count, dtype=real, device=like.device)
     zero = torch.zeros_like(one)
     gr, gi = (one, zero) if gamma is None else (gamma.real.reshape(-1), gamma.imag.reshape(-1))
     br, bi = (zero, zero) if beta is None else (beta.real.reshape(-1), beta.imag.reshape(-1))
+    return gr, gi, br, bi, zero
+
+
+def _complex_coef(gamma: Tensor | None, beta: Tensor | None, channels: int, like: Tensor) -> Tensor:
+    """The (10, C) coefficients of bn_affine for y = gamma x + beta per channel: A = gamma as a
+    real 2x2 matrix, K = 0, o = beta (None: gamma 1, beta 0)."""
+    gr, gi, br, bi, zero = _complex_parts(gamma, beta, channels, like)
     return torch.stack([gr, -gi, gi, gr, zero, zero, zero, zero, br, bi])
 
 
@@ -872,7 +874,161 @@ def layer_norm(
         raise ValueError(
             f"expected input of shape (*, {', '.join(map(str, shape))}), got {tuple(input.shape)}"
         )
+    fused = _fused_layer_norm(input, math.prod(shape), weight, bias, eps)
+    if fused is not None:
+        return fused
     return _scale_shift(_power_norm(input, n, eps), weight, bias, math.prod(shape), 1)
+
+
+def _fused_layer_norm(
+    input: Tensor, features: int, weight: Tensor | None, bias: Tensor | None, eps: float
+) -> Tensor | None:
+    """:func:`layer_norm` with ``weight`` or ``bias`` in the kernels, or None where they do not
+    apply (then the normalisation and the affine part run apart): contiguous CPU input, and
+    ``weight``, ``bias`` None or of its dtype with one value per feature."""
+    if (weight is None and bias is None) or not _kernel_affine(input, features, weight, bias):
+        return None
+    rows = input.view(-1, features)
+    with torch.no_grad():  # _FusedLayerNorm's backward differentiates through them itself
+        mean, vrr, _, vii = _bn_moments_kernel(rows.view(1, *rows.shape), *rows.shape)
+        scale = torch.rsqrt(vrr + vii + eps)
+    out: Tensor = _FusedLayerNorm.apply(rows, mean, scale, weight, bias, eps)
+    return out.view(input.shape)
+
+
+def _kernel_affine(input: Tensor, count: int, *params: Tensor | None) -> bool:
+    """Whether the kernels take ``input`` (contiguous, on the CPU, not empty) with the complex
+    ``params`` (None, or ``count`` values of its dtype each)."""
+    return bool(
+        input.numel()
+        and input.is_contiguous()
+        and _native.usable(input)
+        and all(
+            t is None
+            or (t.dtype == input.dtype and t.numel() == count and t.device == input.device)
+            for t in params
+        )
+    )
+
+
+class _FusedLayerNorm(Function):
+    """:func:`layer_norm` of ``rows`` (R, D) with complex ``weight`` gamma and ``bias`` beta
+    (None: 1 and 0) per feature, given each row's ``mean`` and ``scale``
+    s = 1/sqrt(E|z - mean|^2 + eps): y = gamma s (z - mean) + beta in one pass (ln_affine). The
+    backward in two: ln_sums gives grad beta = sum G and grad gamma = sum s conj(z - mean) G per
+    feature, and per row the means of G' = conj(gamma) G and of Re(conj(z - mean) G') that
+    grad_z = s (G' - mean G') - s^3 mean(Re(conj(d) G')) d needs, which ln_affine applies. A
+    backward that records a graph (double backward) differentiates the torch ops."""
+
+    @staticmethod
+    def forward(
+        rows: Tensor,
+        mean: Tensor,
+        scale: Tensor,
+        weight: Tensor | None,
+        bias: Tensor | None,
+        eps: float,
+    ) -> Tensor:
+        s = scale.double()
+        shift = -s * mean.to(torch.complex128)
+        zero = torch.zeros_like(s)
+        rowc = torch.stack([s, shift.real, shift.imag, zero, zero, zero]).to(scale.dtype)
+        out: Tensor = _row_affine(rows, None, rowc, _feature_coef(weight, bias, rows, False))
+        return out
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+        rows, mean, scale, weight, bias, ctx.eps = inputs
+        ctx.save_for_backward(rows, mean, scale, weight, bias)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
+        rows, mean, scale, weight, bias = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        eps = ctx.eps
+        if torch.is_grad_enabled():  # double backward: through the torch ops
+            features = rows.shape[1]
+
+            def eager(z: Tensor, w: Tensor | None, b: Tensor | None) -> Tensor:
+                w, b = (None if t is None else t.reshape(features) for t in (w, b))
+                return _scale_shift_eager(_power_norm_eager(z, 1, eps), w, b)
+
+            grads = _graph_grads(eager, (rows, weight, bias), (needs[0], *needs[3:5]), grad)
+            return grads[0], None, None, grads[1], grads[2], None
+        g = _native.laid_out_as(grad, rows)
+        coef = _feature_coef(weight, None, rows, True)  # conj(gamma), 0
+        per_row, per_feature = _row_sums(rows, g, mean, scale, coef)
+        grad_z = grad_weight = grad_bias = None
+        if needs[3] and weight is not None:
+            grad_weight = torch.complex(per_feature[2], per_feature[3]).to(weight.dtype)
+            grad_weight = grad_weight.view(weight.shape)
+        if needs[4] and bias is not None:
+            grad_bias = torch.complex(per_feature[0], per_feature[1]).to(bias.dtype)
+            grad_bias = grad_bias.view(bias.shape)
+        if needs[0]:
+            features = rows.shape[1]
+            s = scale.double()
+            mean_h = torch.complex(per_row[0], per_row[1]) / features  # mean G'
+            k = -(s**3) * per_row[2] / features  # -s^3 mean(Re(conj(d) G'))
+            e = -s * mean_h - k * mean.to(torch.complex128)
+            zero = torch.zeros_like(s)
+            rowc = torch.stack([s, zero, zero, k, e.real, e.imag]).to(scale.dtype)
+            grad_z = _row_affine(g, rows, rowc, coef)
+        return grad_z, None, None, grad_weight, grad_bias, None
+
+
+def _feature_coef(
+    weight: Tensor | None, bias: Tensor | None, like: Tensor, conjugate: bool
+) -> Tensor:
+    """ln_affine's (4, D) per-feature coefficients: Re and Im of gamma (conj(gamma) with
+    ``conjugate``) and of beta (None: 1 and 0)."""
+    gr, gi, br, bi, _ = _complex_parts(weight, bias, like.shape[1], like)
+    return torch.stack([gr, -gi if conjugate else gi, br, bi])
+
+
+@torch.library.custom_op(
+    "cvlayers::row_affine",
+    mutates_args=(),
+    schema="(Tensor u, Tensor? v, Tensor rowc, Tensor colc) -> Tensor",
+)
+def _row_affine(u: Tensor, v: Tensor | None, rowc: Tensor, colc: Tensor) -> Tensor:
+    """P (s u + w) + Q + k v + e over (R, D) ``u``, with s, w, k, e per row in the rows of the
+    (6, R) ``rowc`` and P, Q per column in those of the (4, D) ``colc`` (see ``_ckernels.c``)."""
+    out = torch.empty_like(u)
+    rows, cols = u.shape
+    _native.launch("ln_affine", u, u, v, out, rowc.contiguous(), colc.contiguous(), rows, cols)
+    return out
+
+
+@_row_affine.register_fake
+def _(u: Tensor, v: Tensor | None, rowc: Tensor, colc: Tensor) -> Tensor:
+    return torch.empty_like(u)
+
+
+@torch.library.custom_op(
+    "cvlayers::row_sums",
+    mutates_args=(),
+    schema="(Tensor z, Tensor grad, Tensor mean, Tensor scale, Tensor colc) -> (Tensor, Tensor)",
+)
+def _row_sums(
+    z: Tensor, grad: Tensor, mean: Tensor, scale: Tensor, colc: Tensor
+) -> tuple[Tensor, Tensor]:
+    """ln_sums of (R, D) ``z`` and ``grad``: per row (3, R) and per column (4, D), float64 (see
+    ``_ckernels.c``), with P per column in the first two rows of ``colc``."""
+    rows, cols = z.shape
+    per_row = torch.empty(3, rows, dtype=torch.float64)
+    work = _native.per_range(z, 4 * cols)
+    args = (z, grad, mean.contiguous(), scale.contiguous(), colc.contiguous(), cols, rows)
+    sums = _native.launch("ln_sums", z, *args, per_row, work, partial=4 * cols, units=rows)
+    assert sums is not None
+    return per_row, sums.view(4, cols)
+
+
+@_row_sums.register_fake
+def _(z: Tensor, grad: Tensor, mean: Tensor, scale: Tensor, colc: Tensor) -> tuple[Tensor, Tensor]:
+    rows, cols = z.shape
+    f64 = torch.float64
+    return z.new_empty((3, rows), dtype=f64), z.new_empty((4, cols), dtype=f64)
 
 
 def group_norm(
@@ -927,17 +1083,7 @@ def _fused_group_norm(
     run): contiguous CPU input with at least _MIN_PLANE values per (sample, channel) plane, and
     ``weight``, ``bias`` None or of its dtype, one per channel."""
     channels = input.shape[1]
-    if not (
-        input.numel()
-        and input[0, 0].numel() >= _MIN_PLANE
-        and input.is_contiguous()
-        and _native.usable(input)
-        and all(
-            t is None
-            or (t.dtype == input.dtype and t.numel() == channels and t.device == input.device)
-            for t in (weight, bias)
-        )
-    ):
+    if not (_kernel_affine(input, channels, weight, bias) and input[0, 0].numel() >= _MIN_PLANE):
         return None
     samples, per_group = input.shape[0], input[0].numel() // num_groups
     runs = input.view(1, samples * num_groups, per_group)

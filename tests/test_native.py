@@ -910,6 +910,11 @@ POWER_NORMS = [
         lambda dtype, affine: cvlayers.LayerNorm(1000, elementwise_affine=affine, dtype=dtype),
         (64, 1000),
     ),
+    # two threads: rows split into ranges of 64 (ln_sums), elements mid-row (ln_affine)
+    (
+        lambda dtype, affine: cvlayers.LayerNorm(256, elementwise_affine=affine, dtype=dtype),
+        (300, 256),
+    ),
     (lambda dtype, affine: cvlayers.GroupNorm(2, 4, affine=affine, dtype=dtype), (3, 4, 5, 4)),
     (lambda dtype, affine: cvlayers.GroupNorm(1, 3, affine=affine, dtype=dtype), (2, 3, 7)),
     # 64 values per (sample, channel): gamma and beta in the normalisation's passes
@@ -941,8 +946,9 @@ def test_power_norm_kernels_match_eager(
 ) -> None:
     """LayerNorm and GroupNorm in the kernels: output and gradients equal the torch ops' on
     non-circular data far from 0; two launches forward (mean and power, the normalisation) and
-    two backward, and for gamma and beta one more forward and two backward (none in group norm
-    on planes of 64 values or more)."""
+    two backward; gamma and beta go into those passes (layer norm: ln_affine, ln_sums), except
+    in group norm on fewer than 64 values per sample and channel: one more forward, two more
+    backward."""
     gen = torch.Generator().manual_seed(3)
     x = torch.randn(*shape, dtype=dtype, generator=gen) * (3 + 1j) + 0.8 * (2 - 50j)
     x = x + 0.7 * x.real.to(dtype)
@@ -955,10 +961,12 @@ def test_power_norm_kernels_match_eager(
     )
     got = _power_norm_run(make, x, affine)
     norm, norm_backward = ["bn_sums", "bn_affine"], ["bn_sums", "bn_affine"]
-    one_pass = isinstance(make(dtype, affine), cvlayers.GroupNorm) and math.prod(shape[2:]) >= 64
-    if affine and not one_pass:
-        # gamma, beta: one pass forward; backward the input gradient, then their sums (group
-        # norm with 64 values or more per sample and channel takes them in its normalisation's)
+    layer = isinstance(make(dtype, affine), cvlayers.LayerNorm)
+    if affine and layer:  # gamma and beta in the normalisation's passes, a set per feature
+        norm, norm_backward = ["bn_sums", "ln_affine"], ["ln_sums", "ln_affine"]
+    elif affine and math.prod(shape[2:]) < 64:
+        # group norm on fewer than 64 values per sample and channel: gamma and beta apart, one
+        # pass forward, and backward the input gradient, then their sums
         norm, norm_backward = [*norm, "bn_affine"], ["bn_affine", "bn_sums", *norm_backward]
     assert families == norm + norm_backward
     tol = {"rtol": 2e-5, "atol": 2e-5} if dtype == torch.complex64 else {}
@@ -987,12 +995,13 @@ def test_power_norm_kernels_gradcheck_and_double_backward() -> None:
     assert torch.autograd.gradgradcheck(gn, (planes, weight, bias), fast_mode=True)
 
 
-def test_power_norm_kernels_keep_a_constant_sample_finite() -> None:
-    """A constant run has power 0: eps keeps it finite, and it maps to 0."""
+@pytest.mark.parametrize("affine", [False, True])
+def test_power_norm_kernels_keep_a_constant_sample_finite(affine: bool) -> None:
+    """A constant run has power 0: eps keeps it finite, and it maps to 0 (beta's start)."""
     x = torch.randn(3, 16, dtype=torch.complex64)
     x[1] = 3 - 1j
     x.requires_grad_(True)
-    out = cvlayers.LayerNorm(16, elementwise_affine=False)(x)
+    out = cvlayers.LayerNorm(16, elementwise_affine=affine)(x)
     out.abs().sum().backward()
     assert torch.isfinite(torch.view_as_real(out)).all()
     assert x.grad is not None and torch.isfinite(torch.view_as_real(x.grad)).all()
