@@ -1,14 +1,17 @@
-/* Fused CPU kernels for the complex activations and the modulus Adam step (cvlayers/_native.py).
+/* Fused CPU kernels for the complex activations, the modulus Adam step and the normalisation
+   layers (batch, layer and group norm), called through cvlayers/_native.py.
 
    Each kernel reads interleaved complex data (re, im, re, im, ...) and processes the n complex
    elements of arrays that start at the given pointers, in ranges run by OpenMP threads (see
-   CV_DEFINE). The formulas are those of the eager fallbacks in _modulus.py and
-   _activation_functional.py (tests hold the two paths together); every kernel is 0, with a
-   finite gradient, at z = 0. One pass over memory replaces 10-20 eager passes.
+   CV_DEFINE). The formulas are those of the eager fallbacks in _modulus.py,
+   _activation_functional.py and _norm.py (tests hold the two paths together); every
+   activation is 0, with a finite gradient, at z = 0. One pass over memory replaces 10-20
+   eager passes.
 
    Built with -O3 -fno-math-errno -fno-trapping-math (so that gcc vectorises sqrt, division
-   and selects), -fopenmp on Linux and, on x86-64 Linux, AVX-512 and AVX2/FMA clones chosen at
-   load time. Loaded through ctypes, which releases the GIL during each call. */
+   and selects), -fno-tree-slp-vectorize (setup.py: an element's result must not depend on
+   its position), -fopenmp on Linux and, on x86-64 Linux, AVX-512 and AVX2/FMA clones chosen
+   at load time. Loaded through ctypes, which releases the GIL during each call. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
