@@ -235,10 +235,19 @@ def _parts(threads: int) -> int:
     return threads * _PARTS_PER_THREAD if threads > 1 else 1
 
 
-def per_range(z: Tensor, k: int) -> Tensor:
+def _launch_threads(z: Tensor, units: int | None) -> int:
+    """Threads for a launch over ``z`` (see :func:`launch`): over ``units`` units, no more than
+    leave each range at least one unit, so that per-range buffers hold no empty ranges."""
+    threads = _threads(z.numel())
+    if units is None:
+        return threads
+    return min(threads, max(1, units // _PARTS_PER_THREAD))
+
+
+def per_range(z: Tensor, k: int, units: int | None = None) -> Tensor:
     """A zeroed scratch buffer of ``k`` values of ``z``'s real dtype for each range that
-    :func:`launch` splits ``z`` into (a kernel's per-range work space)."""
-    return torch.zeros(_parts(_threads(z.numel())), k, dtype=REAL_DTYPE[z.dtype])
+    :func:`launch` splits ``z`` (or ``units``) into (a kernel's per-range work space)."""
+    return torch.zeros(_parts(_launch_threads(z, units)), k, dtype=REAL_DTYPE[z.dtype])
 
 
 def launch(
@@ -250,7 +259,7 @@ def launch(
 ) -> Tensor | None:
     """Run kernel ``family`` for ``z``'s dtype over all of ``z``'s elements, in parallel ranges
     (or over ``units`` units of work, such as rows, split into ranges of whole units, with as
-    many threads as for ``z``).
+    many threads as for ``z`` but no more ranges than units).
 
     ``args`` are tensors (passed by address), numbers, or None (a null pointer). With ``partial``
     = k, the kernel's last argument is a float64 accumulator of k values per range; their sum
@@ -259,7 +268,7 @@ def launch(
     assert _LIB is not None
     fn = getattr(_LIB, f"cv_{family}_{_SUFFIX[z.dtype]}")
     values = [a.data_ptr() if isinstance(a, Tensor) else a for a in args]
-    threads = _threads(z.numel())
+    threads = _launch_threads(z, units)
     sums = torch.zeros(_parts(threads), partial, dtype=torch.float64) if partial else None
     extra = [sums.data_ptr()] if sums is not None else []
     fn(z.numel() if units is None else units, threads, *values, *extra)

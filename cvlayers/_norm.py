@@ -1017,7 +1017,7 @@ def _row_sums(
     ``_ckernels.c``), with P per column in the first two rows of ``colc``."""
     rows, cols = z.shape
     per_row = torch.empty(3, rows, dtype=torch.float64)
-    work = _native.per_range(z, 4 * cols)
+    work = _native.per_range(z, 4 * cols, units=rows)
     args = (z, grad, mean.contiguous(), scale.contiguous(), colc.contiguous(), cols, rows)
     sums = _native.launch("ln_sums", z, *args, per_row, work, partial=4 * cols, units=rows)
     assert sums is not None

@@ -995,6 +995,32 @@ def test_power_norm_kernels_gradcheck_and_double_backward() -> None:
     assert torch.autograd.gradgradcheck(gn, (planes, weight, bias), fast_mode=True)
 
 
+def test_row_launches_hold_no_empty_ranges() -> None:
+    """A launch over rows (ln_sums) splits into no more ranges than rows, so that its per-range
+    sums over the features (float64, 4 per feature each) do not grow with empty ranges: two
+    rows of 2^20 features took 512 MB of them before. Layer norm there still matches."""
+    z = torch.randn(2, 1 << 16, dtype=torch.complex64) * (1 + 2j) + 0.5
+    threads = torch.get_num_threads()
+    assert _native.per_range(z, 3, units=2).shape[0] == 1
+    if threads > 1:
+        assert _native.per_range(z, 3).shape[0] == threads * 8
+        assert _native.per_range(z, 3, units=64).shape[0] == threads * 8
+    weight, bias, grad = torch.randn(3, 1 << 16, dtype=torch.complex64)
+
+    def run() -> list[Tensor]:
+        x = z.clone().requires_grad_(True)
+        out = CF.layer_norm(x, (1 << 16,), weight, bias)
+        out.backward(grad.expand_as(out))
+        assert x.grad is not None
+        return [out.detach(), x.grad]
+
+    got = run()
+    with _native.eager():
+        expected = run()
+    for a, b in zip(got, expected, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize("affine", [False, True])
 def test_power_norm_kernels_keep_a_constant_sample_finite(affine: bool) -> None:
     """A constant run has power 0: eps keeps it finite, and it maps to 0 (beta's start)."""
