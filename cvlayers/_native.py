@@ -235,19 +235,19 @@ def _parts(threads: int) -> int:
     return threads * _PARTS_PER_THREAD if threads > 1 else 1
 
 
-def _launch_threads(z: Tensor, units: int | None) -> int:
-    """Threads for a launch over ``z`` (see :func:`launch`): over ``units`` units, no more than
-    leave each range at least one unit, so that per-range buffers hold no empty ranges."""
+def _launch_threads(z: Tensor, max_ranges: int | None) -> int:
+    """Threads for a launch over ``z`` (see :func:`launch`), no more than make ``max_ranges``
+    ranges (at least one thread)."""
     threads = _threads(z.numel())
-    if units is None:
+    if max_ranges is None:
         return threads
-    return min(threads, max(1, units // _PARTS_PER_THREAD))
+    return min(threads, max(1, max_ranges // _PARTS_PER_THREAD))
 
 
-def per_range(z: Tensor, k: int, units: int | None = None) -> Tensor:
+def per_range(z: Tensor, k: int, max_ranges: int | None = None) -> Tensor:
     """A zeroed scratch buffer of ``k`` values of ``z``'s real dtype for each range that
-    :func:`launch` splits ``z`` (or ``units``) into (a kernel's per-range work space)."""
-    return torch.zeros(_parts(_launch_threads(z, units)), k, dtype=REAL_DTYPE[z.dtype])
+    :func:`launch` splits ``z`` into (a kernel's per-range work space)."""
+    return torch.zeros(_parts(_launch_threads(z, max_ranges)), k, dtype=REAL_DTYPE[z.dtype])
 
 
 def launch(
@@ -256,19 +256,21 @@ def launch(
     *args: Tensor | float | None,
     partial: int = 0,
     units: int | None = None,
+    max_ranges: int | None = None,
 ) -> Tensor | None:
     """Run kernel ``family`` for ``z``'s dtype over all of ``z``'s elements, in parallel ranges
-    (or over ``units`` units of work, such as rows, split into ranges of whole units, with as
-    many threads as for ``z`` but no more ranges than units).
+    (or over ``units`` units of work, such as rows, split into ranges of whole units), with
+    torch's threads, or fewer where they would make more than ``max_ranges`` ranges.
 
     ``args`` are tensors (passed by address), numbers, or None (a null pointer). With ``partial``
     = k, the kernel's last argument is a float64 accumulator of k values per range; their sum
-    over the ranges is returned.
+    over the ranges is returned. Kernels that sum into per-range buffers cap their ranges, so
+    that the buffers, zeroed and added up once per range, stay small against the data.
     """
     assert _LIB is not None
     fn = getattr(_LIB, f"cv_{family}_{_SUFFIX[z.dtype]}")
     values = [a.data_ptr() if isinstance(a, Tensor) else a for a in args]
-    threads = _launch_threads(z, units)
+    threads = _launch_threads(z, max_ranges)
     sums = torch.zeros(_parts(threads), partial, dtype=torch.float64) if partial else None
     extra = [sums.data_ptr()] if sums is not None else []
     fn(z.numel() if units is None else units, threads, *values, *extra)

@@ -756,7 +756,7 @@ def _laid_out(x: Tensor, layout: str) -> Tensor:
 # (shape, layout, whether the kernels take it): contiguous, in runs of the spatial size per
 # channel and sample, or channels last in memory, row by row; the parallel ranges split runs
 # at (16, 4, 600) and rows at (700, 100); (2000, 8) adds its rows' float sums into the double
-# ones every 256 rows.
+# ones every 32 rows (CV_BN_ROWS).
 BATCH_NORM_LAYOUTS = [
     ((8, 3, 10), "contiguous", True),
     ((4, 5, 3, 4), "contiguous", True),
@@ -1001,10 +1001,10 @@ def test_row_launches_hold_no_empty_ranges() -> None:
     rows of 2^20 features took 512 MB of them before. Layer norm there still matches."""
     z = torch.randn(2, 1 << 16, dtype=torch.complex64) * (1 + 2j) + 0.5
     threads = torch.get_num_threads()
-    assert _native.per_range(z, 3, units=2).shape[0] == 1
+    assert _native.per_range(z, 3, max_ranges=2).shape[0] == 1
     if threads > 1:
         assert _native.per_range(z, 3).shape[0] == threads * 8
-        assert _native.per_range(z, 3, units=64).shape[0] == threads * 8
+        assert _native.per_range(z, 3, max_ranges=64).shape[0] == threads * 8
     weight, bias, grad = torch.randn(3, 1 << 16, dtype=torch.complex64)
 
     def run() -> list[Tensor]:
