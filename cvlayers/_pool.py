@@ -53,6 +53,27 @@ def _by_modulus(
     return (out, idx) if return_indices else out
 
 
+def _channels_last_indices(r: Tensor, indices_of: Callable[[Tensor], Tensor]) -> Tensor:
+    """``indices_of(r)`` for torch's 2-D max pooling of the real ``(N, C, H, W)`` or ``(C, H, W)``
+    ``r``, on the CPU taken in the channels-last layout: torch's CPU max pooling vectorises over
+    the channels there and not on contiguous input (2x2 windows on (32, 16, 32, 32) float32:
+    2.8 ms contiguous, 0.26 ms channels last, plus 0.55 ms for the copy; 3x3, stride 1: 12.5
+    against 1.5 ms). The indices are the same: both scan each window in order and keep its
+    first maximum, a NaN winning."""
+    if r.device.type != "cpu" or r.dim() not in (3, 4):
+        return indices_of(r)
+    batched = r if r.dim() == 4 else r.unsqueeze(0)
+    if batched.is_contiguous(memory_format=torch.channels_last):
+        return indices_of(r)  # already laid out so
+    idx = indices_of(batched.contiguous(memory_format=torch.channels_last)).contiguous()
+    return idx if r.dim() == 4 else idx.squeeze(0)
+
+
+def _as_2d(size: _Size, fill: int) -> tuple[int, int]:
+    """A 1-D pooling size (an int or a 1-tuple) as the 2-D one of a (1, L) plane."""
+    return fill, size if isinstance(size, int) else size[0]
+
+
 def _by_parts(input: Tensor, real_pool: Callable[[Tensor], Tensor]) -> Tensor:
     """``real_pool`` of the real and imaginary parts, in one call on the two stacked."""
     check_complex(input, "input", None)
@@ -79,10 +100,18 @@ def max_pool1d(
         >>> max_pool1d(torch.tensor([[[1 + 0j, -3j, 2 + 0j, 1 + 1j]]]), 2)
         tensor([[[-0.-3.j, 2.+0.j]]])
     """
+    # 1-D pooling as 2-D pooling of (1, L) planes, which takes the channels-last speed-up.
+    kernel, pad, spacing = _as_2d(kernel_size, 1), _as_2d(padding, 0), _as_2d(dilation, 1)
+    step = kernel if stride is None else _as_2d(stride, 1)
+
+    def indices_of(r: Tensor) -> Tensor:
+        idx: Tensor = F.max_pool2d(r, kernel, step, pad, spacing, ceil_mode, True)[1]
+        return idx
+
     return _by_modulus(
         input,
         1,
-        lambda r: F.max_pool1d(r, kernel_size, stride, padding, dilation, ceil_mode, True)[1],
+        lambda r: _channels_last_indices(r.unsqueeze(-2), indices_of).squeeze(-2),
         return_indices,
     )
 
@@ -108,7 +137,9 @@ def max_pool2d(
     return _by_modulus(
         input,
         2,
-        lambda r: F.max_pool2d(r, kernel_size, stride, padding, dilation, ceil_mode, True)[1],
+        lambda r: _channels_last_indices(
+            r, lambda t: F.max_pool2d(t, kernel_size, stride, padding, dilation, ceil_mode, True)[1]
+        ),
         return_indices,
     )
 

@@ -326,6 +326,41 @@ def test_maxpool1d_adaptive_and_indices() -> None:
     assert torch.equal(cvlayers.AdaptiveMaxPool2d(4)(z2), cvlayers.MaxPool2d(2)(z2))
 
 
+MAX_POOLS: list[tuple[int, dict[str, Any]]] = [
+    (1, {"kernel_size": 2}),
+    (1, {"kernel_size": (3,), "stride": (2,), "padding": (1,), "dilation": 1, "ceil_mode": True}),
+    (2, {"kernel_size": 2}),
+    (2, {"kernel_size": 3, "stride": 1, "padding": 1}),
+    (2, {"kernel_size": (2, 3), "stride": (1, 2), "dilation": (2, 1), "ceil_mode": True}),
+]
+
+
+@pytest.mark.parametrize("batched", [True, False])
+@pytest.mark.parametrize(("dims", "kwargs"), MAX_POOLS)
+def test_maxpool_indices_are_torchs_on_the_modulus(
+    dims: int, kwargs: dict[str, Any], batched: bool, device: torch.device
+) -> None:
+    """The indices (and so the entries) are torch's max pooling's on |z| in z's own layout,
+    ties (the first in window order wins) and a NaN (it wins) included, though on the CPU they
+    come from a channels-last copy, and 1-D pooling from 2-D pooling of (1, L) planes."""
+    shape = (3, 5, *([9] * dims)) if batched else (5, *([9] * dims))
+    gen = torch.Generator().manual_seed(0)
+    # exact moduli 0, 1 and 5 with several values each: many ties, which any rounding in |z|
+    # would break
+    values = torch.tensor([0, 1, 1j, 5, -5j, 3 + 4j, 4 - 3j, -3 - 4j], dtype=torch.complex128)
+    z = values[torch.randint(0, len(values), shape, generator=gen)].to(device)
+    z.view(-1)[17] = complex("nan")
+    pool = CF.max_pool1d if dims == 1 else CF.max_pool2d
+    real_pool = F.max_pool1d if dims == 1 else F.max_pool2d
+    out, idx = pool(z, return_indices=True, **kwargs)
+    _, expected = real_pool(z.abs(), return_indices=True, **kwargs)
+    assert torch.equal(idx, expected)
+    assert idx.is_contiguous() and out.is_contiguous()
+    plane = z.flatten(-dims)
+    picked = plane.gather(-1, idx.flatten(-dims))
+    torch.testing.assert_close(out.flatten(-dims), picked, rtol=0, atol=0, equal_nan=True)
+
+
 def test_maxpool_gradient_flows_to_the_selected_entry() -> None:
     z = torch.randn(1, 1, 4, 4, dtype=torch.complex128, requires_grad=True)
     assert torch.autograd.gradcheck(lambda t: CF.max_pool2d(t, 2), (z,))
