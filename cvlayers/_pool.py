@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._checks import check_complex
+from ._function import transforms_active
 from ._modulus import modulus
 
 __all__ = [
@@ -60,8 +61,8 @@ def _channels_last_indices(r: Tensor, indices_of: Callable[[Tensor], Tensor]) ->
     2.8 ms contiguous, 0.26 ms channels last, plus 0.55 ms for the copy; 3x3, stride 1: 12.5
     against 1.5 ms). The indices are the same: both scan each window in order and keep its
     first maximum, a NaN winning."""
-    if r.device.type != "cpu" or r.dim() not in (3, 4):
-        return indices_of(r)
+    if r.device.type != "cpu" or r.dim() not in (3, 4) or transforms_active():
+        return indices_of(r)  # (vmap cannot query a memory format)
     batched = r if r.dim() == 4 else r.unsqueeze(0)
     if batched.is_contiguous(memory_format=torch.channels_last):
         return indices_of(r)  # already laid out so

@@ -32,6 +32,7 @@ MODULES: dict[str, Callable[[], nn.Module]] = {
     "Mod": cvlayers.Mod,
     "Linear": lambda: cvlayers.Linear(5, 4),
     "LayerNorm": lambda: cvlayers.LayerNorm(5),
+    "MaxPool1d": lambda: cvlayers.MaxPool1d(2),
 }
 
 
@@ -59,6 +60,19 @@ def test_vmap_and_grad_match_the_loop_and_backward(
     _power(module(leaf)).backward()
     torch.testing.assert_close(per_input, leaf.grad)
     per_sample = vmap(grad(lambda z: _power(module(z))))(x)  # each sample's own backward
+    torch.testing.assert_close(per_sample, leaf.grad)
+
+
+@NO_VMAP_FALLBACK
+def test_vmap_over_max_pool2d_matches_the_loop() -> None:
+    """Max pooling by modulus under vmap and grad (its CPU path takes a channels-last copy,
+    which vmap cannot query: the transform takes torch's layout as it comes)."""
+    pool = cvlayers.MaxPool2d(2)
+    x = torch.randn(4, 2, 3, 6, 6, dtype=torch.complex64)
+    torch.testing.assert_close(vmap(pool)(x), torch.stack([pool(s) for s in x]))
+    per_sample = vmap(grad(lambda z: _power(pool(z))))(x)
+    leaf = x.clone().requires_grad_(True)
+    _power(torch.stack([pool(s) for s in leaf])).backward()
     torch.testing.assert_close(per_sample, leaf.grad)
 
 
