@@ -974,6 +974,43 @@ def test_power_norm_kernels_match_eager(
         torch.testing.assert_close(a, b, **tol)
 
 
+@pytest.mark.parametrize("which", ["weight", "bias", "frozen input"])
+@pytest.mark.parametrize("norm", ["layer", "group"])
+def test_power_norm_kernels_with_part_of_the_affine(
+    norm: str, which: str, dtype: torch.dtype
+) -> None:
+    """Layer and group norm with gamma and beta in the normalisation's kernels (group norm on
+    64 values per plane): a weight or a bias alone, or an input that needs no gradient, give
+    the torch ops' output and gradients."""
+    gen = torch.Generator().manual_seed(2)
+    affine_shape = (3,) if norm == "group" else (8, 8)
+    x = torch.randn(5, 3, 8, 8, dtype=dtype, generator=gen) + 0.5j
+    weight, bias = torch.randn(2, *affine_shape, dtype=dtype, generator=gen)
+    grad = torch.randn(x.shape, dtype=dtype, generator=gen)
+    params = {"weight": [weight], "bias": [bias], "frozen input": [weight, bias]}[which]
+
+    def apply(z: Tensor, w: Tensor | None, b: Tensor | None) -> Tensor:
+        return CF.group_norm(z, 3, w, b) if norm == "group" else CF.layer_norm(z, (8, 8), w, b)
+
+    def run() -> list[Tensor]:
+        z = x.clone().requires_grad_(which != "frozen input")
+        leaves = [p.clone().requires_grad_(True) for p in params]
+        w = leaves[0] if which != "bias" else None
+        b = leaves[-1] if which != "weight" else None
+        out = apply(z, w, b)
+        out.backward(grad)
+        grads = [t.grad for t in (z, *leaves) if t.grad is not None]
+        return [out.detach(), *grads]
+
+    got = run()
+    with _native.eager():
+        expected = run()
+    assert len(got) == len(expected) == 1 + len(params) + (which != "frozen input")
+    tol = {"rtol": 2e-5, "atol": 2e-5} if dtype == torch.complex64 else {}
+    for a, b in zip(got, expected, strict=True):
+        torch.testing.assert_close(a, b, **tol)
+
+
 def test_power_norm_kernels_gradcheck_and_double_backward() -> None:
     """The closed-form backward by finite differences, and a double backward (which takes the
     torch ops), through the kernels' path (complex128)."""
