@@ -103,7 +103,9 @@ def max_pool1d(
     """
     # 1-D pooling as 2-D pooling of (1, L) planes, which takes the channels-last speed-up.
     kernel, pad, spacing = _as_2d(kernel_size, 1), _as_2d(padding, 0), _as_2d(dilation, 1)
-    step = kernel if stride is None else _as_2d(stride, 1)
+    step = kernel  # the default, which torch's stride [] also means
+    if isinstance(stride, int) or (stride is not None and len(stride) > 0):
+        step = _as_2d(stride, 1)
 
     def indices_of(r: Tensor) -> Tensor:
         idx: Tensor = F.max_pool2d(r, kernel, step, pad, spacing, ceil_mode, True)[1]

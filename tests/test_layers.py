@@ -328,6 +328,7 @@ def test_maxpool1d_adaptive_and_indices() -> None:
 
 MAX_POOLS: list[tuple[int, dict[str, Any]]] = [
     (1, {"kernel_size": 2}),
+    (1, {"kernel_size": [2], "stride": []}),  # torch's [] is the default stride
     (1, {"kernel_size": (3,), "stride": (2,), "padding": (1,), "dilation": 1, "ceil_mode": True}),
     (2, {"kernel_size": 2}),
     (2, {"kernel_size": 3, "stride": 1, "padding": 1}),
