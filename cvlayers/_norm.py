@@ -884,10 +884,18 @@ def layer_norm(
         raise ValueError(
             f"expected input of shape (*, {', '.join(map(str, shape))}), got {tuple(input.shape)}"
         )
+    _check_affine_shape(weight, bias, shape)
     fused = _fused_layer_norm(input, math.prod(shape), weight, bias, eps)
     if fused is not None:
         return fused
     return _scale_shift(_power_norm(input, n, eps), weight, bias, math.prod(shape), 1)
+
+
+def _check_affine_shape(weight: Tensor | None, bias: Tensor | None, shape: tuple[int, ...]) -> None:
+    """``weight`` and ``bias`` of ``shape`` (or None), as torch's layer and group norm ask."""
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != shape:
+            raise ValueError(f"expected {name} of shape {shape}, got {tuple(t.shape)}")
 
 
 def _fused_layer_norm(
@@ -1066,6 +1074,7 @@ def group_norm(
             f"expected input of shape (N, C, *) with C divisible by num_groups ({num_groups}), "
             f"got {tuple(input.shape)}"
         )
+    _check_affine_shape(weight, bias, (input.shape[1],))
     fused = _fused_group_norm(input, num_groups, weight, bias, eps)
     if fused is not None:
         return fused

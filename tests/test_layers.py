@@ -302,6 +302,16 @@ def test_layer_and_group_norm_functionals() -> None:
         CF.layer_norm(z, (5, 6))
     with pytest.raises(ValueError, match="divisible by num_groups"):
         CF.group_norm(z, 4)
+    # gamma and beta of another shape, as torch's norms refuse them (the kernels' path and the
+    # torch ops' would disagree: a flat weight of the right size against broadcasting)
+    with pytest.raises(ValueError, match=r"expected weight of shape \(6, 5\), got \(30,\)"):
+        CF.layer_norm(z, (6, 5), w.reshape(-1))
+    with pytest.raises(ValueError, match=r"expected bias of shape \(6, 5\), got \(5,\)"):
+        CF.layer_norm(z, (6, 5), w, b[0])
+    with pytest.raises(ValueError, match=r"expected weight of shape \(6,\), got \(3, 2\)"):
+        CF.group_norm(z, 3, w[:, 0].reshape(3, 2))
+    with pytest.raises(ValueError, match=r"expected bias of shape \(6,\), got \(5,\)"):
+        CF.group_norm(z, 3, None, b[0])
 
 
 # -- pooling ---------------------------------------------------------------------------------
