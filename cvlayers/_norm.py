@@ -112,6 +112,15 @@ def batch_norm(
     check_complex(input, "input", None)
     if input.dim() < 2:
         raise ValueError(f"expected input of shape (N, C, *), got {tuple(input.shape)}")
+    channels = input.shape[1]
+    for name, t, shape in (
+        ("running_mean", running_mean, (channels,)),
+        ("running_covar", running_covar, (channels, 3)),
+        ("weight", weight, (channels, 3)),
+        ("bias", bias, (channels,)),
+    ):
+        if t is not None and tuple(t.shape) != shape:
+            raise ValueError(f"expected {name} of shape {shape}, got {tuple(t.shape)}")
     use_batch = training or running_mean is None or running_covar is None
     if not use_batch:
         assert running_mean is not None and running_covar is not None

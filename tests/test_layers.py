@@ -208,6 +208,24 @@ def test_batchnorm_errors() -> None:
         cvlayers.BatchNorm1d(3)(torch.randn(1, 3, dtype=torch.complex64))
 
 
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_checks_its_statistics_and_parameters(training: bool) -> None:
+    """The functional form refuses statistics and parameters for another channel count: the
+    kernels read one coefficient set per channel of the input, and running statistics for 3
+    channels whitened 4 in eval mode without a word (reading past their end)."""
+    x = torch.randn(8, 4, 5, dtype=torch.complex64)
+    mean, covar = torch.zeros(4, dtype=torch.complex64), torch.ones(4, 3)
+    bad = {
+        "running_mean": (torch.zeros(3, dtype=torch.complex64), covar, None, None),
+        "running_covar": (mean, torch.ones(4, 2), None, None),
+        "weight": (mean, covar, torch.ones(4), None),
+        "bias": (mean, covar, None, torch.zeros(3, dtype=torch.complex64)),
+    }
+    for name, (m, c, w, b) in bad.items():
+        with pytest.raises(ValueError, match=f"expected {name} of shape"):
+            CF.batch_norm(x, m, c, w, b, training=training)
+
+
 # -- layer norm and group norm ---------------------------------------------------------------
 
 
