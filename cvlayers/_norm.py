@@ -131,7 +131,7 @@ def batch_norm(
             f"expected more than 1 value per channel when training, got input size "
             f"{tuple(input.shape)}"
         )
-    layout = _kernel_layout(input)
+    layout = _kernel_layout(input, weight, bias)
     if layout is not None:
         with torch.no_grad():  # _FusedWhiten's backward differentiates through them itself
             mean, cov = _batch_moments(input, layout)
@@ -163,7 +163,7 @@ def _whiten_running(
     """Eval mode: :func:`_whiten` with the running statistics, in the fused kernels where
     they apply (the statistics as buffers: in the input's dtypes and needing no gradient)."""
     cov: Cov = tuple(running_covar.unbind(1))  # type: ignore[assignment]
-    layout = _kernel_layout(input)
+    layout = _kernel_layout(input, weight, bias)
     fused = (
         layout is not None
         and running_mean.dtype == input.dtype
@@ -217,12 +217,20 @@ def _whiten(
     return out if bias is None else out + _channel_view(bias, d)
 
 
-def _kernel_layout(input: Tensor) -> tuple[int, int] | None:
-    """(channels, inner) where the fused kernels take training-mode batch norm (as custom ops,
-    which a compiled graph calls too), else None: contiguous ``(N, C, *spatial)`` input, taken
-    in runs of ``inner`` values per channel and sample, or input whose channels lie last in
-    memory (channels-last, a transposed ``(N, L, C)``: inner = 1), taken row by row."""
+def _kernel_layout(
+    input: Tensor, weight: Tensor | None, bias: Tensor | None
+) -> tuple[int, int] | None:
+    """(channels, inner) where the fused kernels take batch norm (as custom ops, which a
+    compiled graph calls too), else None: contiguous ``(N, C, *spatial)`` input, taken in runs
+    of ``inner`` values per channel and sample, or input whose channels lie last in memory
+    (channels-last, a transposed ``(N, L, C)``: inner = 1), taken row by row; ``weight`` and
+    ``bias`` (if any) of the input's precision (other ones take the torch ops, which promote:
+    the kernels would read their values as the input's type)."""
     if input.dim() < 2 or not _native.usable(input):
+        return None
+    if weight is not None and weight.dtype != REAL_DTYPE[input.dtype]:
+        return None
+    if bias is not None and bias.dtype != input.dtype:
         return None
     if input.is_contiguous():
         return input.shape[1], input[0, 0].numel()

@@ -807,6 +807,23 @@ def test_batch_norm_kernels_match_eager(
         torch.testing.assert_close(a, b, **tol)
 
 
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_with_parameters_of_another_precision(training: bool) -> None:
+    """A float64 weight or complex128 bias on complex64 input takes the torch ops, which
+    promote (the kernels read them as float32: the output was ~1e38)."""
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(8, 4, 5, dtype=torch.complex64, generator=gen) * 2 + 1
+    weight = torch.tensor([1.0, 0.2, 0.8], dtype=torch.float64).repeat(4, 1)
+    bias = torch.randn(4, dtype=torch.complex128, generator=gen)
+    for params in ({"weight": weight}, {"bias": bias}):
+        stats = (torch.zeros(4, dtype=torch.complex64), torch.ones(4, 3))
+        got = CF.batch_norm(x, *stats, training=training, **params)
+        with _native.eager():
+            expected = CF.batch_norm(x, *stats, training=training, **params)
+        assert got.dtype == torch.complex128
+        torch.testing.assert_close(got, expected, rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("affine", [True, False])
 @pytest.mark.parametrize(("shape", "layout", "fused"), BATCH_NORM_LAYOUTS)
 def test_batch_norm_eval_kernels_match_eager(
