@@ -63,6 +63,15 @@ def _dtensor_type() -> Any:
     return DTensor
 
 
+def physical(grads: list[Tensor]) -> list[Tensor]:
+    """``grads`` with any lazy conjugate or negation resolved (a copy for those only; no-ops
+    otherwise, and under torch.compile). Autograd stores ``w.grad`` as a conjugate view after
+    ``w.conj() * x``, a common complex pattern; the optimizers' real views, foreach ops and
+    kernels read the memory as it is, and ``view_as_real`` refuses a conjugate view (as it
+    does in torch.optim.Adam)."""
+    return [g.resolve_conj().resolve_neg() for g in grads]
+
+
 def to_local(tensors: list[T]) -> list[T]:
     """The local shards of DTensors (FSDP2 parameters and their state), others unchanged.
 

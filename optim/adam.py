@@ -14,7 +14,7 @@ from cvlayers._checks import REAL_DTYPE
 
 from . import _convention as cv
 from ._base import ConventionOptimizer
-from ._common import check_lr, check_torch_only, resolve_foreach, scalar, to_local
+from ._common import check_lr, check_torch_only, physical, resolve_foreach, scalar, to_local
 
 __all__ = ["MOMENTS", "Adam", "AdamW", "adam"]
 
@@ -299,6 +299,7 @@ def adam(
     if not params:
         return
     # FSDP2: Adam is elementwise per parameter, so it steps on the local shards.
+    grads = physical(grads)
     lists = [to_local(t) for t in (params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs)]
     lists.append(state_steps)
     params = lists[0]

@@ -14,6 +14,7 @@ from ._common import (
     check_lr,
     check_torch_only,
     like_param,
+    physical,
     resolve_foreach,
     scalar,
     to_local,
@@ -199,7 +200,7 @@ def sgd(
     local_bufs = to_local(momentum_buffer_list)
     kernel(
         to_local(params),
-        to_local(d_p_list),
+        to_local(physical(d_p_list)),
         local_bufs,
         weight_decay=weight_decay,
         momentum=momentum,

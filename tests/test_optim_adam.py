@@ -329,3 +329,32 @@ def test_takes_every_torch_optim_argument(name: str) -> None:
         if mode in theirs:
             with pytest.raises(ValueError, match=f"{mode}=True is not supported"):
                 cls(params, **{mode: True})
+
+
+@pytest.mark.parametrize("foreach", [False, True])
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"moment": "componentwise"}, {"moment": "modulus"}, {"conjugate": False, "amsgrad": True}],
+)
+def test_lazily_conjugated_grads_step_as_resolved_ones(
+    kwargs: dict[str, Any], foreach: bool, dtype: torch.dtype, device: torch.device
+) -> None:
+    """Autograd stores w.grad as a conjugate view after ``w.conj() * x``; Adam and AdamW step
+    as on the resolved gradient, to the bit (every setting raised on the view before, as
+    torch.optim.Adam does)."""
+    for optimizer in (Adam, AdamW):
+        results = []
+        for lazy in (True, False):
+            gen = torch.Generator().manual_seed(0)
+            w = torch.nn.Parameter(torch.randn(8, dtype=dtype, generator=gen).to(device))
+            x = torch.randn(8, dtype=dtype, generator=gen).to(device)
+            opt = optimizer([w], lr=0.01, foreach=foreach, **kwargs)
+            for _ in range(3):
+                opt.zero_grad()
+                (w.conj() * x).abs().sum().backward()
+                assert w.grad is not None and w.grad.is_conj()
+                if not lazy:
+                    w.grad = w.grad.resolve_conj()
+                opt.step()
+            results.append(w.detach())
+        assert torch.equal(results[0], results[1])
