@@ -226,8 +226,8 @@ def _kernel_layout(
     (channels-last, a transposed ``(N, L, C)``: inner = 1), taken row by row; ``weight`` and
     ``bias`` (if any) of the input's precision (other ones take the torch ops, which promote:
     the kernels would read their values as the input's type)."""
-    if input.dim() < 2 or not _native.usable(input):
-        return None
+    if input.dim() < 2 or input.numel() == 0 or not _native.usable(input):
+        return None  # (an empty input would give the kernels runs of no values: inner = 0)
     if weight is not None and weight.dtype != REAL_DTYPE[input.dtype]:
         return None
     if bias is not None and bias.dtype != input.dtype:
@@ -1095,7 +1095,8 @@ def group_norm(
     fused = _fused_group_norm(input, num_groups, weight, bias, eps)
     if fused is not None:
         return fused
-    grouped = input.reshape(input.shape[0], num_groups, -1)
+    per_group = math.prod(input.shape[1:]) // num_groups  # (not -1: an empty batch has none)
+    grouped = input.reshape(input.shape[0], num_groups, per_group)
     out = _power_norm(grouped, 1, eps).reshape(input.shape)
     channel = (-1, *([1] * (input.dim() - 2)))
     return _scale_shift(
@@ -1103,7 +1104,7 @@ def group_norm(
         None if weight is None else weight.view(channel),
         None if bias is None else bias.view(channel),
         input.shape[1],
-        input[0, 0].numel(),
+        math.prod(input.shape[2:]),
     )
 
 
@@ -1121,9 +1122,10 @@ def _fused_group_norm(
     run): contiguous CPU input with at least _MIN_PLANE values per (sample, channel) plane, and
     ``weight``, ``bias`` None or of its dtype, one per channel."""
     channels = input.shape[1]
-    if not (_kernel_affine(input, channels, weight, bias) and input[0, 0].numel() >= _MIN_PLANE):
+    plane = math.prod(input.shape[2:])
+    if not (_kernel_affine(input, channels, weight, bias) and plane >= _MIN_PLANE):
         return None
-    samples, per_group = input.shape[0], input[0].numel() // num_groups
+    samples, per_group = input.shape[0], plane * channels // num_groups
     runs = input.view(1, samples * num_groups, per_group)
     with torch.no_grad():  # _FusedGroupNorm's backward differentiates through them itself
         mean, vrr, _, vii = _bn_moments_kernel(runs, samples * num_groups, per_group)

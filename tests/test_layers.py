@@ -622,3 +622,34 @@ def test_meta_device_random_init(cls: Any) -> None:
     assert layer.weight.dtype == torch.complex64
     assert torch.isfinite(torch.view_as_real(layer.weight)).all()
     assert layer.weight.abs().square().mean().item() > 0
+
+
+# -- empty inputs ------------------------------------------------------------------------------
+
+EMPTY_INPUTS: list[tuple[str, Any, tuple[int, ...]]] = [
+    ("BatchNorm2d eval, no rows", lambda: cvlayers.BatchNorm2d(4).eval(), (2, 4, 0, 8)),
+    ("BatchNorm2d eval, no samples", lambda: cvlayers.BatchNorm2d(4).eval(), (0, 4, 8, 8)),
+    ("BatchNorm1d eval", lambda: cvlayers.BatchNorm1d(4).eval(), (0, 4)),
+    ("GroupNorm, no samples", lambda: cvlayers.GroupNorm(2, 4), (0, 4, 8, 8)),
+    ("GroupNorm, no values", lambda: cvlayers.GroupNorm(2, 4), (2, 4, 0)),
+    ("LayerNorm", lambda: cvlayers.LayerNorm(4), (0, 4)),
+    ("ModReLU per channel", lambda: cvlayers.ModReLU(num_features=4), (2, 4, 0)),
+    ("CPReLU per channel", lambda: cvlayers.CPReLU(num_parameters=4), (2, 4, 0)),
+    ("CTanh", cvlayers.CTanh, (0, 3)),
+    ("MaxPool2d", lambda: cvlayers.MaxPool2d(2), (0, 4, 8, 8)),
+]
+
+
+@pytest.mark.parametrize(
+    ("factory", "shape"), [c[1:] for c in EMPTY_INPUTS], ids=[c[0] for c in EMPTY_INPUTS]
+)
+def test_empty_inputs_pass_through(factory: Any, shape: tuple[int, ...]) -> None:
+    """An empty batch (or spatial extent) gives an empty output and gradient, as in torch.nn.
+    Eval-mode BatchNorm on (2, 4, 0, 8) took the kernels with runs of 0 values and killed the
+    process (an integer division by zero); GroupNorm on an empty batch could not reshape."""
+    module = factory()
+    z = torch.randn(shape, dtype=torch.complex64, requires_grad=True)
+    out = module(z)
+    assert out.numel() == 0 and out.shape[: min(2, len(shape))] == shape[: min(2, len(shape))]
+    out.abs().sum().backward()
+    assert z.grad is not None and z.grad.shape == z.shape
