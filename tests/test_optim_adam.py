@@ -13,7 +13,7 @@ import torch
 
 import cvlayers
 from cvlayers.losses import ComplexMSELoss
-from cvlayers.optim import Adam, AdamW
+from cvlayers.optim import SGD, Adam, AdamW
 from cvlayers.optim.functional import adam
 from cvlayers.testing import finite_difference_wirtinger
 
@@ -331,30 +331,42 @@ def test_takes_every_torch_optim_argument(name: str) -> None:
                 cls(params, **{mode: True})
 
 
+LAZY_CONJ_CASES: list[tuple[Any, dict[str, Any]]] = [
+    (SGD, {}),
+    (SGD, {"conjugate": False}),
+    (SGD, {"conjugate": False, "momentum": 0.9, "weight_decay": 0.1}),
+    (Adam, {"moment": "componentwise"}),
+    (Adam, {"moment": "modulus"}),
+    (Adam, {"conjugate": False, "amsgrad": True}),
+    (AdamW, {"moment": "componentwise"}),
+    (AdamW, {"moment": "modulus", "conjugate": False}),
+]
+
+
 @pytest.mark.parametrize("foreach", [False, True])
-@pytest.mark.parametrize(
-    "kwargs",
-    [{"moment": "componentwise"}, {"moment": "modulus"}, {"conjugate": False, "amsgrad": True}],
-)
+@pytest.mark.parametrize(("optimizer", "kwargs"), LAZY_CONJ_CASES)
 def test_lazily_conjugated_grads_step_as_resolved_ones(
-    kwargs: dict[str, Any], foreach: bool, dtype: torch.dtype, device: torch.device
+    optimizer: Any,
+    kwargs: dict[str, Any],
+    foreach: bool,
+    dtype: torch.dtype,
+    device: torch.device,
 ) -> None:
-    """Autograd stores w.grad as a conjugate view after ``w.conj() * x``; Adam and AdamW step
-    as on the resolved gradient, to the bit (every setting raised on the view before, as
-    torch.optim.Adam does)."""
-    for optimizer in (Adam, AdamW):
-        results = []
-        for lazy in (True, False):
-            gen = torch.Generator().manual_seed(0)
-            w = torch.nn.Parameter(torch.randn(8, dtype=dtype, generator=gen).to(device))
-            x = torch.randn(8, dtype=dtype, generator=gen).to(device)
-            opt = optimizer([w], lr=0.01, foreach=foreach, **kwargs)
-            for _ in range(3):
-                opt.zero_grad()
-                (w.conj() * x).abs().sum().backward()
-                assert w.grad is not None and w.grad.is_conj()
-                if not lazy:
-                    w.grad = w.grad.resolve_conj()
-                opt.step()
-            results.append(w.detach())
-        assert torch.equal(results[0], results[1])
+    """Autograd stores w.grad as a conjugate view after ``w.conj() * x``; every optimizer
+    steps as on the resolved gradient, to the bit (Adam and AdamW in every setting and
+    ``SGD(conjugate=False)`` raised on the view before, as torch.optim.Adam does)."""
+    results = []
+    for lazy in (True, False):
+        gen = torch.Generator().manual_seed(0)
+        w = torch.nn.Parameter(torch.randn(8, dtype=dtype, generator=gen).to(device))
+        x = torch.randn(8, dtype=dtype, generator=gen).to(device)
+        opt = optimizer([w], lr=0.01, foreach=foreach, **kwargs)
+        for _ in range(3):
+            opt.zero_grad()
+            (w.conj() * x).abs().sum().backward()
+            assert w.grad is not None and w.grad.is_conj()
+            if not lazy:
+                w.grad = w.grad.resolve_conj()
+            opt.step()
+        results.append(w.detach())
+    assert torch.equal(results[0], results[1])

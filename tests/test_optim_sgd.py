@@ -395,30 +395,3 @@ def test_functional_checks_buffer_count() -> None:
             nesterov=False,
             maximize=False,
         )
-
-
-@pytest.mark.parametrize("foreach", [False, True])
-@pytest.mark.parametrize(
-    "kwargs",
-    [{}, {"conjugate": False}, {"conjugate": False, "momentum": 0.9, "weight_decay": 0.1}],
-)
-def test_lazily_conjugated_grads_step_as_resolved_ones(
-    kwargs: dict[str, Any], foreach: bool, dtype: torch.dtype, device: torch.device
-) -> None:
-    """Autograd stores w.grad as a conjugate view after ``w.conj() * x``; the step is the
-    resolved gradient's, to the bit (``conjugate=False`` raised on the view before)."""
-    results = []
-    for lazy in (True, False):
-        gen = torch.Generator().manual_seed(0)
-        w = torch.nn.Parameter(torch.randn(8, dtype=dtype, generator=gen).to(device))
-        x = torch.randn(8, dtype=dtype, generator=gen).to(device)
-        opt = SGD([w], lr=0.01, foreach=foreach, **kwargs)
-        for _ in range(3):
-            opt.zero_grad()
-            (w.conj() * x).abs().sum().backward()
-            assert w.grad is not None and w.grad.is_conj()
-            if not lazy:
-                w.grad = w.grad.resolve_conj()
-            opt.step()
-        results.append(w.detach())
-    assert torch.equal(results[0], results[1])
