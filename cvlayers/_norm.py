@@ -70,6 +70,14 @@ __all__ = [
 ]
 
 
+def _check_shapes(**tensors: tuple[Tensor | None, tuple[int, ...]]) -> None:
+    """Each named tensor (or None) of its expected shape, else a ValueError naming it: a
+    per-channel array of another length would have the kernels read past its end."""
+    for name, (t, shape) in tensors.items():
+        if t is not None and tuple(t.shape) != shape:
+            raise ValueError(f"expected {name} of shape {shape}, got {tuple(t.shape)}")
+
+
 def _inverse_sqrt_2x2(vrr: Tensor, vri: Tensor, vii: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """(W_rr, W_ri, W_ii) of the symmetric W = V^{-1/2} for symmetric positive definite V."""
     s = torch.sqrt(vrr * vii - vri * vri)
@@ -113,14 +121,12 @@ def batch_norm(
     if input.dim() < 2:
         raise ValueError(f"expected input of shape (N, C, *), got {tuple(input.shape)}")
     channels = input.shape[1]
-    for name, t, shape in (
-        ("running_mean", running_mean, (channels,)),
-        ("running_covar", running_covar, (channels, 3)),
-        ("weight", weight, (channels, 3)),
-        ("bias", bias, (channels,)),
-    ):
-        if t is not None and tuple(t.shape) != shape:
-            raise ValueError(f"expected {name} of shape {shape}, got {tuple(t.shape)}")
+    _check_shapes(
+        running_mean=(running_mean, (channels,)),
+        running_covar=(running_covar, (channels, 3)),
+        weight=(weight, (channels, 3)),
+        bias=(bias, (channels,)),
+    )
     use_batch = training or running_mean is None or running_covar is None
     if not use_batch:
         assert running_mean is not None and running_covar is not None
@@ -687,9 +693,7 @@ class _FusedPowerNorm(Function):
 
     @staticmethod
     def forward(runs: Tensor, mean: Tensor, scale: Tensor, eps: float) -> Tensor:
-        zero = torch.zeros_like(scale)
-        ox, oy = -scale * mean.real, -scale * mean.imag
-        coef = torch.stack([scale, zero, zero, scale, zero, zero, zero, zero, ox, oy])
+        coef = _affine_coef(scale, torch.zeros_like(scale), -scale * mean.real, -scale * mean.imag)
         out: Tensor = _channel_affine(runs, None, coef, *runs.shape[1:])
         return out
 
@@ -712,8 +716,7 @@ class _FusedPowerNorm(Function):
         k = -(s**3) * (sums[2] + sums[5])  # -s^3 mean(G . c)
         ox = -s * sums[0] - k * mean.real.double()
         oy = -s * sums[1] - k * mean.imag.double()
-        zero = torch.zeros_like(s)
-        coef = torch.stack([s, zero, zero, s, k, zero, zero, k, ox, oy]).to(scale.dtype)
+        coef = _affine_coef(s, torch.zeros_like(s), ox, oy, k).to(scale.dtype)
         return _channel_affine(grad, runs, coef, groups, inner), None, None, None
 
 
@@ -797,24 +800,31 @@ def _scale_shift_eager(out: Tensor, weight: Tensor | None, bias: Tensor | None) 
     return out if bias is None else out + bias
 
 
+def _affine_coef(ar: Tensor, ai: Tensor, ox: Tensor, oy: Tensor, k: Tensor | None = None) -> Tensor:
+    """bn_affine's (10, C) coefficients for u -> a u + k v + o per channel: the complex
+    a = ar + i ai as a real 2x2 matrix, the real k (None: 0) times the identity, o = (ox, oy)."""
+    zero = torch.zeros_like(ar)
+    k = zero if k is None else k
+    return torch.stack([ar, -ai, ai, ar, k, zero, zero, k, ox, oy])
+
+
 def _complex_parts(
     gamma: Tensor | None, beta: Tensor | None, count: int, like: Tensor
-) -> tuple[Tensor, ...]:
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Re gamma, Im gamma, Re beta, Im beta as flat tensors of ``count`` values of ``like``'s
-    real dtype (None: gamma 1, beta 0), and a zero one."""
+    real dtype (None: gamma 1, beta 0)."""
     real = REAL_DTYPE[like.dtype]
     one = torch.ones(count, dtype=real, device=like.device)
     zero = torch.zeros_like(one)
     gr, gi = (one, zero) if gamma is None else (gamma.real.reshape(-1), gamma.imag.reshape(-1))
     br, bi = (zero, zero) if beta is None else (beta.real.reshape(-1), beta.imag.reshape(-1))
-    return gr, gi, br, bi, zero
+    return gr, gi, br, bi
 
 
 def _complex_coef(gamma: Tensor | None, beta: Tensor | None, channels: int, like: Tensor) -> Tensor:
     """The (10, C) coefficients of bn_affine for y = gamma x + beta per channel: A = gamma as a
     real 2x2 matrix, K = 0, o = beta (None: gamma 1, beta 0)."""
-    gr, gi, br, bi, zero = _complex_parts(gamma, beta, channels, like)
-    return torch.stack([gr, -gi, gi, gr, zero, zero, zero, zero, br, bi])
+    return _affine_coef(*_complex_parts(gamma, beta, channels, like))
 
 
 class _ComplexAffine(Function):
@@ -901,18 +911,11 @@ def layer_norm(
         raise ValueError(
             f"expected input of shape (*, {', '.join(map(str, shape))}), got {tuple(input.shape)}"
         )
-    _check_affine_shape(weight, bias, shape)
+    _check_shapes(weight=(weight, shape), bias=(bias, shape))
     fused = _fused_layer_norm(input, math.prod(shape), weight, bias, eps)
     if fused is not None:
         return fused
     return _scale_shift(_power_norm(input, n, eps), weight, bias, math.prod(shape), 1)
-
-
-def _check_affine_shape(weight: Tensor | None, bias: Tensor | None, shape: tuple[int, ...]) -> None:
-    """``weight`` and ``bias`` of ``shape`` (or None), as torch's layer and group norm ask."""
-    for name, t in (("weight", weight), ("bias", bias)):
-        if t is not None and tuple(t.shape) != shape:
-            raise ValueError(f"expected {name} of shape {shape}, got {tuple(t.shape)}")
 
 
 def _fused_layer_norm(
@@ -1017,7 +1020,7 @@ def _feature_coef(
 ) -> Tensor:
     """ln_affine's (4, D) per-feature coefficients: Re and Im of gamma (conj(gamma) with
     ``conjugate``) and of beta (None: 1 and 0)."""
-    gr, gi, br, bi, _ = _complex_parts(weight, bias, like.shape[1], like)
+    gr, gi, br, bi = _complex_parts(weight, bias, like.shape[1], like)
     return torch.stack([gr, -gi if conjugate else gi, br, bi])
 
 
@@ -1055,8 +1058,9 @@ def _row_sums(
     most = rows // _SUM_ROWS  # ranges of at least _SUM_ROWS rows each
     work = _native.per_range(z, 4 * cols, max_ranges=most)
     args = (z, grad, mean.contiguous(), scale.contiguous(), colc.contiguous(), cols, rows)
-    launch = _native.launch
-    sums = launch("ln_sums", z, *args, per_row, work, partial=4 * cols, units=rows, max_ranges=most)
+    sums = _native.launch(
+        "ln_sums", z, *args, per_row, work, partial=4 * cols, units=rows, max_ranges=most
+    )
     assert sums is not None
     return per_row, sums.view(4, cols)
 
@@ -1091,7 +1095,7 @@ def group_norm(
             f"expected input of shape (N, C, *) with C divisible by num_groups ({num_groups}), "
             f"got {tuple(input.shape)}"
         )
-    _check_affine_shape(weight, bias, (input.shape[1],))
+    _check_shapes(weight=(weight, (input.shape[1],)), bias=(bias, (input.shape[1],)))
     fused = _fused_group_norm(input, num_groups, weight, bias, eps)
     if fused is not None:
         return fused
@@ -1148,15 +1152,6 @@ def _per_plane(
     return t.reshape(-1, channels).expand(samples, channels).reshape(-1)
 
 
-def _affine_coef(a: Tensor, k: Tensor | None, o: Tensor, dtype: torch.dtype) -> Tensor:
-    """bn_affine's (10, C) coefficients for u -> a u + k v + o with complex a, o and real k
-    (None: 0) per channel."""
-    zero = torch.zeros_like(a.real)
-    k = zero if k is None else k
-    rows = [a.real, -a.imag, a.imag, a.real, k, zero, zero, k, o.real, o.imag]
-    return torch.stack(rows).to(REAL_DTYPE[dtype])
-
-
 class _FusedGroupNorm(Function):
     """:func:`group_norm` of contiguous ``(N, C, *)`` input viewed as ``planes`` (1, N C, S),
     given the (sample, group) ``mean`` and ``scale`` s = 1/sqrt(E|z - mean|^2 + eps): with
@@ -1185,9 +1180,8 @@ class _FusedGroupNorm(Function):
             scale, samples, channels, groups, True, 0
         )
         o = _per_plane(bias, samples, channels, groups, False, 0) - a * mu
-        out: Tensor = _channel_affine(
-            planes, None, _affine_coef(a, None, o, planes.dtype), count, inner
-        )
+        coef = _affine_coef(a.real, a.imag, o.real, o.imag).to(REAL_DTYPE[planes.dtype])
+        out: Tensor = _channel_affine(planes, None, coef, count, inner)
         return out
 
     @staticmethod
@@ -1238,7 +1232,8 @@ class _FusedGroupNorm(Function):
             mean_dg = group_mean((gamma_conj * sum_dg).real).real  # mean Re(conj(d) G')
             k = -(s**3) * mean_dg
             o = -s * mean_g - k * mu
-            coef = _affine_coef(s * gamma_conj, k, o, planes.dtype)
+            a = s * gamma_conj
+            coef = _affine_coef(a.real, a.imag, o.real, o.imag, k).to(REAL_DTYPE[planes.dtype])
             grad_z = _channel_affine(g, planes, coef, count, inner)
         return grad_z, None, None, grad_weight, grad_bias, None, None
 
