@@ -137,25 +137,46 @@ def batch_norm(
             f"expected more than 1 value per channel when training, got input size "
             f"{tuple(input.shape)}"
         )
+    update = training and running_mean is not None and running_covar is not None
     layout = _kernel_layout(input, weight, bias)
     if layout is not None:
         with torch.no_grad():  # _FusedWhiten's backward differentiates through them itself
-            mean, cov = _batch_moments(input, layout)
-    else:
-        mean, cov = _moments(input)
-    if training and running_mean is not None and running_covar is not None:
-        with torch.no_grad():
-            factor = _average_factor(momentum, num_batches_tracked)
-            running_mean.lerp_(mean.detach(), factor)
-            batch_cov = torch.stack(cov, dim=1).detach() * (count / (count - 1))
-            running_covar.lerp_(batch_cov.to(running_covar.dtype), factor)
-    if layout is not None:
+            mean, cov = _bn_moments_kernel(input, *layout)
+        if update:
+            _update_running(
+                running_mean, running_covar, mean, cov, count, momentum, num_batches_tracked
+            )
         out: Tensor = _FusedWhiten.apply(input, weight, bias, mean, cov, eps, layout, True)
         return out
-    return _whiten(input, mean, cov, weight, bias, eps)
+    mean, moments = _moments(input)
+    if update:
+        stacked = torch.stack(moments).detach()
+        _update_running(
+            running_mean, running_covar, mean, stacked, count, momentum, num_batches_tracked
+        )
+    return _whiten(input, mean, moments, weight, bias, eps)
 
 
 Cov = tuple[Tensor, Tensor, Tensor]
+
+
+@torch.no_grad()
+def _update_running(
+    running_mean: Tensor | None,
+    running_covar: Tensor | None,
+    mean: Tensor,
+    cov: Tensor,
+    count: int,
+    momentum: float | None,
+    num_batches_tracked: Tensor | None,
+) -> None:
+    """Move the running statistics towards the batch's ``mean`` and biased ``cov`` (3, C),
+    whose covariance enters unbiased, as torch.nn.BatchNorm's variance."""
+    assert running_mean is not None and running_covar is not None
+    factor = _average_factor(momentum, num_batches_tracked)
+    running_mean.lerp_(mean.detach(), factor)
+    unbiased = cov.detach().t() * (count / (count - 1))
+    running_covar.lerp_(unbiased.to(running_covar.dtype), factor)
 
 
 def _whiten_running(
@@ -168,17 +189,19 @@ def _whiten_running(
 ) -> Tensor:
     """Eval mode: :func:`_whiten` with the running statistics, in the fused kernels where
     they apply (the statistics as buffers: in the input's dtypes and needing no gradient)."""
-    cov: Cov = tuple(running_covar.unbind(1))  # type: ignore[assignment]
     layout = _kernel_layout(input, weight, bias)
     fused = (
         layout is not None
         and running_mean.dtype == input.dtype
         and running_covar.dtype == REAL_DTYPE[input.dtype]
+        and running_mean.device == running_covar.device == input.device
         and not (running_mean.requires_grad or running_covar.requires_grad)
     )
     if not fused:
+        cov: Cov = tuple(running_covar.unbind(1))  # type: ignore[assignment]
         return _whiten(input, running_mean, cov, weight, bias, eps)
-    out: Tensor = _FusedWhiten.apply(input, weight, bias, running_mean, cov, eps, layout, False)
+    covar = running_covar.t()
+    out: Tensor = _FusedWhiten.apply(input, weight, bias, running_mean, covar, eps, layout, False)
     return out
 
 
@@ -230,14 +253,13 @@ def _kernel_layout(
     compiled graph calls too), else None: contiguous ``(N, C, *spatial)`` input, taken in runs
     of ``inner`` values per channel and sample, or input whose channels lie last in memory
     (channels-last, a transposed ``(N, L, C)``: inner = 1), taken row by row; ``weight`` and
-    ``bias`` (if any) of the input's precision (other ones take the torch ops, which promote:
-    the kernels would read their values as the input's type)."""
+    ``bias`` (if any) of the input's precision and device (other ones take the torch ops, which
+    promote, or raise: the kernels would read their values as the input's type)."""
     if input.dim() < 2 or input.numel() == 0 or not _native.usable(input):
         return None  # (an empty input would give the kernels runs of no values: inner = 0)
-    if weight is not None and weight.dtype != REAL_DTYPE[input.dtype]:
-        return None
-    if bias is not None and bias.dtype != input.dtype:
-        return None
+    for param, dtype in ((weight, REAL_DTYPE[input.dtype]), (bias, input.dtype)):
+        if param is not None and (param.dtype != dtype or param.device != input.device):
+            return None
     if input.is_contiguous():
         return input.shape[1], input[0, 0].numel()
     if input.movedim(1, -1).is_contiguous():
@@ -245,25 +267,20 @@ def _kernel_layout(
     return None
 
 
-def _batch_moments(input: Tensor, layout: tuple[int, int]) -> tuple[Tensor, Cov]:
-    """:func:`_moments` in one pass of the kernels (:func:`_bn_moments_kernel`)."""
-    mean, vrr, vri, vii = _bn_moments_kernel(input, *layout)
-    return mean, (vrr, vri, vii)
-
-
 class _FusedWhiten(Function):
-    """:func:`_whiten` with statistics ``mean``, ``cov``, in the fused kernels. With ``batch``
-    they are ``input``'s own (from :func:`_batch_moments`), and the backward goes through them:
-    with M = Gamma W, c = z - mean, G the upstream gradient (as real 2-vectors) and n values per
-    channel,
+    """:func:`_whiten` with statistics ``mean``, ``cov`` ((3, C): V_rr, V_ri, V_ii), in the fused
+    kernels. With ``batch`` they are ``input``'s own (from :func:`_bn_moments_kernel`), and the
+    backward goes through them: with M = Gamma W, c = z - mean, G the upstream gradient (as real
+    2-vectors) and n values per channel,
 
         grad_z = M^T (G - mean(G)) + K c,  K = (1/n) [[2 a, b], [b, 2 d]],
 
     where (a, b, d) = dL/d(V_rr, V_ri, V_ii) comes from dL/dM = sum G c^T through the 2x2 maths
-    (:func:`_whiten_vjp`, closed form); grad Gamma likewise, grad beta = sum G. Two passes over
-    memory each way. Without ``batch`` (eval mode: running statistics, which get no gradient)
-    grad_z = M^T G, one pass, and the sums only where Gamma or beta need a gradient. A backward
-    that records a graph (double backward) differentiates the torch ops instead."""
+    (in closed form: cv_whiten_vjp in ``_ckernels.c``); grad Gamma likewise, grad beta = sum G.
+    Two passes over memory each way. Without ``batch`` (eval mode: running statistics, which
+    get no gradient) grad_z = M^T G, one pass, and the sums only where Gamma or beta need a
+    gradient. A backward that records a graph (double backward) differentiates the torch ops
+    instead."""
 
     @staticmethod
     def forward(
@@ -271,29 +288,28 @@ class _FusedWhiten(Function):
         weight: Tensor | None,
         bias: Tensor | None,
         mean: Tensor,
-        cov: Cov,
+        cov: Tensor,
         eps: float,
         layout: tuple[int, int],
         batch: bool,
     ) -> Tensor:
-        out: Tensor = _bn_whiten_kernel(input, weight, bias, mean, torch.stack(cov), eps, *layout)
+        out: Tensor = _bn_whiten_kernel(input, weight, bias, mean, cov, eps, *layout)
         return out
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
         input, weight, bias, mean, cov, ctx.eps, ctx.layout, ctx.batch = inputs
-        ctx.save_for_backward(input, weight, bias, mean, *cov)
+        ctx.save_for_backward(input, weight, bias, mean, cov)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
-        input, weight, bias, mean, *cov = ctx.saved_tensors
+        input, weight, bias, mean, cov = ctx.saved_tensors
         needs = ctx.needs_input_grad[:3]
         if torch.is_grad_enabled():  # double backward: through the torch ops
-            stats = None if ctx.batch else (mean, tuple(cov))
+            stats = None if ctx.batch else (mean, tuple(cov.unbind(0)))
             grads = _eager_grads(input, weight, bias, ctx.eps, grad, needs, stats)
         else:
-            stacked = torch.stack(cov)
-            args = (grad, input, weight, mean, stacked, ctx.eps, *ctx.layout, ctx.batch, *needs)
+            args = (grad, input, weight, mean, cov, ctx.eps, *ctx.layout, ctx.batch, *needs)
             grads = [
                 t if need else None
                 for t, need in zip(_bn_whiten_backward_kernel(*args), needs, strict=True)
@@ -301,34 +317,38 @@ class _FusedWhiten(Function):
         return (*grads, None, None, None, None, None)
 
 
-@torch.library.custom_op(
-    "cvlayers::bn_moments",
-    mutates_args=(),
-    schema="(Tensor input, int channels, int inner) -> (Tensor, Tensor, Tensor, Tensor)",
+def _per_channel(*tensors: Tensor | None) -> list[Tensor | None]:
+    """Per-channel arguments of the kernels' per-channel maths as they read them: dense, in
+    order (a :class:`~cvlayers._native.KernelOp` has resolved lazy conjugates)."""
+    return [None if t is None else t.contiguous() for t in tensors]
+
+
+@_native.kernel_op(
+    "bn_moments",
+    schema="(Tensor input, int channels, int inner) -> (Tensor, Tensor)",
 )
-def _bn_moments_kernel(input: Tensor, channels: int, inner: int) -> tuple[Tensor, ...]:
-    """Mean and biased covariance of each channel in one pass of the kernels: sums of
-    d = z - s about each channel's first value s, in double, then E[d] and
-    E[d d^T] - E[d] E[d]^T (no cancellation to speak of, s being one of the channel's values)."""
+def _bn_moments_kernel(input: Tensor, channels: int, inner: int) -> tuple[Tensor, Tensor]:
+    """Mean and biased covariance (V_rr, V_ri, V_ii: a (3, C) tensor) of each channel in one
+    pass of the kernels: sums of d = z - s about each channel's first value s, in double, then
+    E[d] and E[d d^T] - E[d] E[d]^T (no cancellation to speak of, s being one of the channel's
+    values)."""
     first: tuple[int | slice, ...] = (0, slice(None), *([0] * (input.dim() - 2)))
     shift = input[first].contiguous()  # each channel's value in sample 0 at position 0
-    m = _sums(input, None, shift, channels, inner) / (input.numel() // channels)
-    mx, my = m[0], m[1]
-    real = REAL_DTYPE[input.dtype]
-    mean = shift + torch.complex(mx, my).to(input.dtype)
-    vrr, vri, vii = m[2] - mx * mx, m[3] - mx * my, m[4] - my * my
-    return mean, vrr.clamp_min(0).to(real), vri.to(real), vii.clamp_min(0).to(real)
+    sums = _sums(input, None, shift, channels, inner)
+    mean = input.new_empty(channels)
+    cov = input.new_empty(3, channels, dtype=REAL_DTYPE[input.dtype])
+    count = input.numel() // channels
+    _native.call("bn_moments", input.dtype, channels, count, sums, shift, mean, cov)
+    return mean, cov
 
 
 @_bn_moments_kernel.register_fake
-def _(input: Tensor, channels: int, inner: int) -> tuple[Tensor, ...]:
-    real = REAL_DTYPE[input.dtype]
-    return input.new_empty(channels), *(input.new_empty(channels, dtype=real) for _ in range(3))
+def _(input: Tensor, channels: int, inner: int) -> tuple[Tensor, Tensor]:
+    return input.new_empty(channels), input.new_empty(3, channels, dtype=REAL_DTYPE[input.dtype])
 
 
-@torch.library.custom_op(
-    "cvlayers::bn_whiten",
-    mutates_args=(),
+@_native.kernel_op(
+    "bn_whiten",
     schema="(Tensor input, Tensor? weight, Tensor? bias, Tensor mean, Tensor cov, float eps, "
     "int channels, int inner) -> Tensor",
 )
@@ -342,13 +362,11 @@ def _bn_whiten_kernel(
     channels: int,
     inner: int,
 ) -> Tensor:
-    """M (z - mean) + beta in one pass of the kernels; ``cov`` holds V_rr, V_ri, V_ii."""
-    m = _mix(weight, _inverse_sqrt_2x2(cov[0] + eps, cov[1], cov[2] + eps))
-    shift = bias if bias is not None else torch.zeros_like(mean)
-    ox = shift.real - (m[0] * mean.real + m[1] * mean.imag)
-    oy = shift.imag - (m[2] * mean.real + m[3] * mean.imag)
-    zero = torch.zeros_like(ox)
-    coef = torch.stack([*m, zero, zero, zero, zero, ox, oy]).contiguous()
+    """M (z - mean) + beta in one pass of the kernels; ``cov`` (3, C) holds V_rr, V_ri, V_ii."""
+    coef = input.new_empty(10, channels, dtype=REAL_DTYPE[input.dtype])
+    beta = bias if bias is not None else input.new_zeros(channels)
+    args = _per_channel(mean, cov, weight, beta)
+    _native.call("bn_whiten_coef", input.dtype, channels, *args, eps, coef)
     out = torch.empty_like(input)
     _native.launch("bn_affine", input, input, None, out, coef, channels, inner)
     return out
@@ -359,9 +377,8 @@ def _(input: Tensor, *_: Any) -> Tensor:
     return torch.empty_like(input)
 
 
-@torch.library.custom_op(
-    "cvlayers::bn_whiten_backward",
-    mutates_args=(),
+@_native.kernel_op(
+    "bn_whiten_backward",
     schema="(Tensor grad, Tensor input, Tensor? weight, Tensor mean, Tensor cov, float eps, "
     "int channels, int inner, bool batch, bool need_input, bool need_weight, bool need_bias) "
     "-> (Tensor, Tensor, Tensor)",
@@ -383,35 +400,29 @@ def _bn_whiten_backward_kernel(
     """The gradients of :func:`_bn_whiten_kernel` with respect to input, weight and bias (an
     empty tensor where not needed), through the statistics where they are the ``batch``'s (see
     :class:`_FusedWhiten`)."""
-    n = input.numel() // channels
     g = _native.laid_out_as(grad, input)
-    real = cov.dtype
-    v = tuple(cov.double().unbind(0))
-    gamma = None if weight is None else weight.double()
-    zero = torch.zeros(channels, dtype=torch.float64)
-    s = (zero,) * 6
+    real = REAL_DTYPE[input.dtype]
     if batch or need_weight or need_bias:
-        s = tuple(_sums(input, g, mean, channels, inner))
-    m, dv, dgamma = _whiten_vjp(s[2:], gamma, v, eps)  # s[2:]: dL/dM = sum G c^T, by rows
-    grad_input, grad_weight, grad_bias = (input.new_empty(0) for _ in range(3))  # not needed
+        sums = _sums(input, g, mean, channels, inner)
+    else:  # (eval mode, the input's gradient alone: M^T G needs no sums)
+        sums = torch.zeros(6, channels, dtype=torch.float64)
+    coef = input.new_empty(10, channels, dtype=real)
+    grad_weight = input.new_empty(channels, 3, dtype=real)
+    grad_bias = input.new_empty(channels)
+    count = input.numel() // channels
+    args = (*_per_channel(mean, cov, weight), eps, batch, coef, grad_weight, grad_bias)
+    _native.call("bn_whiten_grads", input.dtype, channels, count, sums, *args)
+    grad_input = input.new_empty(0)  # (an empty tensor: not needed)
     if need_input:
-        mrr, mri, mir, mii = m
-        k00, k01, k11, ox, oy = zero, zero, zero, zero, zero
-        if batch:
-            k00, k01, k11 = 2 * dv[0] / n, dv[1] / n, 2 * dv[2] / n
-            mx, my = mean.real.double(), mean.imag.double()
-            ox = -(mrr * s[0] + mir * s[1]) / n - (k00 * mx + k01 * my)
-            oy = -(mri * s[0] + mii * s[1]) / n - (k01 * mx + k11 * my)
-        coef = torch.stack([mrr, mir, mri, mii, k00, k01, k01, k11, ox, oy])
         grad_input = torch.empty_like(input)
         v_arg = input if batch else None  # without: M^T G, one pass that reads G only
-        args = (g, v_arg, grad_input, coef.to(real).contiguous(), channels, inner)
-        _native.launch("bn_affine", input, *args)
-    if need_weight and dgamma is not None:
-        grad_weight = dgamma.to(real)
-    if need_bias:
-        grad_bias = torch.complex(s[0], s[1]).to(input.dtype)
-    return grad_input, grad_weight, grad_bias
+        _native.launch("bn_affine", input, g, v_arg, grad_input, coef, channels, inner)
+    need_weight = need_weight and weight is not None
+    return (
+        grad_input,
+        grad_weight if need_weight else input.new_empty(0),
+        grad_bias if need_bias else input.new_empty(0),
+    )
 
 
 @_bn_whiten_backward_kernel.register_fake
@@ -424,67 +435,6 @@ def _(
         cov.new_empty(weight.shape) if need_weight and weight is not None else input.new_empty(0),
         mean.new_empty(mean.shape) if need_bias else input.new_empty(0),
     )
-
-
-def _whiten_vjp(
-    p: tuple[Tensor, ...], gamma: Tensor | None, v: tuple[Tensor, ...], eps: float
-) -> tuple[tuple[Tensor, ...], Cov, Tensor | None]:
-    """M = Gamma W, W = V^{-1/2}, per channel, and the gradients of L with respect to
-    (V_rr, V_ri, V_ii) and Gamma's rows (None without Gamma) for dL/dM = ``p`` (row by row),
-    in closed form: dL/dW = sym(Gamma^T P); dL/dS = -W (dL/dW) W for S = V^{1/2}; dL/dV = Y
-    solving S Y + Y S = dL/dS, which for 2x2 matrices (by Cayley-Hamilton, t = tr S,
-    d = det S) is Y = (t/(2d) + 1/(2t)) C - (S C + C S)/(2d) + S C S/(2 d t)."""
-    vrr, vri, vii = v[0] + eps, v[1], v[2] + eps
-    root = torch.sqrt(vrr * vii - vri * vri)
-    t = torch.sqrt(vrr + vii + 2 * root)
-    s = ((vrr + root) / t, vri / t, (vii + root) / t)  # S = (V + sqrt(det V) I) / t
-    w = _inverse_sqrt_2x2(vrr, vri, vii)
-    m = _mix(gamma, w)
-    prr, pri, pir, pii = p
-    if gamma is None:
-        g = 1 / math.sqrt(2.0)
-        gw = (g * prr, g * (pri + pir) / 2, g * pii)
-    else:
-        grr, gri, gii = gamma.unbind(1)  # Gamma^T P = Gamma P, symmetrised
-        a = (
-            grr * prr + gri * pir,
-            grr * pri + gri * pii,
-            gri * prr + gii * pir,
-            gri * pri + gii * pii,
-        )
-        gw = (a[0], (a[1] + a[2]) / 2, a[3])
-    c = _sandwich(w, (-gw[0], -gw[1], -gw[2]))  # dL/dS = -W (dL/dW) W
-    tr, det = s[0] + s[2], s[0] * s[2] - s[1] * s[1]
-    sc_cs = (
-        2 * (s[0] * c[0] + s[1] * c[1]),
-        s[0] * c[1] + s[1] * c[2] + c[0] * s[1] + c[1] * s[2],
-        2 * (s[1] * c[1] + s[2] * c[2]),
-    )
-    scs = _sandwich(s, c)
-    k1, k2, k3 = tr / (2 * det) + 1 / (2 * tr), 1 / (2 * det), 1 / (2 * det * tr)
-    y = tuple(k1 * ci - k2 * di + k3 * ei for ci, di, ei in zip(c, sc_cs, scs, strict=True))
-    dv = (y[0], 2 * y[1], y[2])
-    dgamma = None
-    if gamma is not None:  # dL/dGamma = P W, onto the symmetric parameters
-        pw = (
-            prr * w[0] + pri * w[1],
-            prr * w[1] + pri * w[2],
-            pir * w[0] + pii * w[1],
-            pir * w[1] + pii * w[2],
-        )
-        dgamma = torch.stack([pw[0], pw[1] + pw[2], pw[3]], dim=1)
-    return m, dv, dgamma
-
-
-def _sandwich(a: Cov, c: Cov) -> Cov:
-    """A C A for symmetric 2x2 A and C, as (rr, ri, ii)."""
-    ac = (
-        a[0] * c[0] + a[1] * c[1],
-        a[0] * c[1] + a[1] * c[2],
-        a[1] * c[0] + a[2] * c[1],
-        a[1] * c[1] + a[2] * c[2],
-    )
-    return (ac[0] * a[0] + ac[1] * a[1], ac[0] * a[1] + ac[1] * a[2], ac[2] * a[1] + ac[3] * a[2])
 
 
 def _eager_grads(
@@ -668,12 +618,17 @@ def _power_norm(z: Tensor, ndim: int, eps: float) -> Tensor:
     if not (z.numel() and z.is_contiguous() and _native.usable(z)):
         return _power_norm_eager(z, ndim, eps)
     runs = z.view(1, -1, inner)  # each run a "channel" of the batch norm kernels
-    groups = runs.shape[1]
-    with torch.no_grad():  # _FusedPowerNorm's backward differentiates through them itself
-        mean, vrr, _, vii = _bn_moments_kernel(runs, groups, inner)
-        scale = torch.rsqrt(vrr + vii + eps)
+    mean, scale = _run_moments(runs, eps)  # (_FusedPowerNorm's backward goes through them)
     out: Tensor = _FusedPowerNorm.apply(runs, mean, scale, eps)
     return out.view(z.shape)
+
+
+@torch.no_grad()
+def _run_moments(runs: Tensor, eps: float) -> tuple[Tensor, Tensor]:
+    """Each run's mean and scale 1/sqrt(E|z - mean|^2 + eps) for ``runs`` (1, G, K) (a run as a
+    channel of the batch norm kernels)."""
+    mean, cov = _bn_moments_kernel(runs, *runs.shape[1:])
+    return mean, torch.rsqrt(cov[0] + cov[2] + eps)
 
 
 def _power_norm_eager(z: Tensor, ndim: int, eps: float) -> Tensor:
@@ -743,9 +698,8 @@ def _sums(input: Tensor, grad: Tensor | None, shift: Tensor, channels: int, inne
     return sums.view(6, channels)
 
 
-@torch.library.custom_op(
-    "cvlayers::channel_sums",
-    mutates_args=(),
+@_native.kernel_op(
+    "channel_sums",
     schema="(Tensor input, Tensor? grad, Tensor shift, int channels, int inner) -> Tensor",
 )
 def _channel_sums(
@@ -760,9 +714,8 @@ def _(input: Tensor, grad: Tensor | None, shift: Tensor, channels: int, inner: i
     return input.new_empty((6, channels), dtype=torch.float64)
 
 
-@torch.library.custom_op(
-    "cvlayers::channel_affine",
-    mutates_args=(),
+@_native.kernel_op(
+    "channel_affine",
     schema="(Tensor u, Tensor? v, Tensor coef, int channels, int inner) -> Tensor",
 )
 def _channel_affine(u: Tensor, v: Tensor | None, coef: Tensor, channels: int, inner: int) -> Tensor:
@@ -927,9 +880,7 @@ def _fused_layer_norm(
     if (weight is None and bias is None) or not _kernel_affine(input, features, weight, bias):
         return None
     rows = input.view(-1, features)
-    with torch.no_grad():  # _FusedLayerNorm's backward differentiates through them itself
-        mean, vrr, _, vii = _bn_moments_kernel(rows.view(1, *rows.shape), *rows.shape)
-        scale = torch.rsqrt(vrr + vii + eps)
+    mean, scale = _run_moments(rows.view(1, *rows.shape), eps)  # (the backward goes through)
     out: Tensor = _FusedLayerNorm.apply(rows, mean, scale, weight, bias, eps)
     return out.view(input.shape)
 
@@ -1024,9 +975,8 @@ def _feature_coef(
     return torch.stack([gr, -gi if conjugate else gi, br, bi])
 
 
-@torch.library.custom_op(
-    "cvlayers::row_affine",
-    mutates_args=(),
+@_native.kernel_op(
+    "row_affine",
     schema="(Tensor u, Tensor? v, Tensor rowc, Tensor colc) -> Tensor",
 )
 def _row_affine(u: Tensor, v: Tensor | None, rowc: Tensor, colc: Tensor) -> Tensor:
@@ -1043,9 +993,8 @@ def _(u: Tensor, v: Tensor | None, rowc: Tensor, colc: Tensor) -> Tensor:
     return torch.empty_like(u)
 
 
-@torch.library.custom_op(
-    "cvlayers::row_sums",
-    mutates_args=(),
+@_native.kernel_op(
+    "row_sums",
     schema="(Tensor z, Tensor grad, Tensor mean, Tensor scale, Tensor colc) -> (Tensor, Tensor)",
 )
 def _row_sums(
@@ -1131,9 +1080,7 @@ def _fused_group_norm(
         return None
     samples, per_group = input.shape[0], plane * channels // num_groups
     runs = input.view(1, samples * num_groups, per_group)
-    with torch.no_grad():  # _FusedGroupNorm's backward differentiates through them itself
-        mean, vrr, _, vii = _bn_moments_kernel(runs, samples * num_groups, per_group)
-        scale = torch.rsqrt(vrr + vii + eps)
+    mean, scale = _run_moments(runs, eps)  # (_FusedGroupNorm's backward goes through them)
     planes = input.view(1, samples * channels, -1)  # a "channel" per sample and channel
     out: Tensor = _FusedGroupNorm.apply(planes, mean, scale, weight, bias, num_groups, eps)
     return out.view(input.shape)

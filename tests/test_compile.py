@@ -220,3 +220,40 @@ def test_compiled_optimizer_step_matches_eager(name: str, options: dict[str, obj
     for a, b in zip(model.parameters(), eager_model.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
     assert not torch.equal(model.weight, _model_and_optimizer(name, options)[0].weight)
+
+
+def _kernel_op_samples() -> list[tuple[str, tuple[object, ...]]]:
+    """Each norm KernelOp with arguments of the shapes its callers pass (complex128)."""
+    gen = torch.Generator().manual_seed(0)
+
+    def c(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, dtype=torch.complex128, generator=gen)
+
+    def r(*shape: int) -> torch.Tensor:
+        return torch.rand(*shape, dtype=torch.float64, generator=gen) + 0.5
+
+    x, g = c(4, 3, 5), c(4, 3, 5)
+    mean, weight, bias = c(3), r(3, 3), c(3)
+    cov = torch.tensor([[2.0, 2.5, 1.5], [0.3, -0.2, 0.1], [1.5, 1.0, 2.0]], dtype=torch.float64)
+    rows, grad_rows = c(6, 8), c(6, 8)
+    return [
+        ("bn_moments", (x, 3, 5)),
+        ("bn_whiten", (x, weight, bias, mean, cov, 1e-5, 3, 5)),
+        ("bn_whiten", (x, None, None, mean, cov, 1e-5, 3, 5)),
+        ("bn_whiten_backward", (g, x, weight, mean, cov, 1e-5, 3, 5, True, True, True, True)),
+        ("bn_whiten_backward", (g, x, None, mean, cov, 1e-5, 3, 5, False, True, False, False)),
+        ("channel_sums", (x, g, mean, 3, 5)),
+        ("channel_sums", (x, None, mean, 3, 5)),
+        ("channel_affine", (g, x, r(10, 3), 3, 5)),
+        ("row_affine", (rows, grad_rows, r(6, 6), r(4, 8))),
+        ("row_sums", (rows, grad_rows, c(6), r(6), r(4, 8))),
+    ]
+
+
+@pytest.mark.skipif(not _native.enabled(), reason="compiled kernels not built or switched off")
+@pytest.mark.parametrize(("name", "args"), _kernel_op_samples())
+def test_norm_kernel_ops_pass_opcheck(name: str, args: tuple[object, ...]) -> None:
+    """The custom ops a compiled graph calls: schema, fake (meta) shapes and their use under
+    AOT autograd agree with what the kernels return (torch.library.opcheck)."""
+    op = getattr(torch.ops.cvlayers, name).default
+    torch.library.opcheck(op, args)

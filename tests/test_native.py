@@ -902,6 +902,45 @@ def test_batch_norm_kernels_gradcheck_and_double_backward(
         assert torch.autograd.gradgradcheck(fn, (x, weight, bias))
 
 
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_reads_per_channel_arguments_as_their_values(training: bool) -> None:
+    """The per-channel maths (C) read the statistics and parameters as dense arrays: a
+    transposed weight, a weight alone, a lazily conjugated bias or running mean give what their
+    resolved, contiguous copies give in the torch ops, output and gradients."""
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(16, 3, 5, dtype=torch.complex128, generator=gen) * (2 + 1j) + 1
+    weight = (torch.tensor([[0.9], [0.2], [0.7]], dtype=torch.float64) + 0.1).repeat(1, 3)
+    bias = torch.randn(3, dtype=torch.complex128, generator=gen)
+    mean = torch.randn(3, dtype=torch.complex128, generator=gen)
+    covar = torch.tensor([[2.0, 0.5, 1.5]], dtype=torch.float64).repeat(3, 1)
+    odd = {"weight": weight.t(), "bias": bias.conj()}  # weight: a (3, C) array's transpose
+    plain = {"weight": weight.t().contiguous(), "bias": bias.conj().resolve_conj()}
+    for keys in (("weight", "bias"), ("weight",), ("bias",)):
+
+        def run(params: dict[str, Tensor], keys: tuple[str, ...] = keys) -> list[Tensor]:
+            z = x.clone().requires_grad_(True)
+            leaves = {k: params[k].detach().requires_grad_(True) for k in keys}
+            stats = (mean.conj(), covar) if params is odd else (mean.conj().resolve_conj(), covar)
+            out = CF.batch_norm(z, *stats, training=training, **leaves)
+            out.backward(torch.ones_like(out))
+            return [out, z.grad, *(leaves[k].grad for k in keys)]
+
+        got = run(odd)
+        with _native.eager():
+            expected = run(plain)
+        for a, b in zip(got, expected, strict=True):
+            torch.testing.assert_close(a, b)
+
+
+def test_batch_norm_parameters_on_another_device_raise() -> None:
+    """A weight elsewhere than the input takes the torch ops, which raise (the kernels would
+    read its address as CPU memory)."""
+    x = torch.randn(8, 3, dtype=torch.complex64)
+    weight = torch.ones(3, 3, device="meta")
+    with pytest.raises((RuntimeError, NotImplementedError)):
+        CF.batch_norm(x, None, None, weight, training=True)
+
+
 def test_batch_norm_kernels_keep_a_constant_channel_finite() -> None:
     x = torch.randn(8, 2, 16, dtype=torch.complex64)
     x[:, 1] = 3 - 1j  # a singular covariance: eps keeps it finite, the channel maps to beta
