@@ -201,6 +201,8 @@ def _norms(numel: int, device: torch.device, min_run_time: float) -> list[Case]:
         )
 
     row("BatchNorm1d", cvlayers.BatchNorm1d(width), nn.BatchNorm1d(2 * width), (rows, width))
+    # A small batch (an MLP's): the per-step overhead, not the passes over memory, shows.
+    row("BatchNorm1d", cvlayers.BatchNorm1d(256), nn.BatchNorm1d(512), (64, 256))
     row("BatchNorm2d", cvlayers.BatchNorm2d(16), nn.BatchNorm2d(32), image)
     bn2d = cvlayers.BatchNorm2d(16)
     row("BatchNorm2d channels last", bn2d, nn.BatchNorm2d(32), image, channels_last=True)
