@@ -1475,6 +1475,48 @@ BN_COEF_FNS(f64, double)
             cv_bn_flush_##SUF(work, acc, 4 * cols);                                                \
     }
 
+/* Layer norm's per-row and per-feature coefficients for ln_affine (cvlayers/_norm.py:
+   _ln_forward, _ln_backward), in double: one call each where ~40 small torch ops ran. R rows
+   of D features; mean (interleaved complex) and scale per row; gamma and beta per feature
+   (interleaved complex; NULL: 1 and 0).
+   ln_feature_coef: colc = Re gamma, Im gamma (-Im gamma where `conjugate`), Re beta, Im beta.
+   ln_row_coef: rowc for the forward, s and w = -s mean (k = 0, e = 0); with rowsum (ln_sums'
+   per-row sums of Re H, Im H and Re(conj(d) H)), for the input gradient: s, w = 0,
+   k = -s^3 Re(conj(d) H)/D, e = -s (sum H)/D - k mean.
+   ln_feature_grads: from ln_sums' per-feature sums acc, dbeta = sum G and dgamma =
+   sum s conj(d) G (interleaved complex; NULL: not wanted). */
+#define LN_COEF_FNS(SUF, T)                                                                        \
+    void cv_ln_feature_coef_##SUF(int64_t D, const T *gamma, const T *beta, int64_t conjugate,     \
+                                  T *colc) {                                                       \
+        for (int64_t c = 0; c < D; ++c) {                                                          \
+            T gi = gamma ? gamma[2 * c + 1] : 0;                                                   \
+            colc[c] = gamma ? gamma[2 * c] : 1, colc[D + c] = conjugate ? -gi : gi;                \
+            colc[2 * D + c] = beta ? beta[2 * c] : 0, colc[3 * D + c] = beta ? beta[2 * c + 1] : 0;\
+        }                                                                                          \
+    }                                                                                              \
+    void cv_ln_row_coef_##SUF(int64_t R, int64_t D, const double *rowsum, const T *mean,           \
+                              const T *scale, T *rowc) {                                           \
+        for (int64_t r = 0; r < R; ++r) {                                                          \
+            double s = scale[r], mx = mean[2 * r], my = mean[2 * r + 1];                           \
+            double k = 0, wx = -s * mx, wy = -s * my, ex = 0, ey = 0;                              \
+            if (rowsum) {                                                                          \
+                k = -(s * s * s) * rowsum[2 * R + r] / D;                                          \
+                ex = -s * (rowsum[r] / D) - k * mx, ey = -s * (rowsum[R + r] / D) - k * my;        \
+                wx = 0, wy = 0;                                                                    \
+            }                                                                                      \
+            rowc[r] = (T)s, rowc[R + r] = (T)wx, rowc[2 * R + r] = (T)wy;                          \
+            rowc[3 * R + r] = (T)k, rowc[4 * R + r] = (T)ex, rowc[5 * R + r] = (T)ey;              \
+        }                                                                                          \
+    }                                                                                              \
+    void cv_ln_feature_grads_##SUF(int64_t D, const double *acc, T *dgamma, T *dbeta) {            \
+        for (int64_t c = 0; dbeta && c < D; ++c)                                                   \
+            dbeta[2 * c] = (T)acc[c], dbeta[2 * c + 1] = (T)acc[D + c];                            \
+        for (int64_t c = 0; dgamma && c < D; ++c)                                                  \
+            dgamma[2 * c] = (T)acc[2 * D + c], dgamma[2 * c + 1] = (T)acc[3 * D + c];              \
+    }
+LN_COEF_FNS(f32, float)
+LN_COEF_FNS(f64, double)
+
 #define ALL_KERNELS(SUF, T)                                                                        \
     MODSCALE_KERNELS(modrelu, SUF, T, RELU_G, cv_modrelu_block)                                    \
     MODSCALE_KERNELS(modtanh, SUF, T, TANH_G, cv_modtanh_block)                                    \

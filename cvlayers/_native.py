@@ -93,12 +93,15 @@ _SIGNATURES: dict[str, list[Any]] = {
 }
 # Kernels built for complex64 only (their complex128 runs the eager maths): see usable().
 _FLOAT_ONLY = frozenset({"cgelu"})
-# Functions over per-channel arrays rather than ranges of elements (no (n, threads)): their
-# argument types, all of them (see call()).
+# Functions over per-channel (per-row, per-feature) arrays rather than ranges of elements (no
+# (n, threads)): their argument types, all of them (see call()).
 _PER_CHANNEL: dict[str, list[Any]] = {
     "bn_moments": [_I, _I, _P, _P, _P, _P],
     "bn_whiten_coef": [_I, _P, _P, _P, _P, _D, _P],
     "bn_whiten_grads": [_I, _I, _P, _P, _P, _P, _D, _I, _P, _P, _P],
+    "ln_feature_coef": [_I, _P, _P, _I, _P],
+    "ln_row_coef": [_I, _I, _P, _P, _P, _P],
+    "ln_feature_grads": [_I, _P, _P, _P],
 }
 
 

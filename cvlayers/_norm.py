@@ -918,11 +918,7 @@ class _FusedLayerNorm(Function):
         bias: Tensor | None,
         eps: float,
     ) -> Tensor:
-        s = scale.double()
-        shift = -s * mean.to(torch.complex128)
-        zero = torch.zeros_like(s)
-        rowc = torch.stack([s, shift.real, shift.imag, zero, zero, zero]).to(scale.dtype)
-        out: Tensor = _row_affine(rows, None, rowc, _feature_coef(weight, bias, rows, False))
+        out: Tensor = _ln_forward(rows, mean, scale, weight, bias)
         return out
 
     @staticmethod
@@ -944,59 +940,102 @@ class _FusedLayerNorm(Function):
 
             grads = _graph_grads(eager, (rows, weight, bias), (needs[0], *needs[3:5]), grad)
             return grads[0], None, None, grads[1], grads[2], None
-        g = _native.laid_out_as(grad, rows)
-        coef = _feature_coef(weight, None, rows, True)  # conj(gamma), 0
-        per_row, per_feature = _row_sums(rows, g, mean, scale, coef)
-        grad_z = grad_weight = grad_bias = None
-        if needs[3] and weight is not None:
-            grad_weight = torch.complex(per_feature[2], per_feature[3]).to(weight.dtype)
-            grad_weight = grad_weight.view(weight.shape)
-        if needs[4] and bias is not None:
-            grad_bias = torch.complex(per_feature[0], per_feature[1]).to(bias.dtype)
-            grad_bias = grad_bias.view(bias.shape)
-        if needs[0]:
-            features = rows.shape[1]
-            s = scale.double()
-            mean_h = torch.complex(per_row[0], per_row[1]) / features  # mean G'
-            k = -(s**3) * per_row[2] / features  # -s^3 mean(Re(conj(d) G'))
-            e = -s * mean_h - k * mean.to(torch.complex128)
-            zero = torch.zeros_like(s)
-            rowc = torch.stack([s, zero, zero, k, e.real, e.imag]).to(scale.dtype)
-            grad_z = _row_affine(g, rows, rowc, coef)
-        return grad_z, None, None, grad_weight, grad_bias, None
-
-
-def _feature_coef(
-    weight: Tensor | None, bias: Tensor | None, like: Tensor, conjugate: bool
-) -> Tensor:
-    """ln_affine's (4, D) per-feature coefficients: Re and Im of gamma (conj(gamma) with
-    ``conjugate``) and of beta (None: 1 and 0)."""
-    gr, gi, br, bi = _complex_parts(weight, bias, like.shape[1], like)
-    return torch.stack([gr, -gi if conjugate else gi, br, bi])
+        need_weight, need_bias = needs[3] and weight is not None, needs[4] and bias is not None
+        grad_z, grad_weight, grad_bias = _ln_backward(
+            grad, rows, mean, scale, weight, needs[0], need_weight, need_bias
+        )
+        return (
+            grad_z if needs[0] else None,
+            None,
+            None,
+            grad_weight.view(weight.shape) if weight is not None and need_weight else None,
+            grad_bias.view(bias.shape) if bias is not None and need_bias else None,
+            None,
+        )
 
 
 @_native.kernel_op(
-    "row_affine",
-    schema="(Tensor u, Tensor? v, Tensor rowc, Tensor colc) -> Tensor",
+    "ln_forward",
+    schema="(Tensor rows, Tensor mean, Tensor scale, Tensor? weight, Tensor? bias) -> Tensor",
 )
+def _ln_forward(
+    rows: Tensor, mean: Tensor, scale: Tensor, weight: Tensor | None, bias: Tensor | None
+) -> Tensor:
+    """gamma s (z - mean) + beta over (R, D) ``rows`` in one pass of ln_affine."""
+    real = REAL_DTYPE[rows.dtype]
+    (n, features), dtype = rows.shape, rows.dtype
+    rowc, colc = rows.new_empty(6, n, dtype=real), rows.new_empty(4, features, dtype=real)
+    gamma, beta = _per_channel(weight, bias)
+    mean, scale = mean.contiguous(), scale.contiguous()
+    _native.call("ln_row_coef", dtype, n, features, None, mean, scale, rowc)
+    _native.call("ln_feature_coef", dtype, features, gamma, beta, False, colc)
+    return _row_affine(rows, None, rowc, colc)
+
+
+@_ln_forward.register_fake
+def _(rows: Tensor, *_: Any) -> Tensor:
+    return torch.empty_like(rows)
+
+
+@_native.kernel_op(
+    "ln_backward",
+    schema="(Tensor grad, Tensor rows, Tensor mean, Tensor scale, Tensor? weight, "
+    "bool need_input, bool need_weight, bool need_bias) -> (Tensor, Tensor, Tensor)",
+)
+def _ln_backward(
+    grad: Tensor,
+    rows: Tensor,
+    mean: Tensor,
+    scale: Tensor,
+    weight: Tensor | None,
+    need_input: bool,
+    need_weight: bool,
+    need_bias: bool,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The gradients of :func:`_ln_forward` with respect to rows, weight (flat) and bias (flat)
+    (an empty tensor where not needed), from one ln_sums pass and one ln_affine pass."""
+    real = REAL_DTYPE[rows.dtype]
+    (n, features), dtype = rows.shape, rows.dtype
+    g = _native.laid_out_as(grad, rows)
+    (gamma,) = _per_channel(weight)
+    mean, scale = mean.contiguous(), scale.contiguous()
+    colc = rows.new_empty(4, features, dtype=real)
+    _native.call("ln_feature_coef", dtype, features, gamma, None, True, colc)  # conj(gamma), 0
+    per_row, per_feature = _row_sums(rows, g, mean, scale, colc)
+    grad_weight = rows.new_empty(features) if need_weight else rows.new_empty(0)
+    grad_bias = rows.new_empty(features) if need_bias else rows.new_empty(0)
+    args = (grad_weight if need_weight else None, grad_bias if need_bias else None)
+    _native.call("ln_feature_grads", dtype, features, per_feature, *args)
+    grad_z = rows.new_empty(0)
+    if need_input:
+        rowc = rows.new_empty(6, n, dtype=real)
+        _native.call("ln_row_coef", dtype, n, features, per_row, mean, scale, rowc)
+        grad_z = _row_affine(g, rows, rowc, colc)
+    return grad_z, grad_weight, grad_bias
+
+
+@_ln_backward.register_fake
+def _(
+    grad: Tensor, rows: Tensor, mean: Tensor, scale: Tensor, weight: Tensor | None, *needs: bool
+) -> tuple[Tensor, Tensor, Tensor]:
+    need_input, need_weight, need_bias = needs
+    features = rows.shape[1]
+    return (
+        torch.empty_like(rows) if need_input else rows.new_empty(0),
+        rows.new_empty(features) if need_weight else rows.new_empty(0),
+        rows.new_empty(features) if need_bias else rows.new_empty(0),
+    )
+
+
 def _row_affine(u: Tensor, v: Tensor | None, rowc: Tensor, colc: Tensor) -> Tensor:
     """P (s u + w) + Q + k v + e over (R, D) ``u``, with s, w, k, e per row in the rows of the
     (6, R) ``rowc`` and P, Q per column in those of the (4, D) ``colc`` (see ``_ckernels.c``)."""
     out = torch.empty_like(u)
     rows, cols = u.shape
-    _native.launch("ln_affine", u, u, v, out, rowc.contiguous(), colc.contiguous(), rows, cols)
+    _native.launch("ln_affine", u, u, v, out, rowc, colc, rows, cols)
     return out
 
 
-@_row_affine.register_fake
-def _(u: Tensor, v: Tensor | None, rowc: Tensor, colc: Tensor) -> Tensor:
-    return torch.empty_like(u)
-
-
-@_native.kernel_op(
-    "row_sums",
-    schema="(Tensor z, Tensor grad, Tensor mean, Tensor scale, Tensor colc) -> (Tensor, Tensor)",
-)
 def _row_sums(
     z: Tensor, grad: Tensor, mean: Tensor, scale: Tensor, colc: Tensor
 ) -> tuple[Tensor, Tensor]:
@@ -1006,19 +1045,12 @@ def _row_sums(
     per_row = torch.empty(3, rows, dtype=torch.float64)
     most = rows // _SUM_ROWS  # ranges of at least _SUM_ROWS rows each
     work = _native.per_range(z, 4 * cols, max_ranges=most)
-    args = (z, grad, mean.contiguous(), scale.contiguous(), colc.contiguous(), cols, rows)
+    args = (z, grad, mean, scale, colc, cols, rows)
     sums = _native.launch(
         "ln_sums", z, *args, per_row, work, partial=4 * cols, units=rows, max_ranges=most
     )
     assert sums is not None
     return per_row, sums.view(4, cols)
-
-
-@_row_sums.register_fake
-def _(z: Tensor, grad: Tensor, mean: Tensor, scale: Tensor, colc: Tensor) -> tuple[Tensor, Tensor]:
-    rows, cols = z.shape
-    f64 = torch.float64
-    return z.new_empty((3, rows), dtype=f64), z.new_empty((4, cols), dtype=f64)
 
 
 def group_norm(

@@ -235,7 +235,7 @@ def _kernel_op_samples() -> list[tuple[str, tuple[object, ...]]]:
     x, g = c(4, 3, 5), c(4, 3, 5)
     mean, weight, bias = c(3), r(3, 3), c(3)
     cov = torch.tensor([[2.0, 2.5, 1.5], [0.3, -0.2, 0.1], [1.5, 1.0, 2.0]], dtype=torch.float64)
-    rows, grad_rows = c(6, 8), c(6, 8)
+    rows, grad_rows, gamma, beta = c(6, 8), c(6, 8), c(8), c(8)
     return [
         ("bn_moments", (x, 3, 5)),
         ("bn_whiten", (x, weight, bias, mean, cov, 1e-5, 3, 5)),
@@ -245,8 +245,10 @@ def _kernel_op_samples() -> list[tuple[str, tuple[object, ...]]]:
         ("channel_sums", (x, g, mean, 3, 5)),
         ("channel_sums", (x, None, mean, 3, 5)),
         ("channel_affine", (g, x, r(10, 3), 3, 5)),
-        ("row_affine", (rows, grad_rows, r(6, 6), r(4, 8))),
-        ("row_sums", (rows, grad_rows, c(6), r(6), r(4, 8))),
+        ("ln_forward", (rows, c(6), r(6), gamma, beta)),
+        ("ln_forward", (rows, c(6), r(6), None, beta)),
+        ("ln_backward", (grad_rows, rows, c(6), r(6), gamma, True, True, True)),
+        ("ln_backward", (grad_rows, rows, c(6), r(6), None, True, False, True)),
     ]
 
 
