@@ -1400,12 +1400,49 @@ CV_INLINE cv_sym2 cv_gamma_grad(cv_mat2 p, cv_sym2 w) {
 BN_COEF_FNS(f32, float)
 BN_COEF_FNS(f64, double)
 
+/* The power norm's per-run maths (cvlayers/_norm.py: _run_moments, _FusedPowerNorm; layer norm
+   and group norm take their statistics from it), in double, G runs of `inner` values each.
+   run_moments: from bn_sums' sums acc of d = z - shift, each run's mean (interleaved complex)
+   and scale s = 1/sqrt(E|z - mean|^2 + eps).
+   power_coef: bn_affine's coef per run. Without acc, the forward's s (z - mean): A = s I,
+   K = 0, o = -s mean; with bn_sums' sums acc of G and G d^T about the mean, the input
+   gradient s (G - mean G) - s^3 mean(G . d) d: A = s I, K = k I with
+   k = -s^3 (sum gx dx + gy dy)/inner, o = -s (sum G)/inner - k mean. */
+#define POWER_FNS(SUF, T)                                                                          \
+    CV_KERNEL void cv_run_moments_##SUF(int64_t G, int64_t inner, const double *acc,               \
+                                        const T *shift, double eps, T *mean, T *scale) {           \
+        CV_SIMD for (int64_t c = 0; c < G; ++c) {                                                  \
+            double mx = acc[c] / inner, my = acc[G + c] / inner;                                   \
+            double vrr = acc[2 * G + c] / inner - mx * mx, vii = acc[4 * G + c] / inner - my * my; \
+            mean[2 * c] = shift[2 * c] + (T)mx, mean[2 * c + 1] = shift[2 * c + 1] + (T)my;        \
+            scale[c] = (T)(1 / sqrt((vrr < 0 ? 0 : vrr) + (vii < 0 ? 0 : vii) + eps));             \
+        }                                                                                          \
+    }                                                                                              \
+    CV_KERNEL void cv_power_coef_##SUF(int64_t G, int64_t inner, const double *acc,                \
+                                       const T *mean, const T *scale, T *coef) {                   \
+        CV_SIMD for (int64_t c = 0; c < G; ++c) {                                                  \
+            double s = scale[c], mx = mean[2 * c], my = mean[2 * c + 1], k = 0;                    \
+            double ox = -s * mx, oy = -s * my;                                                     \
+            if (acc) {                                                                             \
+                k = -(s * s * s) * ((acc[2 * G + c] + acc[5 * G + c]) / inner);                    \
+                ox = -s * (acc[c] / inner) - k * mx, oy = -s * (acc[G + c] / inner) - k * my;      \
+            }                                                                                      \
+            coef[c] = (T)s, coef[G + c] = 0, coef[2 * G + c] = 0, coef[3 * G + c] = (T)s;          \
+            coef[4 * G + c] = (T)k, coef[5 * G + c] = 0, coef[6 * G + c] = 0;                      \
+            coef[7 * G + c] = (T)k, coef[8 * G + c] = (T)ox, coef[9 * G + c] = (T)oy;              \
+        }                                                                                          \
+    }
+POWER_FNS(f32, float)
+POWER_FNS(f64, double)
+
 /* Layer norm (cvlayers/_norm.py) on (rows, cols) data, row r's element c at r cols + c, with
    planar per-row coefficients rowc[q rows + r] and per-column ones colc[q cols + c].
-   ln_affine, over the elements: out = P (s u + w) + Q + k v + e, with P, Q (complex, q = 0..3:
-   Re P, Im P, Re Q, Im Q) per column and s, w (complex), k, e (complex) per row (q = 0..5:
-   s, Re w, Im w, k, Re e, Im e); v NULL: no k v. The forward is gamma (s z - s mean) + beta,
-   the input gradient conj(gamma) (s G) + k z + e. ln_sums, over whole rows (its ranges count
+   ln_affine, over the elements: out = P (s (u - w)) + Q + k v + e, with P, Q (complex,
+   q = 0..3: Re P, Im P, Re Q, Im Q) per column and s, w (complex), k, e (complex) per row
+   (q = 0..5: s, Re w, Im w, k, Re e, Im e); v NULL: no k v. The forward is
+   gamma s (z - mean) + beta (z - mean first: a constant row gives beta exactly, as torch's
+   layer norm; s z - s mean left s times an ulp of z), the input gradient
+   conj(gamma) (s G) + k z + e. ln_sums, over whole rows (its ranges count
    rows), with d = z - mean[r], s = scale[r] and H = P G (P = conj(gamma), the first two rows
    of colc): per row, into the planar float64 rowsum[q rows + r], the sums of Re H, Im H and
    dx Hx + dy Hy (summed per CV_BLOCK columns in the input type); per column, into acc, those
@@ -1426,13 +1463,13 @@ BN_COEF_FNS(f64, double)
             T *ok = out + 2 * j;                                                                   \
             if (vk) {                                                                              \
                 CV_SIMD for (int64_t i = 0; i < m; ++i) {                                          \
-                    T ax = s * uk[2 * i] + wx, ay = s * uk[2 * i + 1] + wy;                        \
+                    T ax = s * (uk[2 * i] - wx), ay = s * (uk[2 * i + 1] - wy);                    \
                     ok[2 * i] = pr[i] * ax - pi[i] * ay + qr[i] + k * vk[2 * i] + ex;              \
                     ok[2 * i + 1] = pr[i] * ay + pi[i] * ax + qi[i] + k * vk[2 * i + 1] + ey;      \
                 }                                                                                  \
             } else {                                                                               \
                 CV_SIMD for (int64_t i = 0; i < m; ++i) {                                          \
-                    T ax = s * uk[2 * i] + wx, ay = s * uk[2 * i + 1] + wy;                        \
+                    T ax = s * (uk[2 * i] - wx), ay = s * (uk[2 * i + 1] - wy);                    \
                     ok[2 * i] = pr[i] * ax - pi[i] * ay + qr[i] + ex;                              \
                     ok[2 * i + 1] = pr[i] * ay + pi[i] * ax + qi[i] + ey;                          \
                 }                                                                                  \
@@ -1480,7 +1517,7 @@ BN_COEF_FNS(f64, double)
    of D features; mean (interleaved complex) and scale per row; gamma and beta per feature
    (interleaved complex; NULL: 1 and 0).
    ln_feature_coef: colc = Re gamma, Im gamma (-Im gamma where `conjugate`), Re beta, Im beta.
-   ln_row_coef: rowc for the forward, s and w = -s mean (k = 0, e = 0); with rowsum (ln_sums'
+   ln_row_coef: rowc for the forward, s and w = mean (k = 0, e = 0); with rowsum (ln_sums'
    per-row sums of Re H, Im H and Re(conj(d) H)), for the input gradient: s, w = 0,
    k = -s^3 Re(conj(d) H)/D, e = -s (sum H)/D - k mean.
    ln_feature_grads: from ln_sums' per-feature sums acc, dbeta = sum G and dgamma =
@@ -1498,7 +1535,7 @@ BN_COEF_FNS(f64, double)
                               const T *scale, T *rowc) {                                           \
         for (int64_t r = 0; r < R; ++r) {                                                          \
             double s = scale[r], mx = mean[2 * r], my = mean[2 * r + 1];                           \
-            double k = 0, wx = -s * mx, wy = -s * my, ex = 0, ey = 0;                              \
+            double k = 0, wx = mx, wy = my, ex = 0, ey = 0;                                        \
             if (rowsum) {                                                                          \
                 k = -(s * s * s) * rowsum[2 * R + r] / D;                                          \
                 ex = -s * (rowsum[r] / D) - k * mx, ey = -s * (rowsum[R + r] / D) - k * my;        \

@@ -332,14 +332,19 @@ def _bn_moments_kernel(input: Tensor, channels: int, inner: int) -> tuple[Tensor
     pass of the kernels: sums of d = z - s about each channel's first value s, in double, then
     E[d] and E[d d^T] - E[d] E[d]^T (no cancellation to speak of, s being one of the channel's
     values)."""
-    first: tuple[int | slice, ...] = (0, slice(None), *([0] * (input.dim() - 2)))
-    shift = input[first].contiguous()  # each channel's value in sample 0 at position 0
-    sums = _sums(input, None, shift, channels, inner)
+    shift, sums = _shifted_sums(input, channels, inner)
     mean = input.new_empty(channels)
     cov = input.new_empty(3, channels, dtype=REAL_DTYPE[input.dtype])
     count = input.numel() // channels
     _native.call("bn_moments", input.dtype, channels, count, sums, shift, mean, cov)
     return mean, cov
+
+
+def _shifted_sums(input: Tensor, channels: int, inner: int) -> tuple[Tensor, Tensor]:
+    """Each channel's value in sample 0 at position 0, and bn_sums' sums about it."""
+    first: tuple[int | slice, ...] = (0, slice(None), *([0] * (input.dim() - 2)))
+    shift = input[first].contiguous()
+    return shift, _sums(input, None, shift, channels, inner)
 
 
 @_bn_moments_kernel.register_fake
@@ -367,9 +372,7 @@ def _bn_whiten_kernel(
     beta = bias if bias is not None else input.new_zeros(channels)
     args = _per_channel(mean, cov, weight, beta)
     _native.call("bn_whiten_coef", input.dtype, channels, *args, eps, coef)
-    out = torch.empty_like(input)
-    _native.launch("bn_affine", input, input, None, out, coef, channels, inner)
-    return out
+    return _affine(input, None, coef, channels, inner)
 
 
 @_bn_whiten_kernel.register_fake
@@ -414,9 +417,8 @@ def _bn_whiten_backward_kernel(
     _native.call("bn_whiten_grads", input.dtype, channels, count, sums, *args)
     grad_input = input.new_empty(0)  # (an empty tensor: not needed)
     if need_input:
-        grad_input = torch.empty_like(input)
         v_arg = input if batch else None  # without: M^T G, one pass that reads G only
-        _native.launch("bn_affine", input, g, v_arg, grad_input, coef, channels, inner)
+        grad_input = _affine(g, v_arg, coef, channels, inner)
     need_weight = need_weight and weight is not None
     return (
         grad_input,
@@ -623,12 +625,27 @@ def _power_norm(z: Tensor, ndim: int, eps: float) -> Tensor:
     return out.view(z.shape)
 
 
-@torch.no_grad()
+@torch.no_grad()  # (outside the custom op: a compiled graph would need its backward)
 def _run_moments(runs: Tensor, eps: float) -> tuple[Tensor, Tensor]:
     """Each run's mean and scale 1/sqrt(E|z - mean|^2 + eps) for ``runs`` (1, G, K) (a run as a
-    channel of the batch norm kernels)."""
-    mean, cov = _bn_moments_kernel(runs, *runs.shape[1:])
-    return mean, torch.rsqrt(cov[0] + cov[2] + eps)
+    channel of the batch norm kernels), from one bn_sums pass; they get no gradient."""
+    return _run_moments_kernel(runs, eps)
+
+
+@_native.kernel_op("run_moments", schema="(Tensor runs, float eps) -> (Tensor, Tensor)")
+def _run_moments_kernel(runs: Tensor, eps: float) -> tuple[Tensor, Tensor]:
+    groups, inner = runs.shape[1:]
+    shift, sums = _shifted_sums(runs, groups, inner)
+    mean = runs.new_empty(groups)
+    scale = runs.new_empty(groups, dtype=REAL_DTYPE[runs.dtype])
+    _native.call("run_moments", runs.dtype, groups, inner, sums, shift, eps, mean, scale)
+    return mean, scale
+
+
+@_run_moments_kernel.register_fake
+def _(runs: Tensor, eps: float) -> tuple[Tensor, Tensor]:
+    groups = runs.shape[1]
+    return runs.new_empty(groups), runs.new_empty(groups, dtype=REAL_DTYPE[runs.dtype])
 
 
 def _power_norm_eager(z: Tensor, ndim: int, eps: float) -> Tensor:
@@ -648,8 +665,7 @@ class _FusedPowerNorm(Function):
 
     @staticmethod
     def forward(runs: Tensor, mean: Tensor, scale: Tensor, eps: float) -> Tensor:
-        coef = _affine_coef(scale, torch.zeros_like(scale), -scale * mean.real, -scale * mean.imag)
-        out: Tensor = _channel_affine(runs, None, coef, *runs.shape[1:])
+        out: Tensor = _power_norm_pass(runs, None, mean, scale)
         return out
 
     @staticmethod
@@ -665,14 +681,33 @@ class _FusedPowerNorm(Function):
                 lambda z: _power_norm_eager(z, 1, ctx.eps), (runs,), (True,), grad
             )
             return grad_z, None, None, None
-        groups, inner = runs.shape[1:]
-        sums = _channel_sums(runs, grad, mean, groups, inner) / inner
-        s = scale.double()
-        k = -(s**3) * (sums[2] + sums[5])  # -s^3 mean(G . c)
-        ox = -s * sums[0] - k * mean.real.double()
-        oy = -s * sums[1] - k * mean.imag.double()
-        coef = _affine_coef(s, torch.zeros_like(s), ox, oy, k).to(scale.dtype)
-        return _channel_affine(grad, runs, coef, groups, inner), None, None, None
+        return _power_norm_pass(runs, grad, mean, scale), None, None, None
+
+
+@_native.kernel_op(
+    "power_norm_pass",
+    schema="(Tensor runs, Tensor? grad, Tensor mean, Tensor scale) -> Tensor",
+)
+def _power_norm_pass(runs: Tensor, grad: Tensor | None, mean: Tensor, scale: Tensor) -> Tensor:
+    """:class:`_FusedPowerNorm`'s output of ``runs`` (1, G, K), or with ``grad`` the input
+    gradient, in one pass of bn_affine (after one of bn_sums for the gradient), the
+    coefficients per run from power_coef (see ``_ckernels.c``)."""
+    groups, inner = runs.shape[1:]
+    g = None if grad is None else _native.laid_out_as(grad, runs)
+    sums = None if g is None else _sums(runs, g, mean, groups, inner)
+    coef = runs.new_empty(10, groups, dtype=REAL_DTYPE[runs.dtype])
+    args = (sums, mean.contiguous(), scale.contiguous(), coef)
+    _native.call("power_coef", runs.dtype, groups, inner, *args)
+    return (
+        _affine(runs, None, coef, groups, inner)
+        if g is None
+        else _affine(g, runs, coef, groups, inner)
+    )
+
+
+@_power_norm_pass.register_fake
+def _(runs: Tensor, *_: Any) -> Tensor:
+    return torch.empty_like(runs)
 
 
 # Rows (channels or features last) that each range of bn_sums and ln_sums sums at least:
@@ -719,6 +754,11 @@ def _(input: Tensor, grad: Tensor | None, shift: Tensor, channels: int, inner: i
     schema="(Tensor u, Tensor? v, Tensor coef, int channels, int inner) -> Tensor",
 )
 def _channel_affine(u: Tensor, v: Tensor | None, coef: Tensor, channels: int, inner: int) -> Tensor:
+    """:func:`_affine` as a custom op."""
+    return _affine(u, v, coef, channels, inner)
+
+
+def _affine(u: Tensor, v: Tensor | None, coef: Tensor, channels: int, inner: int) -> Tensor:
     """A u + K v + o per channel, the 2x2 A and K and the offset o in the rows of the (10, C)
     ``coef`` (see ``_ckernels.c``); ``u`` is read in ``v``'s layout."""
     if v is not None:
