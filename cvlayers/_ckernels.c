@@ -1435,6 +1435,81 @@ BN_COEF_FNS(f64, double)
 POWER_FNS(f32, float)
 POWER_FNS(f64, double)
 
+/* Group norm's per-plane coefficients for bn_affine (cvlayers/_norm.py: _gn_forward,
+   _gn_backward), in double: N samples of C channels in G groups, a plane of `inner` values per
+   (sample, channel); mean (interleaved complex) and scale s per (sample, group); gamma and
+   beta (interleaved complex) per channel.
+   gn_coef: the forward's gamma s (z - mean) + beta: A = gamma s (as a 2x2), K = 0,
+   o = beta - A mean.
+   gn_grads: from bn_sums' sums acc per plane of G and G d^T about the mean, dgamma =
+   sum s conj(d) G and dbeta = sum G over the samples (NULL: not wanted) and, where coef,
+   bn_affine's coef for the input gradient s (G' - mean G') - s^3 mean(Re(conj(d) G')) d with
+   G' = conj(gamma) G and means over each group: A = s conj(gamma), K = k I,
+   o = -s mean G' - k mean. */
+#define GN_COEF_FNS(SUF, T)                                                                        \
+    CV_KERNEL void cv_gn_coef_##SUF(int64_t N, int64_t C, int64_t G, const T *mean,                \
+                                    const T *scale, const T *gamma, const T *beta, T *coef) {      \
+        const int64_t P = N * C, per = C / G;                                                      \
+        for (int64_t q = 0; q < N * G; ++q) { /* (sample, group) q: its planes */                  \
+            double s = scale[q], mx = mean[2 * q], my = mean[2 * q + 1];                           \
+            int64_t first = (q / G) * C + (q % G) * per, c0 = (q % G) * per;                       \
+            CV_SIMD for (int64_t i = 0; i < per; ++i) {                                            \
+                int64_t p = first + i, c = c0 + i;                                                 \
+                double ar = s * gamma[2 * c], ai = s * gamma[2 * c + 1];                           \
+                double bx = beta[2 * c], by = beta[2 * c + 1];                                     \
+                coef[p] = (T)ar, coef[P + p] = (T)-ai, coef[2 * P + p] = (T)ai;                    \
+                coef[3 * P + p] = (T)ar;                                                           \
+                for (int k = 4; k < 8; ++k)                                                        \
+                    coef[k * P + p] = 0;                                                           \
+                coef[8 * P + p] = (T)(bx - (ar * mx - ai * my));                                   \
+                coef[9 * P + p] = (T)(by - (ar * my + ai * mx));                                   \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+    CV_KERNEL void cv_gn_grads_##SUF(int64_t N, int64_t C, int64_t G, int64_t inner,               \
+                                     const double *acc, const T *mean, const T *scale,             \
+                                     const T *gamma, T *coef, T *dgamma, T *dbeta) {               \
+        const int64_t P = N * C, per = C / G;                                                      \
+        const double size = (double)inner * per;                                                   \
+        for (int64_t c = 0; c < C; ++c) {                                                          \
+            double wx = 0, wy = 0, bx = 0, by = 0;                                                 \
+            for (int64_t n = 0, j = c / per; n < N; ++n) {                                         \
+                int64_t p = n * C + c;                                                             \
+                double s = scale[n * G + j];                                                       \
+                wx += s * (acc[2 * P + p] + acc[5 * P + p]);                                       \
+                wy += s * (acc[4 * P + p] - acc[3 * P + p]);                                       \
+                bx += acc[p], by += acc[P + p];                                                    \
+            }                                                                                      \
+            if (dgamma)                                                                            \
+                dgamma[2 * c] = (T)wx, dgamma[2 * c + 1] = (T)wy;                                  \
+            if (dbeta)                                                                             \
+                dbeta[2 * c] = (T)bx, dbeta[2 * c + 1] = (T)by;                                    \
+        }                                                                                          \
+        for (int64_t q = 0; coef && q < N * G; ++q) { /* (sample, group) q: its planes */          \
+            double s = scale[q], mx = mean[2 * q], my = mean[2 * q + 1];                           \
+            double hx = 0, hy = 0, h = 0; /* sums of G' and of Re(conj(d) G') */                   \
+            int64_t first = (q / G) * C + (q % G) * per, c0 = (q % G) * per;                       \
+            for (int64_t p = first, c = c0; p < first + per; ++p, ++c) {                           \
+                double gr = gamma[2 * c], gi = -gamma[2 * c + 1];                                  \
+                double sx = acc[p], sy = acc[P + p];                                               \
+                double dx = acc[2 * P + p] + acc[5 * P + p], dy = acc[4 * P + p] - acc[3 * P + p]; \
+                hx += gr * sx - gi * sy, hy += gr * sy + gi * sx, h += gr * dx - gi * dy;          \
+            }                                                                                      \
+            double k = -(s * s * s) * (h / size);                                                  \
+            double ox = -s * (hx / size) - k * mx, oy = -s * (hy / size) - k * my;                 \
+            CV_SIMD for (int64_t i = 0; i < per; ++i) {                                            \
+                int64_t p = first + i, c = c0 + i;                                                 \
+                double ar = s * gamma[2 * c], ai = -s * gamma[2 * c + 1];                          \
+                coef[p] = (T)ar, coef[P + p] = (T)-ai, coef[2 * P + p] = (T)ai;                    \
+                coef[3 * P + p] = (T)ar, coef[4 * P + p] = (T)k, coef[5 * P + p] = 0;              \
+                coef[6 * P + p] = 0, coef[7 * P + p] = (T)k;                                       \
+                coef[8 * P + p] = (T)ox, coef[9 * P + p] = (T)oy;                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }
+GN_COEF_FNS(f32, float)
+GN_COEF_FNS(f64, double)
+
 /* Layer norm (cvlayers/_norm.py) on (rows, cols) data, row r's element c at r cols + c, with
    planar per-row coefficients rowc[q rows + r] and per-column ones colc[q cols + c].
    ln_affine, over the elements: out = P (s (u - w)) + Q + k v + e, with P, Q (complex,

@@ -1158,19 +1158,6 @@ def _fused_group_norm(
     return out.view(input.shape)
 
 
-def _per_plane(
-    t: Tensor | None, samples: int, channels: int, groups: int, of_group: bool, default: complex
-) -> Tensor:
-    """A per-(sample, group) ``t`` (``of_group``) or per-channel one (None: ``default``) as a
-    complex128 value for each (sample, channel) plane, in the planes' order."""
-    if t is None:
-        return torch.full((samples * channels,), default, dtype=torch.complex128)
-    t = t.to(torch.complex128)
-    if of_group:
-        t = t.view(samples, groups, 1).expand(samples, groups, channels // groups)
-    return t.reshape(-1, channels).expand(samples, channels).reshape(-1)
-
-
 class _FusedGroupNorm(Function):
     """:func:`group_norm` of contiguous ``(N, C, *)`` input viewed as ``planes`` (1, N C, S),
     given the (sample, group) ``mean`` and ``scale`` s = 1/sqrt(E|z - mean|^2 + eps): with
@@ -1178,8 +1165,9 @@ class _FusedGroupNorm(Function):
     channel. The backward in two passes: bn_sums of G and conj(d) G per plane, which give
     grad beta = sum G, grad gamma = sum s conj(d) G and, with G' = conj(gamma) G the gradient
     of the normalised value and means over each group, grad_z = s (G' - mean G')
-    - s^3 mean(Re(conj(d) G')) d, which bn_affine applies. A backward that records a graph
-    (double backward) differentiates the torch ops."""
+    - s^3 mean(Re(conj(d) G')) d, which bn_affine applies (the per-plane maths: gn_coef and
+    gn_grads in ``_ckernels.c``). A backward that records a graph (double backward)
+    differentiates the torch ops."""
 
     @staticmethod
     def forward(
@@ -1191,16 +1179,7 @@ class _FusedGroupNorm(Function):
         groups: int,
         eps: float,
     ) -> Tensor:
-        count, inner = planes.shape[1:]
-        samples = mean.numel() // groups
-        channels = count // samples
-        mu = _per_plane(mean, samples, channels, groups, True, 0)
-        a = _per_plane(weight, samples, channels, groups, False, 1) * _per_plane(
-            scale, samples, channels, groups, True, 0
-        )
-        o = _per_plane(bias, samples, channels, groups, False, 0) - a * mu
-        coef = _affine_coef(a.real, a.imag, o.real, o.imag).to(REAL_DTYPE[planes.dtype])
-        out: Tensor = _channel_affine(planes, None, coef, count, inner)
+        out: Tensor = _gn_forward(planes, mean, scale, weight, bias, groups)
         return out
 
     @staticmethod
@@ -1212,12 +1191,11 @@ class _FusedGroupNorm(Function):
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
         planes, mean, scale, weight, bias = ctx.saved_tensors
         groups, eps = ctx.groups, ctx.eps
-        count, inner = planes.shape[1:]
-        samples = mean.numel() // groups
-        channels = count // samples
         needs = ctx.needs_input_grad
         if torch.is_grad_enabled():  # double backward: through the torch ops
-            shape = (samples, channels, inner)
+            count, inner = planes.shape[1:]
+            samples = mean.numel() // groups
+            shape = (samples, count // samples, inner)
 
             def eager(z: Tensor, w: Tensor | None, b: Tensor | None) -> Tensor:
                 normed = _power_norm_eager(z.view(samples, groups, -1), 1, eps).view(shape)
@@ -1226,35 +1204,103 @@ class _FusedGroupNorm(Function):
 
             grads = _graph_grads(eager, (planes, weight, bias), (needs[0], *needs[3:5]), grad)
             return grads[0], None, None, grads[1], grads[2], None, None
-        mu = _per_plane(mean, samples, channels, groups, True, 0)
-        s = _per_plane(scale, samples, channels, groups, True, 0).real
-        g = _native.laid_out_as(grad, planes)
-        sums = _channel_sums(planes, g, mu.to(planes.dtype), count, inner)
-        sum_g = torch.complex(sums[0], sums[1])  # per plane, sum G
-        sum_dg = torch.complex(sums[2] + sums[5], sums[4] - sums[3])  # sum conj(d) G
-        grad_weight = grad_bias = grad_z = None
-        if needs[3] and weight is not None:
-            grad_weight = (
-                (s * sum_dg).view(samples, channels).sum(0).to(weight.dtype).view(weight.shape)
-            )
-        if needs[4] and bias is not None:
-            grad_bias = sum_g.view(samples, channels).sum(0).to(bias.dtype).view(bias.shape)
-        if needs[0]:
-            gamma_conj = _per_plane(weight, samples, channels, groups, False, 1).conj()
-            size = inner * (channels // groups)  # values per group
+        need_weight, need_bias = needs[3] and weight is not None, needs[4] and bias is not None
+        grad_z, grad_weight, grad_bias = _gn_backward(
+            grad, planes, mean, scale, weight, groups, needs[0], need_weight, need_bias
+        )
+        return (
+            grad_z if needs[0] else None,
+            None,
+            None,
+            grad_weight.view(weight.shape) if weight is not None and need_weight else None,
+            grad_bias.view(bias.shape) if bias is not None and need_bias else None,
+            None,
+            None,
+        )
 
-            def group_mean(t: Tensor) -> Tensor:
-                per_group = t.view(samples, groups, -1).sum(-1) / size
-                return _per_plane(per_group, samples, channels, groups, True, 0)
 
-            mean_g = group_mean(gamma_conj * sum_g)  # mean G'
-            mean_dg = group_mean((gamma_conj * sum_dg).real).real  # mean Re(conj(d) G')
-            k = -(s**3) * mean_dg
-            o = -s * mean_g - k * mu
-            a = s * gamma_conj
-            coef = _affine_coef(a.real, a.imag, o.real, o.imag, k).to(REAL_DTYPE[planes.dtype])
-            grad_z = _channel_affine(g, planes, coef, count, inner)
-        return grad_z, None, None, grad_weight, grad_bias, None, None
+@_native.kernel_op(
+    "gn_forward",
+    schema="(Tensor planes, Tensor mean, Tensor scale, Tensor? weight, Tensor? bias, "
+    "int groups) -> Tensor",
+)
+def _gn_forward(
+    planes: Tensor,
+    mean: Tensor,
+    scale: Tensor,
+    weight: Tensor | None,
+    bias: Tensor | None,
+    groups: int,
+) -> Tensor:
+    """gamma s (z - mean) + beta over ``planes`` (1, N C, S) in one pass of bn_affine."""
+    count, inner = planes.shape[1:]
+    samples = mean.numel() // groups
+    channels = count // samples
+    coef = planes.new_empty(10, count, dtype=REAL_DTYPE[planes.dtype])
+    gamma = weight if weight is not None else planes.new_ones(channels)
+    beta = bias if bias is not None else planes.new_zeros(channels)
+    args = (*_per_channel(mean, scale, gamma, beta), coef)
+    _native.call("gn_coef", planes.dtype, samples, channels, groups, *args)
+    return _affine(planes, None, coef, count, inner)
+
+
+@_gn_forward.register_fake
+def _(planes: Tensor, *_: Any) -> Tensor:
+    return torch.empty_like(planes)
+
+
+@_native.kernel_op(
+    "gn_backward",
+    schema="(Tensor grad, Tensor planes, Tensor mean, Tensor scale, Tensor? weight, int groups, "
+    "bool need_input, bool need_weight, bool need_bias) -> (Tensor, Tensor, Tensor)",
+)
+def _gn_backward(
+    grad: Tensor,
+    planes: Tensor,
+    mean: Tensor,
+    scale: Tensor,
+    weight: Tensor | None,
+    groups: int,
+    need_input: bool,
+    need_weight: bool,
+    need_bias: bool,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The gradients of :func:`_gn_forward` with respect to planes, weight (flat) and bias
+    (flat) (an empty tensor where not needed): one bn_sums pass and one bn_affine pass."""
+    count, inner = planes.shape[1:]
+    samples = mean.numel() // groups
+    channels = count // samples
+    g = _native.laid_out_as(grad, planes)
+    mu = mean.view(samples, groups, 1).expand(samples, groups, channels // groups).reshape(-1)
+    sums = _sums(planes, g, mu, count, inner)
+    coef = planes.new_empty(10, count, dtype=REAL_DTYPE[planes.dtype]) if need_input else None
+    grad_weight = planes.new_empty(channels) if need_weight else planes.new_empty(0)
+    grad_bias = planes.new_empty(channels) if need_bias else planes.new_empty(0)
+    outs = (coef, grad_weight if need_weight else None, grad_bias if need_bias else None)
+    gamma = weight if weight is not None else planes.new_ones(channels)
+    args = (sums, *_per_channel(mean, scale, gamma), *outs)
+    _native.call("gn_grads", planes.dtype, samples, channels, groups, inner, *args)
+    grad_z = planes.new_empty(0) if coef is None else _affine(g, planes, coef, count, inner)
+    return grad_z, grad_weight, grad_bias
+
+
+@_gn_backward.register_fake
+def _(
+    grad: Tensor,
+    planes: Tensor,
+    mean: Tensor,
+    scale: Tensor,
+    weight: Tensor | None,
+    groups: int,
+    *needs: bool,
+) -> tuple[Tensor, Tensor, Tensor]:
+    need_input, need_weight, need_bias = needs
+    channels = planes.shape[1] // (mean.numel() // groups)
+    return (
+        torch.empty_like(planes) if need_input else planes.new_empty(0),
+        planes.new_empty(channels) if need_weight else planes.new_empty(0),
+        planes.new_empty(channels) if need_bias else planes.new_empty(0),
+    )
 
 
 class _PerSampleNorm(KeepsKind):

@@ -236,6 +236,7 @@ def _kernel_op_samples() -> list[tuple[str, tuple[object, ...]]]:
     mean, weight, bias = c(3), r(3, 3), c(3)
     cov = torch.tensor([[2.0, 2.5, 1.5], [0.3, -0.2, 0.1], [1.5, 1.0, 2.0]], dtype=torch.float64)
     rows, grad_rows, gamma, beta = c(6, 8), c(6, 8), c(8), c(8)
+    planes = x.view(1, 12, 5)
     return [
         ("bn_moments", (x, 3, 5)),
         ("bn_whiten", (x, weight, bias, mean, cov, 1e-5, 3, 5)),
@@ -248,6 +249,10 @@ def _kernel_op_samples() -> list[tuple[str, tuple[object, ...]]]:
         ("run_moments", (x.view(1, 12, 5), 1e-5)),
         ("power_norm_pass", (x.view(1, 12, 5), None, c(12), r(12))),
         ("power_norm_pass", (x.view(1, 12, 5), g.view(1, 12, 5), c(12), r(12))),
+        ("gn_forward", (planes, c(6), r(6), c(6), c(6), 3)),  # 2 samples, 6 channels
+        ("gn_forward", (planes, c(6), r(6), None, None, 3)),
+        ("gn_backward", (g.view(1, 12, 5), planes, c(6), r(6), c(6), 3, True, True, True)),
+        ("gn_backward", (g.view(1, 12, 5), planes, c(6), r(6), None, 3, True, False, True)),
         ("ln_forward", (rows, c(6), r(6), gamma, beta)),
         ("ln_forward", (rows, c(6), r(6), None, beta)),
         ("ln_backward", (grad_rows, rows, c(6), r(6), gamma, True, True, True)),
