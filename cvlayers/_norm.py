@@ -317,6 +317,12 @@ class _FusedWhiten(Function):
         return (*grads, None, None, None, None, None)
 
 
+def _like_first(first: Tensor, *_: Any) -> Tensor:
+    """The fake (shapes-only) output of a custom op whose output is laid out as its first
+    argument."""
+    return torch.empty_like(first)
+
+
 def _per_channel(*tensors: Tensor | None) -> list[Tensor | None]:
     """Per-channel arguments of the kernels' per-channel maths as they read them: dense, in
     order (a :class:`~cvlayers._native.KernelOp` has resolved lazy conjugates)."""
@@ -375,9 +381,7 @@ def _bn_whiten_kernel(
     return _affine(input, None, coef, channels, inner)
 
 
-@_bn_whiten_kernel.register_fake
-def _(input: Tensor, *_: Any) -> Tensor:
-    return torch.empty_like(input)
+_bn_whiten_kernel.register_fake(_like_first)
 
 
 @_native.kernel_op(
@@ -705,9 +709,7 @@ def _power_norm_pass(runs: Tensor, grad: Tensor | None, mean: Tensor, scale: Ten
     )
 
 
-@_power_norm_pass.register_fake
-def _(runs: Tensor, *_: Any) -> Tensor:
-    return torch.empty_like(runs)
+_power_norm_pass.register_fake(_like_first)
 
 
 # Rows (channels or features last) that each range of bn_sums and ln_sums sums at least:
@@ -980,18 +982,37 @@ class _FusedLayerNorm(Function):
 
             grads = _graph_grads(eager, (rows, weight, bias), (needs[0], *needs[3:5]), grad)
             return grads[0], None, None, grads[1], grads[2], None
-        need_weight, need_bias = needs[3] and weight is not None, needs[4] and bias is not None
-        grad_z, grad_weight, grad_bias = _ln_backward(
-            grad, rows, mean, scale, weight, needs[0], need_weight, need_bias
-        )
-        return (
-            grad_z if needs[0] else None,
-            None,
-            None,
-            grad_weight.view(weight.shape) if weight is not None and need_weight else None,
-            grad_bias.view(bias.shape) if bias is not None and need_bias else None,
-            None,
-        )
+        wanted = _wanted(needs, weight, bias)
+        fused = _ln_backward(grad, rows, mean, scale, weight, *wanted)
+        return _as_inputs(fused, wanted, weight, bias, extra=1)
+
+
+def _wanted(
+    needs: tuple[bool, ...], weight: Tensor | None, bias: Tensor | None
+) -> tuple[bool, bool, bool]:
+    """Which of input, weight and bias need a gradient, for a Function whose inputs are
+    (input, mean, scale, weight, bias, ...)."""
+    return needs[0], needs[3] and weight is not None, needs[4] and bias is not None
+
+
+def _as_inputs(
+    grads: tuple[Tensor, Tensor, Tensor],
+    wanted: tuple[bool, bool, bool],
+    weight: Tensor | None,
+    bias: Tensor | None,
+    extra: int,
+) -> tuple[Tensor | None, ...]:
+    """A backward op's (input, flat weight, flat bias) gradients as the Function's: None where
+    not wanted, for mean and scale and for ``extra`` more inputs."""
+    (grad_z, grad_weight, grad_bias), (need_input, need_weight, need_bias) = grads, wanted
+    return (
+        grad_z if need_input else None,
+        None,
+        None,
+        grad_weight.view(weight.shape) if weight is not None and need_weight else None,
+        grad_bias.view(bias.shape) if bias is not None and need_bias else None,
+        *([None] * extra),
+    )
 
 
 @_native.kernel_op(
@@ -1012,9 +1033,7 @@ def _ln_forward(
     return _row_affine(rows, None, rowc, colc)
 
 
-@_ln_forward.register_fake
-def _(rows: Tensor, *_: Any) -> Tensor:
-    return torch.empty_like(rows)
+_ln_forward.register_fake(_like_first)
 
 
 @_native.kernel_op(
@@ -1204,19 +1223,9 @@ class _FusedGroupNorm(Function):
 
             grads = _graph_grads(eager, (planes, weight, bias), (needs[0], *needs[3:5]), grad)
             return grads[0], None, None, grads[1], grads[2], None, None
-        need_weight, need_bias = needs[3] and weight is not None, needs[4] and bias is not None
-        grad_z, grad_weight, grad_bias = _gn_backward(
-            grad, planes, mean, scale, weight, groups, needs[0], need_weight, need_bias
-        )
-        return (
-            grad_z if needs[0] else None,
-            None,
-            None,
-            grad_weight.view(weight.shape) if weight is not None and need_weight else None,
-            grad_bias.view(bias.shape) if bias is not None and need_bias else None,
-            None,
-            None,
-        )
+        wanted = _wanted(needs, weight, bias)
+        fused = _gn_backward(grad, planes, mean, scale, weight, groups, *wanted)
+        return _as_inputs(fused, wanted, weight, bias, extra=2)
 
 
 @_native.kernel_op(
@@ -1244,9 +1253,7 @@ def _gn_forward(
     return _affine(planes, None, coef, count, inner)
 
 
-@_gn_forward.register_fake
-def _(planes: Tensor, *_: Any) -> Tensor:
-    return torch.empty_like(planes)
+_gn_forward.register_fake(_like_first)
 
 
 @_native.kernel_op(
