@@ -1510,6 +1510,36 @@ POWER_FNS(f64, double)
 GN_COEF_FNS(f32, float)
 GN_COEF_FNS(f64, double)
 
+/* A complex scale and shift per channel (cvlayers/_norm.py: _complex_affine and its
+   backward; GroupNorm's gamma and beta on small planes), C channels, gamma and beta
+   interleaved complex (NULL: 1 and 0).
+   complex_coef: bn_affine's coef for gamma x + beta (conj(gamma) x + beta where `conjugate`):
+   A = gamma as a 2x2, K = 0, o = beta.
+   complex_grads: from bn_sums' sums acc of G and G x^T (about 0), dgamma = sum conj(x) G and
+   dbeta = sum G (interleaved complex; NULL: not wanted). */
+#define COMPLEX_AFFINE_FNS(SUF, T)                                                                 \
+    void cv_complex_coef_##SUF(int64_t C, const T *gamma, const T *beta, int64_t conjugate,        \
+                               T *coef) {                                                          \
+        for (int64_t c = 0; c < C; ++c) {                                                          \
+            T ar = gamma ? gamma[2 * c] : 1, ai = gamma ? gamma[2 * c + 1] : 0;                    \
+            ai = conjugate ? -ai : ai;                                                             \
+            coef[c] = ar, coef[C + c] = -ai, coef[2 * C + c] = ai, coef[3 * C + c] = ar;           \
+            for (int k = 4; k < 8; ++k)                                                            \
+                coef[k * C + c] = 0;                                                               \
+            coef[8 * C + c] = beta ? beta[2 * c] : 0, coef[9 * C + c] = beta ? beta[2 * c + 1] : 0;\
+        }                                                                                          \
+    }                                                                                              \
+    void cv_complex_grads_##SUF(int64_t C, const double *acc, T *dgamma, T *dbeta) {               \
+        for (int64_t c = 0; dgamma && c < C; ++c) {                                                \
+            dgamma[2 * c] = (T)(acc[2 * C + c] + acc[5 * C + c]);                                  \
+            dgamma[2 * c + 1] = (T)(acc[4 * C + c] - acc[3 * C + c]);                              \
+        }                                                                                          \
+        for (int64_t c = 0; dbeta && c < C; ++c)                                                   \
+            dbeta[2 * c] = (T)acc[c], dbeta[2 * c + 1] = (T)acc[C + c];                            \
+    }
+COMPLEX_AFFINE_FNS(f32, float)
+COMPLEX_AFFINE_FNS(f64, double)
+
 /* Layer norm (cvlayers/_norm.py) on (rows, cols) data, row r's element c at r cols + c, with
    planar per-row coefficients rowc[q rows + r] and per-column ones colc[q cols + c].
    ln_affine, over the elements: out = P (s (u - w)) + Q + k v + e, with P, Q (complex,

@@ -735,31 +735,6 @@ def _sums(input: Tensor, grad: Tensor | None, shift: Tensor, channels: int, inne
     return sums.view(6, channels)
 
 
-@_native.kernel_op(
-    "channel_sums",
-    schema="(Tensor input, Tensor? grad, Tensor shift, int channels, int inner) -> Tensor",
-)
-def _channel_sums(
-    input: Tensor, grad: Tensor | None, shift: Tensor, channels: int, inner: int
-) -> Tensor:
-    """:func:`_sums` as a custom op."""
-    return _sums(input, grad, shift, channels, inner)
-
-
-@_channel_sums.register_fake
-def _(input: Tensor, grad: Tensor | None, shift: Tensor, channels: int, inner: int) -> Tensor:
-    return input.new_empty((6, channels), dtype=torch.float64)
-
-
-@_native.kernel_op(
-    "channel_affine",
-    schema="(Tensor u, Tensor? v, Tensor coef, int channels, int inner) -> Tensor",
-)
-def _channel_affine(u: Tensor, v: Tensor | None, coef: Tensor, channels: int, inner: int) -> Tensor:
-    """:func:`_affine` as a custom op."""
-    return _affine(u, v, coef, channels, inner)
-
-
 def _affine(u: Tensor, v: Tensor | None, coef: Tensor, channels: int, inner: int) -> Tensor:
     """A u + K v + o per channel, the 2x2 A and K and the offset o in the rows of the (10, C)
     ``coef`` (see ``_ckernels.c``); ``u`` is read in ``v``'s layout."""
@@ -768,11 +743,6 @@ def _affine(u: Tensor, v: Tensor | None, coef: Tensor, channels: int, inner: int
     out = torch.empty_like(u)
     _native.launch("bn_affine", u, u, v, out, coef.contiguous(), channels, inner)
     return out
-
-
-@_channel_affine.register_fake
-def _(u: Tensor, v: Tensor | None, coef: Tensor, channels: int, inner: int) -> Tensor:
-    return torch.empty_like(u if v is None else v)
 
 
 def _scale_shift(
@@ -795,33 +765,6 @@ def _scale_shift_eager(out: Tensor, weight: Tensor | None, bias: Tensor | None) 
     return out if bias is None else out + bias
 
 
-def _affine_coef(ar: Tensor, ai: Tensor, ox: Tensor, oy: Tensor, k: Tensor | None = None) -> Tensor:
-    """bn_affine's (10, C) coefficients for u -> a u + k v + o per channel: the complex
-    a = ar + i ai as a real 2x2 matrix, the real k (None: 0) times the identity, o = (ox, oy)."""
-    zero = torch.zeros_like(ar)
-    k = zero if k is None else k
-    return torch.stack([ar, -ai, ai, ar, k, zero, zero, k, ox, oy])
-
-
-def _complex_parts(
-    gamma: Tensor | None, beta: Tensor | None, count: int, like: Tensor
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Re gamma, Im gamma, Re beta, Im beta as flat tensors of ``count`` values of ``like``'s
-    real dtype (None: gamma 1, beta 0)."""
-    real = REAL_DTYPE[like.dtype]
-    one = torch.ones(count, dtype=real, device=like.device)
-    zero = torch.zeros_like(one)
-    gr, gi = (one, zero) if gamma is None else (gamma.real.reshape(-1), gamma.imag.reshape(-1))
-    br, bi = (zero, zero) if beta is None else (beta.real.reshape(-1), beta.imag.reshape(-1))
-    return gr, gi, br, bi
-
-
-def _complex_coef(gamma: Tensor | None, beta: Tensor | None, channels: int, like: Tensor) -> Tensor:
-    """The (10, C) coefficients of bn_affine for y = gamma x + beta per channel: A = gamma as a
-    real 2x2 matrix, K = 0, o = beta (None: gamma 1, beta 0)."""
-    return _affine_coef(*_complex_parts(gamma, beta, channels, like))
-
-
 class _ComplexAffine(Function):
     """:func:`_scale_shift_eager` in one pass of the kernels (bn_affine). The backward: conj(gamma)
     G in one pass, and grad gamma = sum conj(x) G, grad beta = sum G from one pass of bn_sums.
@@ -831,9 +774,7 @@ class _ComplexAffine(Function):
     def forward(
         x: Tensor, weight: Tensor | None, bias: Tensor | None, channels: int, inner: int
     ) -> Tensor:
-        out: Tensor = _channel_affine(
-            x, None, _complex_coef(weight, bias, channels, x), channels, inner
-        )
+        out: Tensor = _complex_affine(x, weight, bias, channels, inner)
         return out
 
     @staticmethod
@@ -848,21 +789,68 @@ class _ComplexAffine(Function):
         if torch.is_grad_enabled():  # double backward: through the torch ops
             grads = _graph_grads(_scale_shift_eager, (x, weight, bias), needs, grad)
             return (*grads, None, None)
-        channels, inner = ctx.channels, ctx.inner
-        g = _native.laid_out_as(grad, x)
-        grad_x = grad_weight = grad_bias = None
-        if needs[0]:
-            gamma_conj = None if weight is None else weight.conj()
-            coef = _complex_coef(gamma_conj, None, channels, x)
-            grad_x = _channel_affine(g, None, coef, channels, inner)
-        if needs[1] or needs[2]:
-            zero = torch.zeros(channels, dtype=x.dtype, device=x.device)
-            s = _channel_sums(x, g, zero, channels, inner)
-            if needs[1] and weight is not None:  # sum conj(x) G
-                grad_weight = torch.complex(s[2] + s[5], s[4] - s[3]).to(x.dtype).view(weight.shape)
-            if needs[2] and bias is not None:
-                grad_bias = torch.complex(s[0], s[1]).to(x.dtype).view(bias.shape)
-        return grad_x, grad_weight, grad_bias, None, None
+        wanted = needs[0], needs[1] and weight is not None, needs[2] and bias is not None
+        fused = _complex_affine_backward(grad, x, weight, ctx.channels, ctx.inner, *wanted)
+        return _as_inputs(fused, wanted, weight, bias, stats=0, extra=2)
+
+
+@_native.kernel_op(
+    "complex_affine",
+    schema="(Tensor x, Tensor? weight, Tensor? bias, int channels, int inner) -> Tensor",
+)
+def _complex_affine(
+    x: Tensor, weight: Tensor | None, bias: Tensor | None, channels: int, inner: int
+) -> Tensor:
+    """gamma x + beta per channel in one pass of bn_affine."""
+    coef = x.new_empty(10, channels, dtype=REAL_DTYPE[x.dtype])
+    _native.call("complex_coef", x.dtype, channels, *_per_channel(weight, bias), False, coef)
+    return _affine(x, None, coef, channels, inner)
+
+
+_complex_affine.register_fake(_like_first)
+
+
+@_native.kernel_op(
+    "complex_affine_backward",
+    schema="(Tensor grad, Tensor x, Tensor? weight, int channels, int inner, bool need_input, "
+    "bool need_weight, bool need_bias) -> (Tensor, Tensor, Tensor)",
+)
+def _complex_affine_backward(
+    grad: Tensor,
+    x: Tensor,
+    weight: Tensor | None,
+    channels: int,
+    inner: int,
+    need_input: bool,
+    need_weight: bool,
+    need_bias: bool,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The gradients of :func:`_complex_affine` with respect to x, weight and bias (flat; an
+    empty tensor where not needed)."""
+    g = _native.laid_out_as(grad, x)
+    grad_x, grad_weight, grad_bias = (x.new_empty(0) for _ in range(3))
+    if need_input:
+        coef = x.new_empty(10, channels, dtype=REAL_DTYPE[x.dtype])
+        _native.call("complex_coef", x.dtype, channels, *_per_channel(weight), None, True, coef)
+        grad_x = _affine(g, None, coef, channels, inner)
+    if need_weight or need_bias:
+        sums = _sums(x, g, x.new_zeros(channels), channels, inner)
+        grad_weight = x.new_empty(channels) if need_weight else grad_weight
+        grad_bias = x.new_empty(channels) if need_bias else grad_bias
+        outs = (grad_weight if need_weight else None, grad_bias if need_bias else None)
+        _native.call("complex_grads", x.dtype, channels, sums, *outs)
+    return grad_x, grad_weight, grad_bias
+
+
+@_complex_affine_backward.register_fake
+def _(
+    grad: Tensor, x: Tensor, weight: Tensor | None, channels: int, inner: int, *needs: bool
+) -> tuple[Tensor, Tensor, Tensor]:
+    return (
+        torch.empty_like(x) if needs[0] else x.new_empty(0),
+        x.new_empty(channels) if needs[1] else x.new_empty(0),
+        x.new_empty(channels) if needs[2] else x.new_empty(0),
+    )
 
 
 def _graph_grads(
@@ -984,7 +972,7 @@ class _FusedLayerNorm(Function):
             return grads[0], None, None, grads[1], grads[2], None
         wanted = _wanted(needs, weight, bias)
         fused = _ln_backward(grad, rows, mean, scale, weight, *wanted)
-        return _as_inputs(fused, wanted, weight, bias, extra=1)
+        return _as_inputs(fused, wanted, weight, bias, stats=2, extra=1)
 
 
 def _wanted(
@@ -1000,15 +988,17 @@ def _as_inputs(
     wanted: tuple[bool, bool, bool],
     weight: Tensor | None,
     bias: Tensor | None,
+    *,
+    stats: int,
     extra: int,
 ) -> tuple[Tensor | None, ...]:
-    """A backward op's (input, flat weight, flat bias) gradients as the Function's: None where
-    not wanted, for mean and scale and for ``extra`` more inputs."""
+    """A backward op's (input, flat weight, flat bias) gradients as those of a Function whose
+    inputs are (input, ``stats`` statistics, weight, bias, ``extra`` more): None where not
+    wanted, and for the statistics and the rest."""
     (grad_z, grad_weight, grad_bias), (need_input, need_weight, need_bias) = grads, wanted
     return (
         grad_z if need_input else None,
-        None,
-        None,
+        *([None] * stats),
         grad_weight.view(weight.shape) if weight is not None and need_weight else None,
         grad_bias.view(bias.shape) if bias is not None and need_bias else None,
         *([None] * extra),
@@ -1225,7 +1215,7 @@ class _FusedGroupNorm(Function):
             return grads[0], None, None, grads[1], grads[2], None, None
         wanted = _wanted(needs, weight, bias)
         fused = _gn_backward(grad, planes, mean, scale, weight, groups, *wanted)
-        return _as_inputs(fused, wanted, weight, bias, extra=2)
+        return _as_inputs(fused, wanted, weight, bias, stats=2, extra=2)
 
 
 @_native.kernel_op(
