@@ -846,10 +846,19 @@ def _complex_affine_backward(
 def _(
     grad: Tensor, x: Tensor, weight: Tensor | None, channels: int, inner: int, *needs: bool
 ) -> tuple[Tensor, Tensor, Tensor]:
+    return _fake_grads(x, channels, needs)
+
+
+def _fake_grads(
+    like: Tensor, params: int, needs: tuple[bool, ...]
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The fake (shapes-only) (input, flat weight, flat bias) gradients of a backward op: the
+    input's like ``like``, ``params`` values each for weight and bias, empty where not needed."""
+    need_input, need_weight, need_bias = needs
     return (
-        torch.empty_like(x) if needs[0] else x.new_empty(0),
-        x.new_empty(channels) if needs[1] else x.new_empty(0),
-        x.new_empty(channels) if needs[2] else x.new_empty(0),
+        torch.empty_like(like) if need_input else like.new_empty(0),
+        like.new_empty(params) if need_weight else like.new_empty(0),
+        like.new_empty(params) if need_bias else like.new_empty(0),
     )
 
 
@@ -1067,17 +1076,11 @@ def _ln_backward(
 def _(
     grad: Tensor, rows: Tensor, mean: Tensor, scale: Tensor, weight: Tensor | None, *needs: bool
 ) -> tuple[Tensor, Tensor, Tensor]:
-    need_input, need_weight, need_bias = needs
-    features = rows.shape[1]
-    return (
-        torch.empty_like(rows) if need_input else rows.new_empty(0),
-        rows.new_empty(features) if need_weight else rows.new_empty(0),
-        rows.new_empty(features) if need_bias else rows.new_empty(0),
-    )
+    return _fake_grads(rows, rows.shape[1], needs)
 
 
 def _row_affine(u: Tensor, v: Tensor | None, rowc: Tensor, colc: Tensor) -> Tensor:
-    """P (s u + w) + Q + k v + e over (R, D) ``u``, with s, w, k, e per row in the rows of the
+    """P (s (u - w)) + Q + k v + e over (R, D) ``u``, with s, w, k, e per row in the rows of the
     (6, R) ``rowc`` and P, Q per column in those of the (4, D) ``colc`` (see ``_ckernels.c``)."""
     out = torch.empty_like(u)
     rows, cols = u.shape
@@ -1291,13 +1294,7 @@ def _(
     groups: int,
     *needs: bool,
 ) -> tuple[Tensor, Tensor, Tensor]:
-    need_input, need_weight, need_bias = needs
-    channels = planes.shape[1] // (mean.numel() // groups)
-    return (
-        torch.empty_like(planes) if need_input else planes.new_empty(0),
-        planes.new_empty(channels) if need_weight else planes.new_empty(0),
-        planes.new_empty(channels) if need_bias else planes.new_empty(0),
-    )
+    return _fake_grads(planes, planes.shape[1] // (mean.numel() // groups), needs)
 
 
 class _PerSampleNorm(KeepsKind):
