@@ -1111,9 +1111,12 @@ CV_INLINE void cv_bias_fold(const double *GP, double *gbias, int64_t channels) {
    taken row by row, vectorised over the channels, each value added to its channel's double
    sums. bn_sums: per channel, with d = z - shift[c] (a complex per channel), into the planar
    acc[k channels + c], k = 0..5: without g, the sums of dx, dy, dx^2, dx dy, dy^2 (and 0);
-   with g, those of gx, gy, gx dx, gx dy, gy dx, gy dy. bn_affine: out = A u + K v + o per
-   channel, the planar coef[q channels + c], q = 0..9, holding A (row by row), K and o; v NULL:
-   out = A u + o. */
+   with g, those of gx, gy, gx dx, gx dy, gy dx, gy dy. bn_affine: out = A u + K (v - m) + o
+   per channel, the planar coef[q channels + c], q = 0..11, holding A (row by row), K, o and
+   the centre m; v NULL: out = A (u - m) + o. The centre is subtracted before the 2x2 maps:
+   A z - A mean left A times an ulp of z, which a large A (a near-singular covariance) or a
+   large mean makes large against the output (BatchNorm1d on 3 samples: 5x the torch ops'
+   error). */
 /* Spans of [start, stop) through the (channel, run) structure without a division per span:
    channel c from element j on, m elements long (to the end of the run or, with inner = 1, of
    the row; callers may shorten m), then on to the next span. */
@@ -1138,13 +1141,14 @@ CV_INLINE void cv_bias_fold(const double *GP, double *gbias, int64_t channels) {
 #define CV_BN_AFFINE_LOOP(T, m, K)                                                                 \
     if (v) {                                                                                       \
         CV_SIMD for (int64_t i = 0; i < m; ++i) {                                                  \
-            T ux = uk[2 * i], uy = uk[2 * i + 1], vx = vk[2 * i], vy = vk[2 * i + 1];              \
+            T ux = uk[2 * i], uy = uk[2 * i + 1];                                                  \
+            T vx = vk[2 * i] - K(10), vy = vk[2 * i + 1] - K(11);                                  \
             ok[2 * i] = K(0) * ux + K(1) * uy + K(4) * vx + K(5) * vy + K(8);                      \
             ok[2 * i + 1] = K(2) * ux + K(3) * uy + K(6) * vx + K(7) * vy + K(9);                  \
         }                                                                                          \
     } else {                                                                                       \
         CV_SIMD for (int64_t i = 0; i < m; ++i) {                                                  \
-            T ux = uk[2 * i], uy = uk[2 * i + 1];                                                  \
+            T ux = uk[2 * i] - K(10), uy = uk[2 * i + 1] - K(11);                                  \
             ok[2 * i] = K(0) * ux + K(1) * uy + K(8);                                              \
             ok[2 * i + 1] = K(2) * ux + K(3) * uy + K(9);                                          \
         }                                                                                          \
@@ -1233,8 +1237,8 @@ CV_INLINE void cv_bias_fold(const double *GP, double *gbias, int64_t channels) {
             if (inner == 1) { /* a coefficient per element of the row */                           \
                 CV_BN_AFFINE_LOOP(T, m, CV_BN_ROW_K);                                              \
             } else {                                                                               \
-                T kc[10];                                                                          \
-                for (int q = 0; q < 10; ++q)                                                       \
+                T kc[12];                                                                          \
+                for (int q = 0; q < 12; ++q)                                                       \
                     kc[q] = k[q * C];                                                              \
                 CV_BN_AFFINE_LOOP(T, m, CV_BN_RUN_K);                                              \
             }                                                                                      \
@@ -1323,11 +1327,12 @@ CV_INLINE cv_sym2 cv_gamma_grad(cv_mat2 p, cv_sym2 w) {
    vectorises over the channels).
    bn_moments: from bn_sums' float64 sums acc of d = z - shift, the mean and biased covariance
    cov (V_rr, V_ri, V_ii; the variances at least 0).
-   bn_whiten_coef: bn_affine's coef for Gamma W (z - mean) + beta, W the inverse square root of
-   cov + eps I.
+   bn_whiten_coef: bn_affine's coef for Gamma W (z - mean) + beta (centre: the mean), W the
+   inverse square root of cov + eps I.
    bn_whiten_grads: from bn_sums' sums acc of G and G c^T, bn_affine's coef for the input
-   gradient M^T G + K c + o, through the statistics where `batch` (see _FusedWhiten), and the
-   gradients dgamma (where gamma) and dbeta. */
+   gradient M^T G + K c + o with c = z - mean (v: z, centre: the mean), through the statistics
+   where `batch` (see _FusedWhiten; else M^T G, no centre), and the gradients dgamma (where
+   gamma) and dbeta. */
 #define CV_FOR_CHANNELS(gamma, ...)                                                                \
     if (gamma) {                                                                                   \
         CV_SIMD for (int64_t c = 0; c < C; ++c) {                                                  \
@@ -1366,8 +1371,8 @@ CV_INLINE cv_sym2 cv_gamma_grad(cv_mat2 p, cv_sym2 w) {
             coef[3 * C + c] = (T)m.ii;                                                             \
             for (int q = 4; q < 8; ++q)                                                            \
                 coef[q * C + c] = 0;                                                               \
-            coef[8 * C + c] = (T)(beta[2 * c] - (m.rr * mx + m.ri * my));                          \
-            coef[9 * C + c] = (T)(beta[2 * c + 1] - (m.ir * mx + m.ii * my));                      \
+            coef[8 * C + c] = beta[2 * c], coef[9 * C + c] = beta[2 * c + 1];                      \
+            coef[10 * C + c] = (T)mx, coef[11 * C + c] = (T)my;                                    \
         })                                                                                         \
     }                                                                                              \
     CV_KERNEL void cv_bn_whiten_grads_##SUF(int64_t C, int64_t n, const double *acc,               \
@@ -1392,9 +1397,9 @@ CV_INLINE cv_sym2 cv_gamma_grad(cv_mat2 p, cv_sym2 w) {
             coef[c] = (T)m.rr, coef[C + c] = (T)m.ir, coef[2 * C + c] = (T)m.ri; /* M^T */         \
             coef[3 * C + c] = (T)m.ii, coef[4 * C + c] = (T)k00, coef[5 * C + c] = (T)k01;         \
             coef[6 * C + c] = (T)k01, coef[7 * C + c] = (T)k11;                                    \
-            double ox = -(m.rr * s0 + m.ir * s1) / n - (k00 * mx + k01 * my);                      \
-            double oy = -(m.ri * s0 + m.ii * s1) / n - (k01 * mx + k11 * my);                      \
+            double ox = -(m.rr * s0 + m.ir * s1) / n, oy = -(m.ri * s0 + m.ii * s1) / n;           \
             coef[8 * C + c] = (T)(batch ? ox : 0), coef[9 * C + c] = (T)(batch ? oy : 0);          \
+            coef[10 * C + c] = (T)(batch ? mx : 0), coef[11 * C + c] = (T)(batch ? my : 0);        \
         })                                                                                         \
     }
 BN_COEF_FNS(f32, float)
@@ -1404,10 +1409,10 @@ BN_COEF_FNS(f64, double)
    and group norm take their statistics from it), in double, G runs of `inner` values each.
    run_moments: from bn_sums' sums acc of d = z - shift, each run's mean (interleaved complex)
    and scale s = 1/sqrt(E|z - mean|^2 + eps).
-   power_coef: bn_affine's coef per run. Without acc, the forward's s (z - mean): A = s I,
-   K = 0, o = -s mean; with bn_sums' sums acc of G and G d^T about the mean, the input
-   gradient s (G - mean G) - s^3 mean(G . d) d: A = s I, K = k I with
-   k = -s^3 (sum gx dx + gy dy)/inner, o = -s (sum G)/inner - k mean. */
+   power_coef: bn_affine's coef per run, centred on the mean. Without acc, the forward's
+   s (z - mean): A = s I, K = 0, o = 0; with bn_sums' sums acc of G and G d^T about the mean,
+   the input gradient s (G - mean G) - s^3 mean(G . d) d: A = s I, K = k I with
+   k = -s^3 (sum gx dx + gy dy)/inner, o = -s (sum G)/inner. */
 #define POWER_FNS(SUF, T)                                                                          \
     CV_KERNEL void cv_run_moments_##SUF(int64_t G, int64_t inner, const double *acc,               \
                                         const T *shift, double eps, T *mean, T *scale) {           \
@@ -1422,14 +1427,15 @@ BN_COEF_FNS(f64, double)
                                        const T *mean, const T *scale, T *coef) {                   \
         CV_SIMD for (int64_t c = 0; c < G; ++c) {                                                  \
             double s = scale[c], mx = mean[2 * c], my = mean[2 * c + 1], k = 0;                    \
-            double ox = -s * mx, oy = -s * my;                                                     \
+            double ox = 0, oy = 0;                                                                 \
             if (acc) {                                                                             \
                 k = -(s * s * s) * ((acc[2 * G + c] + acc[5 * G + c]) / inner);                    \
-                ox = -s * (acc[c] / inner) - k * mx, oy = -s * (acc[G + c] / inner) - k * my;      \
+                ox = -s * (acc[c] / inner), oy = -s * (acc[G + c] / inner);                        \
             }                                                                                      \
             coef[c] = (T)s, coef[G + c] = 0, coef[2 * G + c] = 0, coef[3 * G + c] = (T)s;          \
             coef[4 * G + c] = (T)k, coef[5 * G + c] = 0, coef[6 * G + c] = 0;                      \
             coef[7 * G + c] = (T)k, coef[8 * G + c] = (T)ox, coef[9 * G + c] = (T)oy;              \
+            coef[10 * G + c] = (T)mx, coef[11 * G + c] = (T)my;                                    \
         }                                                                                          \
     }
 POWER_FNS(f32, float)
@@ -1440,12 +1446,12 @@ POWER_FNS(f64, double)
    (sample, channel); mean (interleaved complex) and scale s per (sample, group); gamma and
    beta (interleaved complex) per channel.
    gn_coef: the forward's gamma s (z - mean) + beta: A = gamma s (as a 2x2), K = 0,
-   o = beta - A mean.
+   o = beta, centre m = mean.
    gn_grads: from bn_sums' sums acc per plane of G and G d^T about the mean, dgamma =
    sum s conj(d) G and dbeta = sum G over the samples (NULL: not wanted) and, where coef,
    bn_affine's coef for the input gradient s (G' - mean G') - s^3 mean(Re(conj(d) G')) d with
    G' = conj(gamma) G and means over each group: A = s conj(gamma), K = k I,
-   o = -s mean G' - k mean. */
+   o = -s mean G', centre m = mean. */
 #define GN_COEF_FNS(SUF, T)                                                                        \
     CV_KERNEL void cv_gn_coef_##SUF(int64_t N, int64_t C, int64_t G, const T *mean,                \
                                     const T *scale, const T *gamma, const T *beta, T *coef) {      \
@@ -1461,8 +1467,8 @@ POWER_FNS(f64, double)
                 coef[3 * P + p] = (T)ar;                                                           \
                 for (int k = 4; k < 8; ++k)                                                        \
                     coef[k * P + p] = 0;                                                           \
-                coef[8 * P + p] = (T)(bx - (ar * mx - ai * my));                                   \
-                coef[9 * P + p] = (T)(by - (ar * my + ai * mx));                                   \
+                coef[8 * P + p] = (T)bx, coef[9 * P + p] = (T)by;                                  \
+                coef[10 * P + p] = (T)mx, coef[11 * P + p] = (T)my;                                \
             }                                                                                      \
         }                                                                                          \
     }                                                                                              \
@@ -1496,7 +1502,7 @@ POWER_FNS(f64, double)
                 hx += gr * sx - gi * sy, hy += gr * sy + gi * sx, h += gr * dx - gi * dy;          \
             }                                                                                      \
             double k = -(s * s * s) * (h / size);                                                  \
-            double ox = -s * (hx / size) - k * mx, oy = -s * (hy / size) - k * my;                 \
+            double ox = -s * (hx / size), oy = -s * (hy / size);                                   \
             CV_SIMD for (int64_t i = 0; i < per; ++i) {                                            \
                 int64_t p = first + i, c = c0 + i;                                                 \
                 double ar = s * gamma[2 * c], ai = -s * gamma[2 * c + 1];                          \
@@ -1504,6 +1510,7 @@ POWER_FNS(f64, double)
                 coef[3 * P + p] = (T)ar, coef[4 * P + p] = (T)k, coef[5 * P + p] = 0;              \
                 coef[6 * P + p] = 0, coef[7 * P + p] = (T)k;                                       \
                 coef[8 * P + p] = (T)ox, coef[9 * P + p] = (T)oy;                                  \
+                coef[10 * P + p] = (T)mx, coef[11 * P + p] = (T)my;                                \
             }                                                                                      \
         }                                                                                          \
     }
@@ -1514,7 +1521,7 @@ GN_COEF_FNS(f64, double)
    backward; GroupNorm's gamma and beta on small planes), C channels, gamma and beta
    interleaved complex (NULL: 1 and 0).
    complex_coef: bn_affine's coef for gamma x + beta (conj(gamma) x + beta where `conjugate`):
-   A = gamma as a 2x2, K = 0, o = beta.
+   A = gamma as a 2x2, K = 0, o = beta, no centre.
    complex_grads: from bn_sums' sums acc of G and G x^T (about 0), dgamma = sum conj(x) G and
    dbeta = sum G (interleaved complex; NULL: not wanted). */
 #define COMPLEX_AFFINE_FNS(SUF, T)                                                                 \
@@ -1527,6 +1534,7 @@ GN_COEF_FNS(f64, double)
             for (int k = 4; k < 8; ++k)                                                            \
                 coef[k * C + c] = 0;                                                               \
             coef[8 * C + c] = beta ? beta[2 * c] : 0, coef[9 * C + c] = beta ? beta[2 * c + 1] : 0;\
+            coef[10 * C + c] = 0, coef[11 * C + c] = 0;                                            \
         }                                                                                          \
     }                                                                                              \
     void cv_complex_grads_##SUF(int64_t C, const double *acc, T *dgamma, T *dbeta) {               \

@@ -374,7 +374,7 @@ def _bn_whiten_kernel(
     inner: int,
 ) -> Tensor:
     """M (z - mean) + beta in one pass of the kernels; ``cov`` (3, C) holds V_rr, V_ri, V_ii."""
-    coef = input.new_empty(10, channels, dtype=REAL_DTYPE[input.dtype])
+    coef = input.new_empty(_COEFS, channels, dtype=REAL_DTYPE[input.dtype])
     beta = bias if bias is not None else input.new_zeros(channels)
     args = _per_channel(mean, cov, weight, beta)
     _native.call("bn_whiten_coef", input.dtype, channels, *args, eps, coef)
@@ -413,7 +413,7 @@ def _bn_whiten_backward_kernel(
         sums = _sums(input, g, mean, channels, inner)
     else:  # (eval mode, the input's gradient alone: M^T G needs no sums)
         sums = torch.zeros(6, channels, dtype=torch.float64)
-    coef = input.new_empty(10, channels, dtype=real)
+    coef = input.new_empty(_COEFS, channels, dtype=real)
     grad_weight = input.new_empty(channels, 3, dtype=real)
     grad_bias = input.new_empty(channels)
     count = input.numel() // channels
@@ -699,7 +699,7 @@ def _power_norm_pass(runs: Tensor, grad: Tensor | None, mean: Tensor, scale: Ten
     groups, inner = runs.shape[1:]
     g = None if grad is None else _native.laid_out_as(grad, runs)
     sums = None if g is None else _sums(runs, g, mean, groups, inner)
-    coef = runs.new_empty(10, groups, dtype=REAL_DTYPE[runs.dtype])
+    coef = runs.new_empty(_COEFS, groups, dtype=REAL_DTYPE[runs.dtype])
     args = (sums, mean.contiguous(), scale.contiguous(), coef)
     _native.call("power_coef", runs.dtype, groups, inner, *args)
     return (
@@ -735,9 +735,14 @@ def _sums(input: Tensor, grad: Tensor | None, shift: Tensor, channels: int, inne
     return sums.view(6, channels)
 
 
+# Rows of bn_affine's per-channel coefficients: A (2x2, row by row), K (2x2), o, the centre m.
+_COEFS = 12
+
+
 def _affine(u: Tensor, v: Tensor | None, coef: Tensor, channels: int, inner: int) -> Tensor:
-    """A u + K v + o per channel, the 2x2 A and K and the offset o in the rows of the (10, C)
-    ``coef`` (see ``_ckernels.c``); ``u`` is read in ``v``'s layout."""
+    """A u + K (v - m) + o per channel (without ``v``: A (u - m) + o), the 2x2 A and K, the
+    offset o and the centre m in the rows of the (_COEFS, C) ``coef`` (see ``_ckernels.c``);
+    ``u`` is read in ``v``'s layout."""
     if v is not None:
         u = _native.laid_out_as(u, v)
     out = torch.empty_like(u)
@@ -802,7 +807,7 @@ def _complex_affine(
     x: Tensor, weight: Tensor | None, bias: Tensor | None, channels: int, inner: int
 ) -> Tensor:
     """gamma x + beta per channel in one pass of bn_affine."""
-    coef = x.new_empty(10, channels, dtype=REAL_DTYPE[x.dtype])
+    coef = x.new_empty(_COEFS, channels, dtype=REAL_DTYPE[x.dtype])
     _native.call("complex_coef", x.dtype, channels, *_per_channel(weight, bias), False, coef)
     return _affine(x, None, coef, channels, inner)
 
@@ -830,7 +835,7 @@ def _complex_affine_backward(
     g = _native.laid_out_as(grad, x)
     grad_x, grad_weight, grad_bias = (x.new_empty(0) for _ in range(3))
     if need_input:
-        coef = x.new_empty(10, channels, dtype=REAL_DTYPE[x.dtype])
+        coef = x.new_empty(_COEFS, channels, dtype=REAL_DTYPE[x.dtype])
         _native.call("complex_coef", x.dtype, channels, *_per_channel(weight), None, True, coef)
         grad_x = _affine(g, None, coef, channels, inner)
     if need_weight or need_bias:
@@ -1238,7 +1243,7 @@ def _gn_forward(
     count, inner = planes.shape[1:]
     samples = mean.numel() // groups
     channels = count // samples
-    coef = planes.new_empty(10, count, dtype=REAL_DTYPE[planes.dtype])
+    coef = planes.new_empty(_COEFS, count, dtype=REAL_DTYPE[planes.dtype])
     gamma = weight if weight is not None else planes.new_ones(channels)
     beta = bias if bias is not None else planes.new_zeros(channels)
     args = (*_per_channel(mean, scale, gamma, beta), coef)
@@ -1273,7 +1278,7 @@ def _gn_backward(
     g = _native.laid_out_as(grad, planes)
     mu = mean.view(samples, groups, 1).expand(samples, groups, channels // groups).reshape(-1)
     sums = _sums(planes, g, mu, count, inner)
-    coef = planes.new_empty(10, count, dtype=REAL_DTYPE[planes.dtype]) if need_input else None
+    coef = planes.new_empty(_COEFS, count, dtype=REAL_DTYPE[planes.dtype]) if need_input else None
     grad_weight = planes.new_empty(channels) if need_weight else planes.new_empty(0)
     grad_bias = planes.new_empty(channels) if need_bias else planes.new_empty(0)
     outs = (coef, grad_weight if need_weight else None, grad_bias if need_bias else None)

@@ -941,6 +941,51 @@ def test_batch_norm_parameters_on_another_device_raise() -> None:
         CF.batch_norm(x, None, None, weight, training=True)
 
 
+# Normalisations on bn_affine, as functions of complex64 or complex128 input.
+CENTRED_NORMS: dict[str, Callable[[Tensor], Tensor]] = {
+    "batch": lambda t: CF.batch_norm(t, None, None, training=True),
+    "group": lambda t: CF.group_norm(t, 2),
+    "group, small planes": lambda t: CF.group_norm(t[..., :4], 2, torch.ones_like(t[0, :, 0])),
+    "layer, no affine": lambda t: CF.layer_norm(t, (32,)),
+}
+
+
+@pytest.mark.parametrize("name", CENTRED_NORMS)
+def test_norm_kernels_subtract_the_mean_before_scaling(name: str) -> None:
+    """bn_affine takes A (z - mean): on data with a DC offset 1800x its spread the output is
+    within 2.5e-4 of float64 (the input's own rounding is 1.2e-4 of the spread), where
+    A z - A mean missed by 3.3-5.4e-4; and a constant channel or run gives beta exactly."""
+    norm = CENTRED_NORMS[name]
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 8, 32, dtype=torch.complex64, generator=gen) * (1 + 0.5j)
+    x = x + (3000 - 2000j)
+    reference = norm(x.to(torch.complex128))
+    assert (norm(x) - reference).abs().max() < 2.5e-4
+
+
+# (norm, input shape, the part made constant): a channel, a (sample, group), a row.
+CONSTANT_PARTS: list[tuple[Callable[[Tensor], Tensor], tuple[int, ...], tuple[Any, ...]]] = [
+    (CENTRED_NORMS["batch"], (16, 4, 8), (slice(None), 1)),
+    (lambda t: CF.group_norm(t, 2), (4, 4, 64), (1, slice(0, 2))),
+    (lambda t: CF.group_norm(t, 2, torch.ones_like(t[0, :, 0])), (4, 4, 4), (1, slice(0, 2))),
+    (lambda t: CF.layer_norm(t, (32,)), (6, 32), (1,)),
+]
+
+
+@pytest.mark.parametrize(("norm", "shape", "part"), CONSTANT_PARTS)
+def test_norm_kernels_map_a_constant_part_to_beta_exactly(
+    norm: Callable[[Tensor], Tensor], shape: tuple[int, ...], part: tuple[Any, ...]
+) -> None:
+    """Whatever the constant (A z - A mean left A times an ulp of z, up to 5e-4 at eps = 1e-5,
+    for most constants; torch's real BatchNorm does too, its LayerNorm does not)."""
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(10):
+        x = torch.randn(*shape, dtype=torch.complex64, generator=gen)
+        x[part] = complex(*(torch.randn(2, generator=gen) * 10).tolist())
+        out = norm(x)
+        assert torch.equal(out[part], torch.zeros_like(out[part]))
+
+
 def test_batch_norm_kernels_keep_a_constant_channel_finite() -> None:
     x = torch.randn(8, 2, 16, dtype=torch.complex64)
     x[:, 1] = 3 - 1j  # a singular covariance: eps keeps it finite, the channel maps to beta
