@@ -171,10 +171,11 @@ def _update_running(
     num_batches_tracked: Tensor | None,
 ) -> None:
     """Move the running statistics towards the batch's ``mean`` and biased ``cov`` (3, C),
-    whose covariance enters unbiased, as torch.nn.BatchNorm's variance."""
+    whose covariance enters unbiased, as torch.nn.BatchNorm's variance; in the statistics' own
+    precision (complex128 statistics of a complex64 model, say)."""
     assert running_mean is not None and running_covar is not None
     factor = _average_factor(momentum, num_batches_tracked)
-    running_mean.lerp_(mean.detach(), factor)
+    running_mean.lerp_(mean.detach().to(running_mean.dtype), factor)
     unbiased = cov.detach().t() * (count / (count - 1))
     running_covar.lerp_(unbiased.to(running_covar.dtype), factor)
 

@@ -229,6 +229,23 @@ def test_batch_norm_checks_its_statistics_and_parameters(training: bool) -> None
 # -- layer norm and group norm ---------------------------------------------------------------
 
 
+def test_batch_norm_keeps_running_statistics_in_their_own_precision() -> None:
+    """complex128 running statistics of complex64 input update in training (the mean raised
+    torch's dtype error, the covariance was cast) by the batch's statistics, and eval mode
+    promotes to them, as with a weight or bias of another precision."""
+    gen = torch.Generator().manual_seed(4)
+    x = torch.randn(32, 3, 5, dtype=torch.complex64, generator=gen) * (2 + 1j) + 1
+    stats = (torch.zeros(3, dtype=torch.complex128), torch.ones(3, 3, dtype=torch.float64))
+    out = CF.batch_norm(x, *stats, training=True, momentum=1.0)
+    assert out.dtype == torch.complex64
+    wide = x.to(torch.complex128).transpose(0, 1).reshape(3, -1)
+    torch.testing.assert_close(stats[0], wide.mean(1), rtol=1e-6, atol=1e-6)
+    centred = torch.view_as_real(wide - wide.mean(1, keepdim=True))
+    variance = centred.square().sum(1) / (wide.shape[1] - 1)  # (3, 2): V_rr, V_ii, unbiased
+    torch.testing.assert_close(stats[1][:, ::2], variance, rtol=1e-5, atol=1e-6)
+    assert CF.batch_norm(x, *stats, training=False).dtype == torch.complex128
+
+
 def test_layernorm_is_per_sample_and_unit_power() -> None:
     z = torch.randn(5, 4, 8, dtype=torch.complex128) * 3 + (1 - 2j)
     ln = cvlayers.LayerNorm((4, 8), dtype=torch.complex128)
