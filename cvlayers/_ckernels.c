@@ -1379,6 +1379,8 @@ CV_INLINE cv_sym2 cv_gamma_grad(cv_mat2 p, cv_sym2 w) {
                                             const T *mean, const T *cov, const T *gamma,           \
                                             double eps, int64_t batch, T *coef, T *dgamma,         \
                                             T *dbeta) {                                            \
+        /* batch as a 0/1 factor, not a select: gcc 12 vectorises no loop with selects on it */    \
+        const double b = batch ? 1 : 0;                                                            \
         CV_FOR_CHANNELS(gamma, {                                                                   \
             double s0 = acc[c], s1 = acc[C + c];                                                   \
             cv_mat2 p = {acc[2 * C + c], acc[3 * C + c], acc[4 * C + c], acc[5 * C + c]};          \
@@ -1392,14 +1394,13 @@ CV_INLINE cv_sym2 cv_gamma_grad(cv_mat2 p, cv_sym2 w) {
             }                                                                                      \
             dbeta[2 * c] = (T)s0, dbeta[2 * c + 1] = (T)s1;                                        \
             double mx = mean[2 * c], my = mean[2 * c + 1];                                         \
-            double k00 = batch ? 2 * dv.rr / n : 0, k01 = batch ? dv.ri / n : 0;                   \
-            double k11 = batch ? 2 * dv.ii / n : 0;                                                \
+            double k00 = b * (2 * dv.rr / n), k01 = b * (dv.ri / n), k11 = b * (2 * dv.ii / n);    \
             coef[c] = (T)m.rr, coef[C + c] = (T)m.ir, coef[2 * C + c] = (T)m.ri; /* M^T */         \
             coef[3 * C + c] = (T)m.ii, coef[4 * C + c] = (T)k00, coef[5 * C + c] = (T)k01;         \
             coef[6 * C + c] = (T)k01, coef[7 * C + c] = (T)k11;                                    \
             double ox = -(m.rr * s0 + m.ir * s1) / n, oy = -(m.ri * s0 + m.ii * s1) / n;           \
-            coef[8 * C + c] = (T)(batch ? ox : 0), coef[9 * C + c] = (T)(batch ? oy : 0);          \
-            coef[10 * C + c] = (T)(batch ? mx : 0), coef[11 * C + c] = (T)(batch ? my : 0);        \
+            coef[8 * C + c] = (T)(b * ox), coef[9 * C + c] = (T)(b * oy);                          \
+            coef[10 * C + c] = (T)(b * mx), coef[11 * C + c] = (T)(b * my);                        \
         })                                                                                         \
     }
 BN_COEF_FNS(f32, float)
