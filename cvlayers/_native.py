@@ -294,7 +294,7 @@ def launch(
     """
     assert _LIB is not None
     fn = getattr(_LIB, f"cv_{family}_{_SUFFIX[z.dtype]}")
-    values = [a.data_ptr() if isinstance(a, Tensor) else a for a in args]
+    values = _c_args(args)
     threads = _launch_threads(z, max_ranges)
     sums = torch.zeros(_parts(threads), partial, dtype=torch.float64) if partial else None
     extra = [sums.data_ptr()] if sums is not None else []
@@ -310,7 +310,12 @@ def call(name: str, dtype: torch.dtype, *args: Tensor | float | None) -> None:
     pointer."""
     assert _LIB is not None
     fn = getattr(_LIB, f"cv_{name}_{_SUFFIX[dtype]}")
-    fn(*(a.data_ptr() if isinstance(a, Tensor) else a for a in args))
+    fn(*_c_args(args))
+
+
+def _c_args(args: tuple[Tensor | float | None, ...]) -> list[int | float | None]:
+    """A kernel's arguments as ctypes takes them: a tensor by its address."""
+    return [a.data_ptr() if isinstance(a, Tensor) else a for a in args]
 
 
 def forward(family: str, z: Tensor, *extra: Tensor | float | None, real: bool = False) -> Tensor:

@@ -48,7 +48,7 @@ planes they take one more pass (:class:`_ComplexAffine`).
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import Tensor, nn
@@ -324,7 +324,10 @@ def _like_first(first: Tensor, *_: Any) -> Tensor:
     return torch.empty_like(first)
 
 
-def _per_channel(*tensors: Tensor | None) -> list[Tensor | None]:
+_Optional = TypeVar("_Optional", Tensor, Tensor | None)
+
+
+def _per_channel(*tensors: _Optional) -> list[_Optional]:
     """Per-channel arguments of the kernels' per-channel maths as they read them: dense, in
     order (a :class:`~cvlayers._native.KernelOp` has resolved lazy conjugates)."""
     return [None if t is None else t.contiguous() for t in tensors]
@@ -701,7 +704,7 @@ def _power_norm_pass(runs: Tensor, grad: Tensor | None, mean: Tensor, scale: Ten
     g = None if grad is None else _native.laid_out_as(grad, runs)
     sums = None if g is None else _sums(runs, g, mean, groups, inner)
     coef = runs.new_empty(_COEFS, groups, dtype=REAL_DTYPE[runs.dtype])
-    args = (sums, mean.contiguous(), scale.contiguous(), coef)
+    args = (sums, *_per_channel(mean, scale), coef)
     _native.call("power_coef", runs.dtype, groups, inner, *args)
     return (
         _affine(runs, None, coef, groups, inner)
@@ -795,7 +798,7 @@ class _ComplexAffine(Function):
         if torch.is_grad_enabled():  # double backward: through the torch ops
             grads = _graph_grads(_scale_shift_eager, (x, weight, bias), needs, grad)
             return (*grads, None, None)
-        wanted = needs[0], needs[1] and weight is not None, needs[2] and bias is not None
+        wanted = _wanted(needs, weight, bias, stats=0)
         fused = _complex_affine_backward(grad, x, weight, ctx.channels, ctx.inner, *wanted)
         return _as_inputs(fused, wanted, weight, bias, stats=0, extra=2)
 
@@ -985,17 +988,18 @@ class _FusedLayerNorm(Function):
 
             grads = _graph_grads(eager, (rows, weight, bias), (needs[0], *needs[3:5]), grad)
             return grads[0], None, None, grads[1], grads[2], None
-        wanted = _wanted(needs, weight, bias)
+        wanted = _wanted(needs, weight, bias, stats=2)
         fused = _ln_backward(grad, rows, mean, scale, weight, *wanted)
         return _as_inputs(fused, wanted, weight, bias, stats=2, extra=1)
 
 
 def _wanted(
-    needs: tuple[bool, ...], weight: Tensor | None, bias: Tensor | None
+    needs: tuple[bool, ...], weight: Tensor | None, bias: Tensor | None, *, stats: int
 ) -> tuple[bool, bool, bool]:
     """Which of input, weight and bias need a gradient, for a Function whose inputs are
-    (input, mean, scale, weight, bias, ...)."""
-    return needs[0], needs[3] and weight is not None, needs[4] and bias is not None
+    (input, ``stats`` statistics, weight, bias, ...), as :func:`_as_inputs` takes them."""
+    w, b = 1 + stats, 2 + stats
+    return needs[0], needs[w] and weight is not None, needs[b] and bias is not None
 
 
 def _as_inputs(
@@ -1032,7 +1036,7 @@ def _ln_forward(
     (n, features), dtype = rows.shape, rows.dtype
     rowc, colc = rows.new_empty(6, n, dtype=real), rows.new_empty(4, features, dtype=real)
     gamma, beta = _per_channel(weight, bias)
-    mean, scale = mean.contiguous(), scale.contiguous()
+    mean, scale = _per_channel(mean, scale)
     _native.call("ln_row_coef", dtype, n, features, None, mean, scale, rowc)
     _native.call("ln_feature_coef", dtype, features, gamma, beta, False, colc)
     return _row_affine(rows, None, rowc, colc)
@@ -1062,7 +1066,7 @@ def _ln_backward(
     (n, features), dtype = rows.shape, rows.dtype
     g = _native.laid_out_as(grad, rows)
     (gamma,) = _per_channel(weight)
-    mean, scale = mean.contiguous(), scale.contiguous()
+    mean, scale = _per_channel(mean, scale)
     colc = rows.new_empty(4, features, dtype=real)
     _native.call("ln_feature_coef", dtype, features, gamma, None, True, colc)  # conj(gamma), 0
     per_row, per_feature = _row_sums(rows, g, mean, scale, colc)
@@ -1222,7 +1226,7 @@ class _FusedGroupNorm(Function):
 
             grads = _graph_grads(eager, (planes, weight, bias), (needs[0], *needs[3:5]), grad)
             return grads[0], None, None, grads[1], grads[2], None, None
-        wanted = _wanted(needs, weight, bias)
+        wanted = _wanted(needs, weight, bias, stats=2)
         fused = _gn_backward(grad, planes, mean, scale, weight, groups, *wanted)
         return _as_inputs(fused, wanted, weight, bias, stats=2, extra=2)
 
