@@ -378,7 +378,7 @@ def _bn_whiten_kernel(
     inner: int,
 ) -> Tensor:
     """M (z - mean) + beta in one pass of the kernels; ``cov`` (3, C) holds V_rr, V_ri, V_ii."""
-    coef = input.new_empty(_COEFS, channels, dtype=REAL_DTYPE[input.dtype])
+    coef = _new_coef(input, channels)
     beta = bias if bias is not None else input.new_zeros(channels)
     args = _per_channel(mean, cov, weight, beta)
     _native.call("bn_whiten_coef", input.dtype, channels, *args, eps, coef)
@@ -417,7 +417,7 @@ def _bn_whiten_backward_kernel(
         sums = _sums(input, g, mean, channels, inner)
     else:  # (eval mode, the input's gradient alone: M^T G needs no sums)
         sums = torch.zeros(6, channels, dtype=torch.float64)
-    coef = input.new_empty(_COEFS, channels, dtype=real)
+    coef = _new_coef(input, channels)
     grad_weight = input.new_empty(channels, 3, dtype=real)
     grad_bias = input.new_empty(channels)
     count = input.numel() // channels
@@ -703,7 +703,7 @@ def _power_norm_pass(runs: Tensor, grad: Tensor | None, mean: Tensor, scale: Ten
     groups, inner = runs.shape[1:]
     g = None if grad is None else _native.laid_out_as(grad, runs)
     sums = None if g is None else _sums(runs, g, mean, groups, inner)
-    coef = runs.new_empty(_COEFS, groups, dtype=REAL_DTYPE[runs.dtype])
+    coef = _new_coef(runs, groups)
     args = (sums, *_per_channel(mean, scale), coef)
     _native.call("power_coef", runs.dtype, groups, inner, *args)
     return (
@@ -741,6 +741,12 @@ def _sums(input: Tensor, grad: Tensor | None, shift: Tensor, channels: int, inne
 
 # Rows of bn_affine's per-channel coefficients: A (2x2, row by row), K (2x2), o, the centre m.
 _COEFS = 12
+
+
+def _new_coef(like: Tensor, channels: int) -> Tensor:
+    """An uninitialised (_COEFS, ``channels``) buffer of bn_affine coefficients for ``like``'s
+    real dtype, which a per-channel function of ``_ckernels.c`` fills."""
+    return like.new_empty(_COEFS, channels, dtype=REAL_DTYPE[like.dtype])
 
 
 def _affine(u: Tensor, v: Tensor | None, coef: Tensor, channels: int, inner: int) -> Tensor:
@@ -811,7 +817,7 @@ def _complex_affine(
     x: Tensor, weight: Tensor | None, bias: Tensor | None, channels: int, inner: int
 ) -> Tensor:
     """gamma x + beta per channel in one pass of bn_affine."""
-    coef = x.new_empty(_COEFS, channels, dtype=REAL_DTYPE[x.dtype])
+    coef = _new_coef(x, channels)
     _native.call("complex_coef", x.dtype, channels, *_per_channel(weight, bias), False, coef)
     return _affine(x, None, coef, channels, inner)
 
@@ -839,7 +845,7 @@ def _complex_affine_backward(
     g = _native.laid_out_as(grad, x)
     grad_x, grad_weight, grad_bias = (x.new_empty(0) for _ in range(3))
     if need_input:
-        coef = x.new_empty(_COEFS, channels, dtype=REAL_DTYPE[x.dtype])
+        coef = _new_coef(x, channels)
         _native.call("complex_coef", x.dtype, channels, *_per_channel(weight), None, True, coef)
         grad_x = _affine(g, None, coef, channels, inner)
     if need_weight or need_bias:
@@ -1248,7 +1254,7 @@ def _gn_forward(
     count, inner = planes.shape[1:]
     samples = mean.numel() // groups
     channels = count // samples
-    coef = planes.new_empty(_COEFS, count, dtype=REAL_DTYPE[planes.dtype])
+    coef = _new_coef(planes, count)
     gamma = weight if weight is not None else planes.new_ones(channels)
     beta = bias if bias is not None else planes.new_zeros(channels)
     args = (*_per_channel(mean, scale, gamma, beta), coef)
@@ -1283,7 +1289,7 @@ def _gn_backward(
     g = _native.laid_out_as(grad, planes)
     mu = mean.view(samples, groups, 1).expand(samples, groups, channels // groups).reshape(-1)
     sums = _sums(planes, g, mu, count, inner)
-    coef = planes.new_empty(_COEFS, count, dtype=REAL_DTYPE[planes.dtype]) if need_input else None
+    coef = _new_coef(planes, count) if need_input else None
     grad_weight = planes.new_empty(channels) if need_weight else planes.new_empty(0)
     grad_bias = planes.new_empty(channels) if need_bias else planes.new_empty(0)
     outs = (coef, grad_weight if need_weight else None, grad_bias if need_bias else None)
