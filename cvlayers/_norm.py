@@ -78,9 +78,14 @@ def _check_shapes(**tensors: tuple[Tensor | None, tuple[int, ...]]) -> None:
             raise ValueError(f"expected {name} of shape {shape}, got {tuple(t.shape)}")
 
 
-def _inverse_sqrt_2x2(vrr: Tensor, vri: Tensor, vii: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """(W_rr, W_ri, W_ii) of the symmetric W = V^{-1/2} for symmetric positive definite V."""
-    s = torch.sqrt(vrr * vii - vri * vri)
+def _inverse_sqrt_2x2(
+    vrr: Tensor, vri: Tensor, vii: Tensor, eps: float
+) -> tuple[Tensor, Tensor, Tensor]:
+    """(W_rr, W_ri, W_ii) of the symmetric W = V^{-1/2} for V = C + eps I, C a covariance, whose
+    det C is taken as at least 0 (as cv_root_det in ``_ckernels.c``: a C that rounding left a
+    little indefinite gives a finite W)."""
+    least = eps * (vrr + vii) - eps * eps  # det V where det C = 0
+    s = torch.sqrt(torch.maximum(vrr * vii - vri * vri, least))
     t = torch.sqrt(vrr + vii + 2 * s)
     inv = 1.0 / (s * t)
     return (vii + s) * inv, -vri * inv, (vrr + s) * inv
@@ -208,11 +213,13 @@ def _whiten_running(
 
 def _moments(input: Tensor) -> tuple[Tensor, Cov]:
     """The mean and biased covariance (V_rr, V_ri, V_ii) of each channel, as torch ops (which
-    autograd differentiates)."""
+    autograd differentiates); the covariance in float64 for a complex64 input too, as the
+    kernels' (see cv_bn_moments in ``_ckernels.c``): float products and sums lose a
+    near-singular covariance's small eigenvalue."""
     dims = [d for d in range(input.dim()) if d != 1]
     mean = input.mean(dim=dims)
     centred = input - _channel_view(mean, input.dim())
-    x, y = centred.real, centred.imag
+    x, y = centred.real.double(), centred.imag.double()
     return mean, (x.square().mean(dim=dims), (x * y).mean(dim=dims), y.square().mean(dim=dims))
 
 
@@ -235,12 +242,15 @@ def _mix(weight: Tensor | None, w: Cov) -> tuple[Tensor, Tensor, Tensor, Tensor]
 def _whiten(
     input: Tensor, mean: Tensor, cov: Cov, weight: Tensor | None, bias: Tensor | None, eps: float
 ) -> Tensor:
-    """Gamma V^{-1/2} (z - mean) + beta in torch ops, for the given statistics."""
-    vrr, vri, vii = cov
-    mrr, mri, mir, mii = _mix(weight, _inverse_sqrt_2x2(vrr + eps, vri, vii + eps))
+    """Gamma V^{-1/2} (z - mean) + beta in torch ops, for the given statistics: W in float64
+    (as the kernels'), M = Gamma W then in the precision of z - mean and Gamma."""
     d = input.dim()
     centred = input - _channel_view(mean, d)
     x, y = centred.real, centred.imag
+    precision = x.dtype if weight is None else torch.promote_types(x.dtype, weight.dtype)
+    vrr, vri, vii = (c.double() for c in cov)
+    w = _inverse_sqrt_2x2(vrr + eps, vri, vii + eps, eps)
+    mrr, mri, mir, mii = (m.to(precision) for m in _mix(weight, w))
     real = _channel_view(mrr, d) * x + _channel_view(mri, d) * y
     imag = _channel_view(mir, d) * x + _channel_view(mii, d) * y
     out = torch.complex(real, imag)
@@ -338,13 +348,13 @@ def _per_channel(*tensors: _Optional) -> list[_Optional]:
     schema="(Tensor input, int channels, int inner) -> (Tensor, Tensor)",
 )
 def _bn_moments_kernel(input: Tensor, channels: int, inner: int) -> tuple[Tensor, Tensor]:
-    """Mean and biased covariance (V_rr, V_ri, V_ii: a (3, C) tensor) of each channel in one
-    pass of the kernels: sums of d = z - s about each channel's first value s, in double, then
-    E[d] and E[d d^T] - E[d] E[d]^T (no cancellation to speak of, s being one of the channel's
-    values)."""
+    """Mean and biased covariance (V_rr, V_ri, V_ii: a (3, C) float64 tensor, for a
+    complex64 input too: see cv_bn_moments) of each channel in one pass of the kernels: sums
+    of d = z - s about each channel's first value s, in double, then E[d] and
+    E[d d^T] - E[d] E[d]^T (no cancellation to speak of, s being one of the channel's values)."""
     shift, sums = _shifted_sums(input, channels, inner)
     mean = input.new_empty(channels)
-    cov = input.new_empty(3, channels, dtype=REAL_DTYPE[input.dtype])
+    cov = input.new_empty(3, channels, dtype=torch.float64)
     count = input.numel() // channels
     _native.call("bn_moments", input.dtype, channels, count, sums, shift, mean, cov)
     return mean, cov
@@ -359,7 +369,7 @@ def _shifted_sums(input: Tensor, channels: int, inner: int) -> tuple[Tensor, Ten
 
 @_bn_moments_kernel.register_fake
 def _(input: Tensor, channels: int, inner: int) -> tuple[Tensor, Tensor]:
-    return input.new_empty(channels), input.new_empty(3, channels, dtype=REAL_DTYPE[input.dtype])
+    return input.new_empty(channels), input.new_empty(3, channels, dtype=torch.float64)
 
 
 @_native.kernel_op(
@@ -377,10 +387,11 @@ def _bn_whiten_kernel(
     channels: int,
     inner: int,
 ) -> Tensor:
-    """M (z - mean) + beta in one pass of the kernels; ``cov`` (3, C) holds V_rr, V_ri, V_ii."""
+    """M (z - mean) + beta in one pass of the kernels; ``cov`` (3, C) holds V_rr, V_ri, V_ii
+    (W is computed from them in double)."""
     coef = _new_coef(input, channels)
     beta = bias if bias is not None else input.new_zeros(channels)
-    args = _per_channel(mean, cov, weight, beta)
+    args = _per_channel(mean, cov.double(), weight, beta)
     _native.call("bn_whiten_coef", input.dtype, channels, *args, eps, coef)
     return _affine(input, None, coef, channels, inner)
 
@@ -421,7 +432,7 @@ def _bn_whiten_backward_kernel(
     grad_weight = input.new_empty(channels, 3, dtype=real)
     grad_bias = input.new_empty(channels)
     count = input.numel() // channels
-    args = (*_per_channel(mean, cov, weight), eps, batch, coef, grad_weight, grad_bias)
+    args = (*_per_channel(mean, cov.double(), weight), eps, batch, coef, grad_weight, grad_bias)
     _native.call("bn_whiten_grads", input.dtype, channels, count, sums, *args)
     grad_input = input.new_empty(0)  # (an empty tensor: not needed)
     if need_input:
@@ -442,7 +453,7 @@ def _(
     need_input, need_weight, need_bias = rest[-3:]
     return (
         torch.empty_like(input) if need_input else input.new_empty(0),
-        cov.new_empty(weight.shape) if need_weight and weight is not None else input.new_empty(0),
+        torch.empty_like(weight) if need_weight and weight is not None else input.new_empty(0),
         mean.new_empty(mean.shape) if need_bias else input.new_empty(0),
     )
 

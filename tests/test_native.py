@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import multiprocessing
 import os
@@ -995,6 +996,58 @@ def test_batch_norm_kernels_keep_a_constant_channel_finite() -> None:
     assert torch.isfinite(torch.view_as_real(out)).all()
     assert x.grad is not None and torch.isfinite(torch.view_as_real(x.grad)).all()
     torch.testing.assert_close(out[:, 1], torch.zeros_like(out[:, 1]))
+
+
+def _batch_norm_step(x: Tensor, grad: Tensor) -> list[Tensor]:
+    """Output and gradients (input, weight, bias) of a fresh training-mode BatchNorm1d."""
+    bn = cvlayers.BatchNorm1d(x.shape[1], dtype=x.dtype)
+    x = x.detach().requires_grad_(True)
+    bn(x).backward(grad.to(x.dtype))
+    assert x.grad is not None and bn.weight.grad is not None and bn.bias.grad is not None
+    return [bn(x).detach(), x.grad, bn.weight.grad, bn.bias.grad]
+
+
+@pytest.mark.parametrize("kernels", [True, False], ids=["kernels", "eager"])
+@pytest.mark.parametrize("shape", [(64, 16), (16, 8, 12), (3, 64)])
+def test_batch_norm_complex64_whitens_a_nearly_degenerate_channel_as_complex128(
+    shape: tuple[int, ...], kernels: bool
+) -> None:
+    """Im z = Re z / 2 plus noise of 1e-3 of the scale (BPSK-like data; its covariance nearly
+    singular): complex64 output and gradients agree with complex128 on the same values, at
+    every scale. The second moments in float products and sums lost the small eigenvalue
+    (V_rr V_ii - V_ri^2 cancels to 1e-6 of its terms): up to 40-60 % off at scale 10 and
+    NaN on 3 samples (a negative determinant); now 2e-4. (On 3 samples at scale 1000 the
+    float32 pass amplifies z - mean's rounding by up to 1/sqrt(eps): 0.1 off.)"""
+    gen = torch.Generator().manual_seed(2)
+    for scale in (1.0, 10.0) if shape[0] == 3 else (1.0, 10.0, 1000.0):
+        x = torch.randn(shape, generator=gen) * (1 + 0.5j)
+        x = x + 1e-3 * torch.randn(shape, dtype=torch.complex64, generator=gen)
+        x = (scale * x).to(torch.complex64)
+        grad = torch.randn(shape, dtype=torch.complex64, generator=gen)
+        with contextlib.nullcontext() if kernels else _native.eager():
+            got = _batch_norm_step(x, grad)
+        expected = _batch_norm_step(x.to(torch.complex128), grad)
+        for a, b in zip(got, expected, strict=True):
+            assert torch.isfinite(torch.view_as_real(a) if a.is_complex() else a).all()
+            atol = 5e-4 * b.abs().max().item()
+            torch.testing.assert_close(a, b.to(a.dtype), rtol=0, atol=atol)
+
+
+@pytest.mark.parametrize("kernels", [True, False], ids=["kernels", "eager"])
+def test_batch_norm_whitens_a_slightly_indefinite_covariance_finitely(kernels: bool) -> None:
+    """Running statistics that rounding left indefinite (V_ri^2 > V_rr V_ii by more than eps
+    makes up for) whiten as the covariance of determinant 0 next to them: sqrt of the negative
+    determinant made the output and gradient NaN."""
+    x = torch.randn(8, 2, 5, dtype=torch.complex64) * (1 + 0.5j)
+    mean = torch.zeros(2, dtype=torch.complex64)
+    indefinite, singular = torch.tensor([[1.0, 1.0001, 1.0]] * 2), torch.ones(2, 3)
+    with contextlib.nullcontext() if kernels else _native.eager():
+        x.requires_grad_(True)
+        out = CF.batch_norm(x, mean, indefinite, training=False)
+        out.abs().sum().backward()
+        expected = CF.batch_norm(x.detach(), mean, singular, training=False)
+    assert x.grad is not None and torch.isfinite(torch.view_as_real(x.grad)).all()
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-3 * expected.abs().max().item())
 
 
 # -- layer and group norm (the batch norm kernels, a run per sample or group) ----------------
