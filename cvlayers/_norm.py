@@ -215,12 +215,23 @@ def _moments(input: Tensor) -> tuple[Tensor, Cov]:
     """The mean and biased covariance (V_rr, V_ri, V_ii) of each channel, as torch ops (which
     autograd differentiates); the covariance in float64 for a complex64 input too, as the
     kernels' (see cv_bn_moments in ``_ckernels.c``): float products and sums lose a
-    near-singular covariance's small eigenvalue."""
+    near-singular covariance's small eigenvalue. Its value then comes from float64 copies
+    that autograd does not keep, its gradient from the same sums in the input's precision
+    (whose graph holds views of z - mean only)."""
     dims = [d for d in range(input.dim()) if d != 1]
     mean = input.mean(dim=dims)
     centred = input - _channel_view(mean, input.dim())
-    x, y = centred.real.double(), centred.imag.double()
-    return mean, (x.square().mean(dim=dims), (x * y).mean(dim=dims), y.square().mean(dim=dims))
+    cov = _second_moments(centred.real, centred.imag, dims)
+    if centred.dtype == torch.complex128:
+        return mean, cov
+    with torch.no_grad():
+        exact = _second_moments(centred.real.double(), centred.imag.double(), dims)
+    vrr, vri, vii = (e + (c - c.detach()) for e, c in zip(exact, cov, strict=True))
+    return mean, (vrr, vri, vii)
+
+
+def _second_moments(x: Tensor, y: Tensor, dims: list[int]) -> Cov:
+    return x.square().mean(dim=dims), (x * y).mean(dim=dims), y.square().mean(dim=dims)
 
 
 def _mix(weight: Tensor | None, w: Cov) -> tuple[Tensor, Tensor, Tensor, Tensor]:
