@@ -1112,14 +1112,14 @@ CV_INLINE void cv_bias_fold(const double *GP, double *gbias, int64_t channels) {
    sums. The moments (no g) are summed in double throughout, of products that are exact in
    double: their covariance's determinant cancels (see bn_moments); in whole rows four at a
    time, so that the double sums are read once per four rows (at (4096, 512) that pass took
-   2.2 ms one row at a time, 1.0-1.3 four at a time, 0.74 in float). bn_sums: per channel, with d = z - shift[c] (a complex per channel), into the planar
-   acc[k channels + c], k = 0..5: without g, the sums of dx, dy, dx^2, dx dy, dy^2 (and 0);
-   with g, those of gx, gy, gx dx, gx dy, gy dx, gy dy. bn_affine: out = A u + K (v - m) + o
-   per channel, the planar coef[q channels + c], q = 0..11, holding A (row by row), K, o and
-   the centre m; v NULL: out = A (u - m) + o. The centre is subtracted before the 2x2 maps:
-   A z - A mean left A times an ulp of z, which a large A (a near-singular covariance) or a
-   large mean makes large against the output (BatchNorm1d on 3 samples: 5x the torch ops'
-   error). */
+   2.2 ms one row at a time, 1.0-1.3 four at a time, 0.74 in float). bn_sums: per channel,
+   with d = z - shift[c] (a complex per channel), into the planar acc[k channels + c],
+   k = 0..5: without g, the sums of dx, dy, dx^2, dx dy, dy^2 (and 0); with g, those of gx,
+   gy, gx dx, gx dy, gy dx, gy dy. bn_affine: out = A u + K (v - m) + o per channel, the
+   planar coef[q channels + c], q = 0..11, holding A (row by row), K, o and the centre m;
+   v NULL: out = A (u - m) + o. The centre is subtracted before the 2x2 maps: A z - A mean left
+   A times an ulp of z, which a large A (a near-singular covariance) or a large mean makes
+   large against the output (BatchNorm1d on 3 samples: 5x the torch ops' error). */
 /* Spans of [start, stop) through the (channel, run) structure without a division per span:
    channel c from element j on, m elements long (to the end of the run or, with inner = 1, of
    the row; callers may shorten m), then on to the next span. */
@@ -1226,7 +1226,7 @@ CV_INLINE void cv_bias_fold(const double *GP, double *gbias, int64_t channels) {
         for (int64_t j = start; j < stop;) {                                                       \
             CV_BN_SPAN(j);                                                                         \
             const T *gk = g ? g + 2 * j : NULL;                                                    \
-            if (inner == 1 && !g) { /* whole rows CV_BN_ROWS at a time: acc read once for them */  \
+            if (inner == 1 && !g) { /* up to 4 whole rows at a time: acc read once for them */    \
                 int64_t whole = c == 0 ? (stop - j) / channels : 0;                                \
                 whole = whole < 4 ? whole : 4;                                                     \
                 if (whole > 1) {                                                                   \

@@ -243,6 +243,7 @@ def _moments(input: Tensor) -> tuple[Tensor, Cov]:
 
 
 def _second_moments(x: Tensor, y: Tensor, dims: list[int]) -> Cov:
+    """E[x^2], E[x y], E[y^2] over ``dims``, in the precision of ``x`` and ``y``."""
     return x.square().mean(dim=dims), (x * y).mean(dim=dims), y.square().mean(dim=dims)
 
 
@@ -476,7 +477,9 @@ def _(
     need_input, need_weight, need_bias = rest[-3:]
     return (
         torch.empty_like(input) if need_input else input.new_empty(0),
-        torch.empty_like(weight) if need_weight and weight is not None else input.new_empty(0),
+        input.new_empty(weight.shape, dtype=REAL_DTYPE[input.dtype])
+        if need_weight and weight is not None
+        else input.new_empty(0),
         mean.new_empty(mean.shape) if need_bias else input.new_empty(0),
     )
 
