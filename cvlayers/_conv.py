@@ -46,9 +46,11 @@ class _ComplexConv(KeepsKind):
         if self.bias is not None:
             nn.init.zeros_(self.bias)
 
-    def forward(self, input: Tensor, *args: Any) -> Tensor:
+    def forward(self, input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        """torch.nn's forward (a transposed convolution's ``output_size`` too) on complex input
+        of the layer's dtype."""
         check_complex(input, "input", self.weight.dtype)
-        out: Tensor = super().forward(input, *args)
+        out: Tensor = super().forward(input, *args, **kwargs)
         return out
 
 

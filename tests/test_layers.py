@@ -97,6 +97,26 @@ def test_conv_shows_torch_nn_signature(name: str) -> None:
     assert list(ours.values()) == list(theirs.values())
 
 
+@pytest.mark.parametrize(
+    ("name", "shape", "size"), [("1d", (1, 2, 4), [12]), ("2d", (1, 2, 4, 4), [11, 12])]
+)
+def test_conv_transpose_takes_output_size_as_torch_nn(
+    name: str, shape: tuple[int, ...], size: list[int]
+) -> None:
+    """``forward(input, output_size=...)``, by keyword as by position, picks among the output
+    sizes a stride allows, as torch.nn's does (the keyword raised TypeError)."""
+    ours = getattr(cvlayers, f"ConvTranspose{name}")(2, 3, 3, stride=3, padding=1)
+    theirs = getattr(torch.nn, f"ConvTranspose{name}")(
+        2, 3, 3, stride=3, padding=1, dtype=torch.complex64
+    )
+    theirs.load_state_dict(ours.state_dict())
+    z = torch.randn(shape, dtype=torch.complex64)
+    expected = theirs(z, output_size=size)
+    assert list(expected.shape[2:]) == size and ours(z).shape != expected.shape
+    torch.testing.assert_close(ours(z, output_size=size), expected)
+    torch.testing.assert_close(ours(z, size), expected)
+
+
 def test_conv_keeps_torch_nn_signature_and_repr() -> None:
     conv = cvlayers.Conv2d(3, 8, kernel_size=3, stride=2, padding=1, bias=False)
     assert isinstance(conv, torch.nn.Conv2d)
