@@ -46,11 +46,17 @@ class _ComplexConv(KeepsKind):
         if self.bias is not None:
             nn.init.zeros_(self.bias)
 
-    def forward(self, input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
-        """torch.nn's forward (a transposed convolution's ``output_size`` too) on complex input
-        of the layer's dtype."""
+    def forward(self, input: Tensor) -> Tensor:
         check_complex(input, "input", self.weight.dtype)
-        out: Tensor = super().forward(input, *args, **kwargs)
+        out: Tensor = super().forward(input)
+        return out
+
+
+class _ComplexConvTranspose(_ComplexConv):
+    def forward(self, input: Tensor, output_size: list[int] | None = None) -> Tensor:
+        """torch.nn's: ``output_size`` picks among the sizes that ``stride`` allows."""
+        check_complex(input, "input", self.weight.dtype)
+        out: Tensor = super(_ComplexConv, self).forward(input, output_size)
         return out
 
 
@@ -84,7 +90,7 @@ class Conv3d(_ComplexConv, nn.Conv3d):
     """
 
 
-class ConvTranspose1d(_ComplexConv, nn.ConvTranspose1d):
+class ConvTranspose1d(_ComplexConvTranspose, nn.ConvTranspose1d):
     r"""Complex transposed 1-D convolution with the arguments of ``torch.nn.ConvTranspose1d``.
 
     Example:
@@ -93,7 +99,7 @@ class ConvTranspose1d(_ComplexConv, nn.ConvTranspose1d):
     """
 
 
-class ConvTranspose2d(_ComplexConv, nn.ConvTranspose2d):
+class ConvTranspose2d(_ComplexConvTranspose, nn.ConvTranspose2d):
     r"""Complex transposed 2-D convolution with the arguments of ``torch.nn.ConvTranspose2d``.
 
     Example:

@@ -95,6 +95,8 @@ def test_conv_shows_torch_nn_signature(name: str) -> None:
     theirs = dict(inspect.signature(getattr(torch.nn, name)).parameters)
     theirs["dtype"] = theirs["dtype"].replace(default=torch.complex64)
     assert list(ours.values()) == list(theirs.values())
+    forward = inspect.signature(getattr(cvlayers, name).forward).parameters
+    assert list(forward) == list(inspect.signature(getattr(torch.nn, name).forward).parameters)
 
 
 @pytest.mark.parametrize(
