@@ -1109,10 +1109,13 @@ CV_INLINE void cv_bias_fold(const double *GP, double *gbias, int64_t channels) {
    one channel in one sample), in pieces of at most CV_BLOCK summed in the input type and added
    up in double. With inner = 1 (channels last: (N, C), or (N, *spatial, C) in memory) it is
    taken row by row, vectorised over the channels, each value added to its channel's double
-   sums. The moments (no g) are summed in double throughout, of products that are exact in
-   double: their covariance's determinant cancels (see bn_moments); in whole rows four at a
-   time, so that the double sums are read once per four rows (at (4096, 512) that pass took
-   2.2 ms one row at a time, 1.0-1.3 four at a time, 0.74 in float). bn_sums: per channel,
+   sums. With `exact` (batch norm's moments, no g) the sums are in double throughout, of
+   products that are exact in double: their covariance's determinant cancels (see bn_moments);
+   rows then go four at a time, so that the double sums are read once per four rows (at
+   (4096, 512) the pass took 2.2 ms one row at a time, 1.0-1.3 four at a time, 0.74 in float).
+   The power norms' moments need no such care (a variance does not cancel so), and keep the
+   float sums, 1.5-1.6x faster than double (layer norm rows of 512, group norm planes of 4096,
+   L3-resident). bn_sums: per channel,
    with d = z - shift[c] (a complex per channel), into the planar acc[k channels + c],
    k = 0..5: without g, the sums of dx, dy, dx^2, dx dy, dy^2 (and 0); with g, those of gx,
    gy, gx dx, gx dy, gy dx, gy dy. bn_affine: out = A u + K (v - m) + o per channel, the
@@ -1161,11 +1164,18 @@ CV_INLINE void cv_bias_fold(const double *GP, double *gbias, int64_t channels) {
                                         int64_t channels) {                                        \
         T *a0 = a, *a1 = a + channels, *a2 = a1 + channels, *a3 = a2 + channels;                   \
         T *a4 = a3 + channels, *a5 = a4 + channels;                                                \
-        CV_SIMD for (int64_t i = 0; i < m; ++i) {                                                  \
-            T dx = zk[2 * i] - sk[2 * i], dy = zk[2 * i + 1] - sk[2 * i + 1];                      \
-            T gx = gk[2 * i], gy = gk[2 * i + 1];                                                  \
-            a0[i] += gx, a1[i] += gy, a2[i] += gx * dx, a3[i] += gx * dy;                          \
-            a4[i] += gy * dx, a5[i] += gy * dy;                                                    \
+        if (gk) {                                                                                  \
+            CV_SIMD for (int64_t i = 0; i < m; ++i) {                                              \
+                T dx = zk[2 * i] - sk[2 * i], dy = zk[2 * i + 1] - sk[2 * i + 1];                  \
+                T gx = gk[2 * i], gy = gk[2 * i + 1];                                              \
+                a0[i] += gx, a1[i] += gy, a2[i] += gx * dx, a3[i] += gx * dy;                      \
+                a4[i] += gy * dx, a5[i] += gy * dy;                                                \
+            }                                                                                      \
+        } else {                                                                                   \
+            CV_SIMD for (int64_t i = 0; i < m; ++i) {                                              \
+                T dx = zk[2 * i] - sk[2 * i], dy = zk[2 * i + 1] - sk[2 * i + 1];                  \
+                a0[i] += dx, a1[i] += dy, a2[i] += dx * dx, a3[i] += dx * dy, a4[i] += dy * dy;    \
+            }                                                                                      \
         }                                                                                          \
     }                                                                                              \
     CV_INLINE void cv_bn_row_moments_##SUF(const T *zk, const T *sk, int64_t m, int64_t rows,      \
@@ -1194,8 +1204,17 @@ CV_INLINE void cv_bias_fold(const double *GP, double *gbias, int64_t channels) {
         }                                                                                          \
     }                                                                                              \
     CV_INLINE void cv_bn_run_sums_##SUF(const T *zk, const T *gk, T sx, T sy, int64_t m,           \
-                                        double *a, int64_t channels) {                             \
-        if (gk) {                                                                                  \
+                                        int64_t exact, double *a, int64_t channels) {              \
+        if (!gk && !exact) {                                                                       \
+            T s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0;                                              \
+            _Pragma("omp simd reduction(+ : s0, s1, s2, s3, s4)") for (int64_t i = 0; i < m;       \
+                                                                     ++i) {                        \
+                T dx = zk[2 * i] - sx, dy = zk[2 * i + 1] - sy;                                    \
+                s0 += dx, s1 += dy, s2 += dx * dx, s3 += dx * dy, s4 += dy * dy;                   \
+            }                                                                                      \
+            a[0] += s0, a[channels] += s1, a[2 * channels] += s2, a[3 * channels] += s3;           \
+            a[4 * channels] += s4;                                                                 \
+        } else if (gk) {                                                                           \
             T s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0;                                      \
             _Pragma("omp simd reduction(+ : s0, s1, s2, s3, s4, s5)") for (int64_t i = 0; i < m;   \
                                                                          ++i) {                    \
@@ -1217,16 +1236,16 @@ CV_INLINE void cv_bias_fold(const double *GP, double *gbias, int64_t channels) {
         }                                                                                          \
     }                                                                                              \
     CV_DEFINE(cv_bn_sums_##SUF,                                                                    \
-              (const T *z, const T *g, const T *shift, int64_t channels, int64_t inner, T *work,   \
-               double *acc),                                                                       \
-              (z, g, shift, channels, inner, work ? work + 6 * channels * cv_range : NULL,         \
+              (const T *z, const T *g, const T *shift, int64_t channels, int64_t inner,            \
+               int64_t exact, T *work, double *acc),                                               \
+              (z, g, shift, channels, inner, exact, work ? work + 6 * channels * cv_range : NULL,  \
                acc + 6 * channels * cv_range)) {                                                   \
         int64_t rows = 0; /* rows summed into work since it was last added to acc */               \
         CV_BN_FIRST_SPAN;                                                                          \
         for (int64_t j = start; j < stop;) {                                                       \
             CV_BN_SPAN(j);                                                                         \
             const T *gk = g ? g + 2 * j : NULL;                                                    \
-            if (inner == 1 && !g) { /* up to 4 whole rows at a time: acc read once for them */    \
+            if (inner == 1 && exact && !g) { /* 4 whole rows at a time, acc read once */           \
                 int64_t whole = c == 0 ? (stop - j) / channels : 0;                                \
                 whole = whole < 4 ? whole : 4;                                                     \
                 if (whole > 1) {                                                                   \
@@ -1244,7 +1263,7 @@ CV_INLINE void cv_bias_fold(const double *GP, double *gbias, int64_t channels) {
             } else {                                                                               \
                 m = m < CV_BLOCK ? m : CV_BLOCK;                                                   \
                 T sx = shift[2 * c], sy = shift[2 * c + 1];                                        \
-                cv_bn_run_sums_##SUF(z + 2 * j, gk, sx, sy, m, acc + c, channels);                 \
+                cv_bn_run_sums_##SUF(z + 2 * j, gk, sx, sy, m, exact, acc + c, channels);          \
             }                                                                                      \
             j += m;                                                                                \
             CV_BN_NEXT_SPAN;                                                                       \

@@ -86,7 +86,7 @@ _SIGNATURES: dict[str, list[Any]] = {
     "abs_bwd": [_P, _P, _P],
     "adam_modulus": [_P, _P, _P, _P, _P, _D, _D, _D, _D, _D, _D],
     "adam_conj": [_P, _P, _P, _P, _P, _D, _D, _D, _D, _D],
-    "bn_sums": [_P, _P, _P, _I, _I, _P, _P],
+    "bn_sums": [_P, _P, _P, _I, _I, _I, _P, _P],
     "bn_affine": [_P, _P, _P, _P, _I, _I],
     "ln_affine": [_P, _P, _P, _P, _P, _I, _I],
     "ln_sums": [_P, _P, _P, _P, _P, _I, _I, _P, _P, _P],

@@ -376,7 +376,7 @@ def _bn_moments_kernel(input: Tensor, channels: int, inner: int) -> tuple[Tensor
     complex64 input too: see cv_bn_moments) of each channel in one pass of the kernels: sums
     of d = z - s about each channel's first value s, in double, then E[d] and
     E[d d^T] - E[d] E[d]^T (no cancellation to speak of, s being one of the channel's values)."""
-    shift, sums = _shifted_sums(input, channels, inner)
+    shift, sums = _shifted_sums(input, channels, inner, exact=True)
     mean = input.new_empty(channels)
     cov = input.new_empty(3, channels, dtype=torch.float64)
     count = input.numel() // channels
@@ -384,11 +384,14 @@ def _bn_moments_kernel(input: Tensor, channels: int, inner: int) -> tuple[Tensor
     return mean, cov
 
 
-def _shifted_sums(input: Tensor, channels: int, inner: int) -> tuple[Tensor, Tensor]:
-    """Each channel's value in sample 0 at position 0, and bn_sums' sums about it."""
+def _shifted_sums(
+    input: Tensor, channels: int, inner: int, exact: bool = False
+) -> tuple[Tensor, Tensor]:
+    """Each channel's value in sample 0 at position 0, and bn_sums' sums about it (``exact``:
+    see :func:`_sums`)."""
     first: tuple[int | slice, ...] = (0, slice(None), *([0] * (input.dim() - 2)))
     shift = input[first].contiguous()
-    return shift, _sums(input, None, shift, channels, inner)
+    return shift, _sums(input, None, shift, channels, inner, exact=exact)
 
 
 @_bn_moments_kernel.register_fake
@@ -761,16 +764,26 @@ _power_norm_pass.register_fake(_like_first)
 _SUM_ROWS = 32
 
 
-def _sums(input: Tensor, grad: Tensor | None, shift: Tensor, channels: int, inner: int) -> Tensor:
+def _sums(
+    input: Tensor,
+    grad: Tensor | None,
+    shift: Tensor,
+    channels: int,
+    inner: int,
+    *,
+    exact: bool = False,
+) -> Tensor:
     """The kernels' per-channel sums (6, C) in float64 about ``shift``, with d = z - shift:
     without ``grad`` of dx, dy, dx^2, dx dy, dy^2 (and 0); with it, of gx, gy, gx dx, gx dy,
-    gy dx, gy dy (see ``_ckernels.c``). Rows (inner = 1) sum into a buffer of the input's
-    precision per range, added to the float64 sums every 32 rows (CV_BN_ROWS), in no more ranges
-    than leave each _SUM_ROWS rows."""
+    gy dx, gy dy (see ``_ckernels.c``). Runs sum in blocks in the input's precision, rows
+    (inner = 1) into a buffer of it per range, added to the float64 sums every 32 rows
+    (CV_BN_ROWS), in no more ranges than leave each _SUM_ROWS rows; with ``exact`` (no
+    ``grad``: batch norm's moments) they sum in float64 throughout."""
     g = None if grad is None else _native.laid_out_as(grad, input)
     most = input.numel() // (channels * _SUM_ROWS) if inner == 1 else None
-    work = _native.per_range(input, 6 * channels, max_ranges=most) if inner == 1 else None
-    args = (input, g, shift, channels, inner, work)
+    buffered = inner == 1 and not (exact and grad is None)
+    work = _native.per_range(input, 6 * channels, max_ranges=most) if buffered else None
+    args = (input, g, shift, channels, inner, int(exact), work)
     sums = _native.launch("bn_sums", input, *args, partial=6 * channels, max_ranges=most)
     assert sums is not None
     return sums.view(6, channels)
