@@ -33,6 +33,8 @@ from ._pool import (
     AvgPool2d,
     MaxPool1d,
     MaxPool2d,
+    MaxUnpool1d,
+    MaxUnpool2d,
 )
 
 __all__ = [
@@ -66,6 +68,8 @@ __all__ = [
     "Linear",
     "MaxPool1d",
     "MaxPool2d",
+    "MaxUnpool1d",
+    "MaxUnpool2d",
     "Mod",
     "ModReLU",
     "ModSigmoid",

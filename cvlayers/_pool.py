@@ -1,4 +1,5 @@
-"""Pooling for complex tensors: max by modulus (returning the complex value), averages."""
+"""Pooling for complex tensors: max by modulus (returning the complex value), its inverse
+(unpooling), averages."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ __all__ = [
     "AvgPool2d",
     "MaxPool1d",
     "MaxPool2d",
+    "MaxUnpool1d",
+    "MaxUnpool2d",
     "adaptive_avg_pool1d",
     "adaptive_avg_pool2d",
     "adaptive_max_pool2d",
@@ -28,6 +31,8 @@ __all__ = [
     "avg_pool2d",
     "max_pool1d",
     "max_pool2d",
+    "max_unpool1d",
+    "max_unpool2d",
 ]
 
 
@@ -166,6 +171,74 @@ def adaptive_max_pool2d(
     )
 
 
+def _max_unpool(
+    real_unpool: Callable[..., Tensor],
+    spatial: int,
+    input: Tensor,
+    indices: Tensor,
+    *sizes: Any,
+) -> Tensor:
+    """``real_unpool`` (torch's max unpooling in ``spatial`` dimensions, with its ``sizes``
+    arguments) of the real and imaginary parts, at the same ``indices``."""
+    check_complex(input, "input", None)
+    if input.dim() not in (spatial + 1, spatial + 2):
+        raise ValueError(
+            f"expected a complex input with {spatial + 1} (unbatched) or {spatial + 2} "
+            f"dimensions, got shape {tuple(input.shape)}"
+        )
+    if indices.shape != input.shape:
+        raise ValueError(
+            f"expected indices of the input's shape {tuple(input.shape)} (as max pooling with "
+            f"return_indices=True gives them), got {tuple(indices.shape)}"
+        )
+    parts, twice = torch.cat([input.real, input.imag]), torch.cat([indices, indices])
+    real, imag = real_unpool(parts, twice, *sizes).chunk(2, dim=0)
+    return torch.complex(real, imag)
+
+
+def max_unpool1d(
+    input: Tensor,
+    indices: Tensor,
+    kernel_size: _Size,
+    stride: _Size | None = None,
+    padding: _Size = 0,
+    output_size: list[int] | None = None,
+) -> Tensor:
+    r"""The inverse of :func:`max_pool1d` with ``return_indices=True``, with the arguments of
+    ``torch.nn.functional.max_unpool1d``: each pooled entry goes back to the place it came
+    from, every other place is 0 (torch's unpooling of the real and imaginary parts).
+
+    Example:
+        >>> z = torch.tensor([[[1 + 0j, -3j, 2 + 0j, 1 + 1j]]])
+        >>> max_unpool1d(*max_pool1d(z, 2, return_indices=True), 2)
+        tensor([[[0.+0.j, -0.-3.j, 2.+0.j, 0.+0.j]]])
+    """
+    sizes = (kernel_size, stride, padding, output_size)
+    return _max_unpool(F.max_unpool1d, 1, input, indices, *sizes)
+
+
+def max_unpool2d(
+    input: Tensor,
+    indices: Tensor,
+    kernel_size: _Size,
+    stride: _Size | None = None,
+    padding: _Size = 0,
+    output_size: list[int] | None = None,
+) -> Tensor:
+    r"""The inverse of :func:`max_pool2d` with ``return_indices=True``, with the arguments of
+    ``torch.nn.functional.max_unpool2d``: each pooled entry goes back to the place it came
+    from in its plane, every other place is 0.
+
+    Example:
+        >>> z = torch.tensor([[[[1, -3j], [2j, 1 + 1j]]]])
+        >>> max_unpool2d(*max_pool2d(z, 2, return_indices=True), 2)
+        tensor([[[[0.+0.j, -0.-3.j],
+                  [0.+0.j, 0.+0.j]]]])
+    """
+    sizes = (kernel_size, stride, padding, output_size)
+    return _max_unpool(F.max_unpool2d, 2, input, indices, *sizes)
+
+
 def avg_pool1d(
     input: Tensor,
     kernel_size: _Size,
@@ -285,6 +358,43 @@ class AdaptiveMaxPool2d(nn.AdaptiveMaxPool2d):
 
     def forward(self, input: Tensor) -> Any:
         return adaptive_max_pool2d(input, self.output_size, return_indices=self.return_indices)
+
+
+class MaxUnpool1d(nn.MaxUnpool1d):
+    """The inverse of :class:`MaxPool1d` with ``return_indices=True`` (arguments of
+    ``torch.nn.MaxUnpool1d``): pooled entries back in their places, 0 elsewhere.
+
+    Example:
+        >>> z = torch.tensor([[[1 + 0j, -3j, 2 + 0j, 1 + 1j]]])
+        >>> MaxUnpool1d(2)(*MaxPool1d(2, return_indices=True)(z))
+        tensor([[[0.+0.j, -0.-3.j, 2.+0.j, 0.+0.j]]])
+    """
+
+    def forward(
+        self, input: Tensor, indices: Tensor, output_size: list[int] | None = None
+    ) -> Tensor:
+        return max_unpool1d(
+            input, indices, self.kernel_size, self.stride, self.padding, output_size
+        )
+
+
+class MaxUnpool2d(nn.MaxUnpool2d):
+    """The inverse of :class:`MaxPool2d` with ``return_indices=True`` (arguments of
+    ``torch.nn.MaxUnpool2d``): pooled entries back in their places, 0 elsewhere.
+
+    Example:
+        >>> z = torch.tensor([[[[1, -3j], [2j, 1 + 1j]]]])
+        >>> MaxUnpool2d(2)(*MaxPool2d(2, return_indices=True)(z)).abs()
+        tensor([[[[0., 3.],
+                  [0., 0.]]]])
+    """
+
+    def forward(
+        self, input: Tensor, indices: Tensor, output_size: list[int] | None = None
+    ) -> Tensor:
+        return max_unpool2d(
+            input, indices, self.kernel_size, self.stride, self.padding, output_size
+        )
 
 
 class AvgPool1d(nn.AvgPool1d):

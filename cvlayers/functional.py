@@ -32,6 +32,8 @@ from ._pool import (
     avg_pool2d,
     max_pool1d,
     max_pool2d,
+    max_unpool1d,
+    max_unpool2d,
 )
 
 __all__ = [
@@ -58,6 +60,8 @@ __all__ = [
     "linear",
     "max_pool1d",
     "max_pool2d",
+    "max_unpool1d",
+    "max_unpool2d",
     "mod",
     "mod_sigmoid",
     "mod_tanh",

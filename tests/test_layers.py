@@ -434,6 +434,44 @@ def test_maxpool_gradient_flows_to_the_selected_entry() -> None:
     assert torch.autograd.gradcheck(lambda t: CF.max_pool2d(t, 2), (z,))
 
 
+@pytest.mark.parametrize(("spatial", "shape"), [(1, (2, 3, 7)), (2, (2, 3, 5, 7))])
+def test_max_unpool_puts_each_pooled_entry_back(
+    spatial: int, shape: tuple[int, ...], device: torch.device, dtype: torch.dtype
+) -> None:
+    """Unpooling what max pooling returned with its indices puts each window's entry of
+    largest modulus back in its place and 0 elsewhere (odd sizes through ``output_size``),
+    batched or not, module or function; torch's own unpooling has no complex kernel."""
+    z = torch.randn(shape, dtype=dtype, device=device)
+    out, idx = getattr(cvlayers, f"MaxPool{spatial}d")(2, return_indices=True)(z)
+    unpool = getattr(cvlayers, f"MaxUnpool{spatial}d")(2)
+    back = unpool(out, idx, output_size=list(shape[2:]))
+    flat = torch.zeros_like(z).flatten(2).scatter(-1, idx.flatten(2), out.flatten(2))
+    assert torch.equal(back, flat.view_as(z))
+    kept = back != 0
+    assert torch.equal(back[kept], z[kept]) and kept.sum() == out.numel()
+    functional = getattr(CF, f"max_unpool{spatial}d")
+    assert torch.equal(functional(out[0], idx[0], 2, output_size=list(shape[2:])), back[0])
+    with pytest.raises(RuntimeError, match=r"ComplexFloat|ComplexDouble"):
+        getattr(torch.nn, f"MaxUnpool{spatial}d")(2)(out, idx)
+
+
+def test_max_unpool_gradcheck_errors_and_torch_module() -> None:
+    z = torch.randn(1, 2, 4, 4, dtype=torch.complex128)
+    out, idx = CF.max_pool2d(z, 2, return_indices=True)
+    out.requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda t: CF.max_unpool2d(t, idx, 2), (out,))
+    ours, theirs = cvlayers.MaxUnpool2d(3, stride=2, padding=1), torch.nn.MaxUnpool2d(3, 2, 1)
+    assert isinstance(ours, torch.nn.MaxUnpool2d) and repr(ours) == repr(theirs)
+    params = [inspect.signature(m.forward).parameters.values() for m in (ours, theirs)]
+    assert [(p.name, p.default) for p in params[0]] == [(p.name, p.default) for p in params[1]]
+    with pytest.raises(TypeError, match="complex tensor"):
+        cvlayers.MaxUnpool2d(2)(out.real.detach(), idx)
+    with pytest.raises(ValueError, match="expected indices of the input's shape"):
+        cvlayers.MaxUnpool2d(2)(out, idx[:, :1])
+    with pytest.raises(ValueError, match="dimensions"):
+        CF.max_unpool1d(out, idx, 2)
+
+
 def test_average_pools_match_parts() -> None:
     z = torch.randn(2, 3, 8, 8, dtype=torch.complex64)
     for ours, theirs in (
