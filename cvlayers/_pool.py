@@ -17,22 +17,34 @@ from ._modulus import modulus
 __all__ = [
     "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d",
+    "AdaptiveAvgPool3d",
+    "AdaptiveMaxPool1d",
     "AdaptiveMaxPool2d",
+    "AdaptiveMaxPool3d",
     "AvgPool1d",
     "AvgPool2d",
+    "AvgPool3d",
     "MaxPool1d",
     "MaxPool2d",
+    "MaxPool3d",
     "MaxUnpool1d",
     "MaxUnpool2d",
+    "MaxUnpool3d",
     "adaptive_avg_pool1d",
     "adaptive_avg_pool2d",
+    "adaptive_avg_pool3d",
+    "adaptive_max_pool1d",
     "adaptive_max_pool2d",
+    "adaptive_max_pool3d",
     "avg_pool1d",
     "avg_pool2d",
+    "avg_pool3d",
     "max_pool1d",
     "max_pool2d",
+    "max_pool3d",
     "max_unpool1d",
     "max_unpool2d",
+    "max_unpool3d",
 ]
 
 
@@ -152,6 +164,65 @@ def max_pool2d(
     )
 
 
+def max_pool3d(
+    input: Tensor,
+    kernel_size: _Size,
+    stride: _Size | None = None,
+    padding: _Size = 0,
+    dilation: _Size = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Any:
+    r"""Max pooling by modulus of ``(N, C, D, H, W)`` or ``(C, D, H, W)`` input, with the
+    arguments of ``torch.nn.functional.max_pool3d``: each window gives its entry of largest
+    modulus :math:`z_{k^*}`, :math:`k^* = \arg\max_k |z_k|`, and the gradient flows to it.
+
+    Example:
+        >>> max_pool3d(torch.tensor([[[[[1, -3j], [2j, 1 + 1j]]]]]), (1, 2, 2))
+        tensor([[[[[-0.-3.j]]]]])
+    """
+
+    def indices_of(r: Tensor) -> Tensor:
+        idx: Tensor = F.max_pool3d(r, kernel_size, stride, padding, dilation, ceil_mode, True)[1]
+        return idx
+
+    return _by_modulus(input, 3, indices_of, return_indices)
+
+
+def adaptive_max_pool1d(
+    input: Tensor, output_size: int | tuple[int], return_indices: bool = False
+) -> Any:
+    r"""Adaptive max pooling by modulus (``torch.nn.functional.adaptive_max_pool1d``'s
+    arguments): the entry of largest modulus :math:`z_{k^*}` of each adaptive window.
+
+    Example:
+        >>> adaptive_max_pool1d(torch.tensor([[[1 + 0j, -3j, 2 + 0j, 1 + 1j]]]), 1)
+        tensor([[[-0.-3.j]]])
+    """
+    return _by_modulus(
+        input, 1, lambda r: F.adaptive_max_pool1d(r, output_size, True)[1], return_indices
+    )
+
+
+def adaptive_max_pool3d(
+    input: Tensor, output_size: _OutputSize, return_indices: bool = False
+) -> Any:
+    r"""Adaptive max pooling by modulus (``torch.nn.functional.adaptive_max_pool3d``'s
+    arguments): the entry of largest modulus :math:`z_{k^*}` of each adaptive window.
+
+    Example:
+        >>> adaptive_max_pool3d(torch.tensor([[[[[1, -3j], [2j, 1 + 1j]]]]]), 1)
+        tensor([[[[[-0.-3.j]]]]])
+    """
+    # (torch accepts None entries in output_size, which its type stubs do not list.)
+    return _by_modulus(
+        input,
+        3,
+        lambda r: F.adaptive_max_pool3d(r, output_size, True)[1],  # type: ignore[call-overload]
+        return_indices,
+    )
+
+
 def adaptive_max_pool2d(
     input: Tensor, output_size: _OutputSize, return_indices: bool = False
 ) -> Any:
@@ -239,6 +310,28 @@ def max_unpool2d(
     return _max_unpool(F.max_unpool2d, 2, input, indices, *sizes)
 
 
+def max_unpool3d(
+    input: Tensor,
+    indices: Tensor,
+    kernel_size: _Size,
+    stride: _Size | None = None,
+    padding: _Size = 0,
+    output_size: list[int] | None = None,
+) -> Tensor:
+    r"""The inverse of :func:`max_pool3d` with ``return_indices=True``, with the arguments of
+    ``torch.nn.functional.max_unpool3d``: each pooled entry goes back to the place it came
+    from in its volume, every other place is 0.
+
+    Example:
+        >>> z = torch.tensor([[[[[1, -3j], [2j, 1 + 1j]]]]])
+        >>> max_unpool3d(*max_pool3d(z, (1, 2, 2), return_indices=True), (1, 2, 2)).abs()
+        tensor([[[[[0., 3.],
+                   [0., 0.]]]]])
+    """
+    sizes = (kernel_size, stride, padding, output_size)
+    return _max_unpool(F.max_unpool3d, 3, input, indices, *sizes)
+
+
 def avg_pool1d(
     input: Tensor,
     kernel_size: _Size,
@@ -292,6 +385,30 @@ def avg_pool2d(
     )
 
 
+def avg_pool3d(
+    input: Tensor,
+    kernel_size: _Size,
+    stride: _Size | None = None,
+    padding: _Size = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> Tensor:
+    r"""Average pooling, :math:`\frac{1}{k}\sum_{j} z_j` per window (``torch.nn.functional.
+    avg_pool3d`` of the real and imaginary parts, with its arguments).
+
+    Example:
+        >>> avg_pool3d(torch.full((1, 1, 2, 2, 2), 1 + 2j), 2)
+        tensor([[[[[1.+2.j]]]]])
+    """
+    return _by_parts(
+        input,
+        lambda t: F.avg_pool3d(
+            t, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+        ),
+    )
+
+
 def adaptive_avg_pool1d(input: Tensor, output_size: _OutputSize) -> Tensor:
     r"""Adaptive average pooling, :math:`\frac{1}{k}\sum_{j} z_j` per adaptive window, of the
     real and imaginary parts (``torch.nn.functional.adaptive_avg_pool1d``'s arguments).
@@ -314,11 +431,22 @@ def adaptive_avg_pool2d(input: Tensor, output_size: _OutputSize) -> Tensor:
     return _by_parts(input, lambda t: F.adaptive_avg_pool2d(t, output_size))  # type: ignore[arg-type]
 
 
+def adaptive_avg_pool3d(input: Tensor, output_size: _OutputSize) -> Tensor:
+    r"""Adaptive average pooling, :math:`\frac{1}{k}\sum_{j} z_j` per adaptive window, of the
+    real and imaginary parts (``torch.nn.functional.adaptive_avg_pool3d``'s arguments).
+
+    Example:
+        >>> adaptive_avg_pool3d(torch.full((1, 1, 2, 2, 2), 1 + 2j), 1)
+        tensor([[[[[1.+2.j]]]]])
+    """
+    return _by_parts(input, lambda t: F.adaptive_avg_pool3d(t, output_size))  # type: ignore[arg-type]
+
+
 # The modules are torch.nn's own classes (arguments, defaults, attributes, repr and argument
 # checks at construction), with a forward that calls the complex functional form.
 
 
-def _max_pool_arguments(m: nn.MaxPool1d | nn.MaxPool2d) -> tuple[Any, ...]:
+def _max_pool_arguments(m: nn.MaxPool1d | nn.MaxPool2d | nn.MaxPool3d) -> tuple[Any, ...]:
     """A max pooling module's arguments, in the functional form's order after the input."""
     return (m.kernel_size, m.stride, m.padding, m.dilation, m.ceil_mode, m.return_indices)
 
@@ -346,6 +474,43 @@ class MaxPool2d(nn.MaxPool2d):
 
     def forward(self, input: Tensor) -> Any:
         return max_pool2d(input, *_max_pool_arguments(self))
+
+
+class MaxPool3d(nn.MaxPool3d):
+    """Max pooling by modulus with the arguments of ``torch.nn.MaxPool3d``: the complex entry
+    of largest modulus in each window (per batch and channel volume).
+
+    Example:
+        >>> MaxPool3d((1, 2, 2))(torch.tensor([[[[[1, -3j], [2j, 1 + 1j]]]]]))
+        tensor([[[[[-0.-3.j]]]]])
+    """
+
+    def forward(self, input: Tensor) -> Any:
+        return max_pool3d(input, *_max_pool_arguments(self))
+
+
+class AdaptiveMaxPool1d(nn.AdaptiveMaxPool1d):
+    """Adaptive max pooling by modulus (arguments of ``torch.nn.AdaptiveMaxPool1d``).
+
+    Example:
+        >>> AdaptiveMaxPool1d(1)(torch.tensor([[[1 + 0j, -3j, 2 + 0j, 1 + 1j]]]))
+        tensor([[[-0.-3.j]]])
+    """
+
+    def forward(self, input: Tensor) -> Any:
+        return adaptive_max_pool1d(input, self.output_size, return_indices=self.return_indices)
+
+
+class AdaptiveMaxPool3d(nn.AdaptiveMaxPool3d):
+    """Adaptive max pooling by modulus (arguments of ``torch.nn.AdaptiveMaxPool3d``).
+
+    Example:
+        >>> AdaptiveMaxPool3d(1)(torch.tensor([[[[[1, -3j], [2j, 1 + 1j]]]]]))
+        tensor([[[[[-0.-3.j]]]]])
+    """
+
+    def forward(self, input: Tensor) -> Any:
+        return adaptive_max_pool3d(input, self.output_size, return_indices=self.return_indices)
 
 
 class AdaptiveMaxPool2d(nn.AdaptiveMaxPool2d):
@@ -397,6 +562,26 @@ class MaxUnpool2d(nn.MaxUnpool2d):
         )
 
 
+class MaxUnpool3d(nn.MaxUnpool3d):
+    """The inverse of :class:`MaxPool3d` with ``return_indices=True`` (arguments of
+    ``torch.nn.MaxUnpool3d``): pooled entries back in their places, 0 elsewhere.
+
+    Example:
+        >>> z = torch.tensor([[[[[1, -3j], [2j, 1 + 1j]]]]])
+        >>> pool = MaxPool3d((1, 2, 2), return_indices=True)
+        >>> MaxUnpool3d((1, 2, 2))(*pool(z)).abs()
+        tensor([[[[[0., 3.],
+                   [0., 0.]]]]])
+    """
+
+    def forward(
+        self, input: Tensor, indices: Tensor, output_size: list[int] | None = None
+    ) -> Tensor:
+        return max_unpool3d(
+            input, indices, self.kernel_size, self.stride, self.padding, output_size
+        )
+
+
 class AvgPool1d(nn.AvgPool1d):
     """Average pooling of the real and imaginary parts (``torch.nn.AvgPool1d`` arguments).
 
@@ -436,6 +621,26 @@ class AvgPool2d(nn.AvgPool2d):
         )
 
 
+class AvgPool3d(nn.AvgPool3d):
+    """Average pooling of the real and imaginary parts (``torch.nn.AvgPool3d`` arguments).
+
+    Example:
+        >>> AvgPool3d(2)(torch.full((1, 1, 2, 2, 2), 1 + 2j))
+        tensor([[[[[1.+2.j]]]]])
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return avg_pool3d(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+            self.divisor_override,
+        )
+
+
 class AdaptiveAvgPool1d(nn.AdaptiveAvgPool1d):
     """Adaptive average pooling of the real and imaginary parts.
 
@@ -458,3 +663,15 @@ class AdaptiveAvgPool2d(nn.AdaptiveAvgPool2d):
 
     def forward(self, input: Tensor) -> Tensor:
         return adaptive_avg_pool2d(input, self.output_size)
+
+
+class AdaptiveAvgPool3d(nn.AdaptiveAvgPool3d):
+    """Adaptive average pooling of the real and imaginary parts.
+
+    Example:
+        >>> AdaptiveAvgPool3d(1)(torch.full((1, 1, 2, 2, 2), 1 + 2j))
+        tensor([[[[[1.+2.j]]]]])
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return adaptive_avg_pool3d(input, self.output_size)

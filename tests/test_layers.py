@@ -434,7 +434,9 @@ def test_maxpool_gradient_flows_to_the_selected_entry() -> None:
     assert torch.autograd.gradcheck(lambda t: CF.max_pool2d(t, 2), (z,))
 
 
-@pytest.mark.parametrize(("spatial", "shape"), [(1, (2, 3, 7)), (2, (2, 3, 5, 7))])
+@pytest.mark.parametrize(
+    ("spatial", "shape"), [(1, (2, 3, 7)), (2, (2, 3, 5, 7)), (3, (2, 3, 3, 5, 5))]
+)
 def test_max_unpool_puts_each_pooled_entry_back(
     spatial: int, shape: tuple[int, ...], device: torch.device, dtype: torch.dtype
 ) -> None:
@@ -472,6 +474,21 @@ def test_max_unpool_gradcheck_errors_and_torch_module() -> None:
         CF.max_unpool1d(out, idx, 2)
 
 
+@pytest.mark.parametrize(
+    ("fn", "shape"),
+    [
+        (lambda t: CF.max_pool3d(t, 2), (1, 2, 2, 4, 4)),
+        (lambda t: CF.adaptive_max_pool1d(t, 2), (1, 2, 5)),
+        (lambda t: CF.adaptive_max_pool3d(t, (1, 2, 2)), (1, 2, 2, 3, 4)),
+        (lambda t: CF.avg_pool3d(t, 2, stride=1), (1, 2, 3, 3, 3)),
+        (lambda t: CF.adaptive_avg_pool3d(t, (1, 2, 2)), (1, 2, 2, 3, 4)),
+    ],
+)
+def test_3d_and_adaptive_1d_pools_gradcheck(fn: Any, shape: tuple[int, ...]) -> None:
+    z = torch.randn(shape, dtype=torch.complex128, requires_grad=True)
+    assert torch.autograd.gradcheck(fn, (z,))
+
+
 def test_average_pools_match_parts() -> None:
     z = torch.randn(2, 3, 8, 8, dtype=torch.complex64)
     for ours, theirs in (
@@ -507,6 +524,16 @@ POOLS: list[tuple[str, tuple[Any, ...], dict[str, Any], tuple[int, ...]]] = [
     ("AvgPool2d", (3,), {"stride": 2, "ceil_mode": True, "divisor_override": 4}, (2, 3, 9, 9)),
     ("AdaptiveAvgPool1d", (4,), {}, (2, 3, 9)),
     ("AdaptiveAvgPool2d", ((2, 3),), {}, (2, 3, 7, 8)),
+    (
+        "MaxPool3d",
+        ((2, 2, 3),),
+        {"stride": 2, "padding": 1, "return_indices": True},
+        (2, 3, 4, 5, 7),
+    ),
+    ("AdaptiveMaxPool1d", (3,), {"return_indices": True}, (2, 3, 8)),
+    ("AdaptiveMaxPool3d", ((1, 2, 3),), {"return_indices": True}, (2, 3, 3, 5, 7)),
+    ("AvgPool3d", (2,), {"stride": 1, "ceil_mode": True, "divisor_override": 3}, (2, 3, 4, 5, 5)),
+    ("AdaptiveAvgPool3d", ((1, 2, 3),), {}, (2, 3, 3, 5, 7)),
 ]
 
 
@@ -535,8 +562,8 @@ def test_pools_are_torch_modules_with_complex_forward(
         )
         if idx is not None:
             assert torch.equal(idx, torch_idx)  # the largest modulus of each window
-        picked = z.flatten(-2 if name.endswith("2d") else -1)
-        picked = picked.gather(-1, torch_idx.flatten(-2 if name.endswith("2d") else -1))
+        spatial = int(name[-2])
+        picked = z.flatten(-spatial).gather(-1, torch_idx.flatten(-spatial))
         assert torch.equal(out, picked.view(torch_idx.shape))
     with pytest.raises(TypeError):
         getattr(cvlayers, name)(*args, not_an_argument=1)  # at construction, as torch's
