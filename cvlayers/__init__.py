@@ -21,7 +21,7 @@ from ._activation import (
     RealToComplex,
     ZReLU,
 )
-from ._conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d
+from ._conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from ._dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
 from ._linear import Linear
 from ._norm import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm
@@ -69,6 +69,7 @@ __all__ = [
     "Conv3d",
     "ConvTranspose1d",
     "ConvTranspose2d",
+    "ConvTranspose3d",
     "Dropout",
     "Dropout1d",
     "Dropout2d",

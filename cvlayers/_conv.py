@@ -19,7 +19,7 @@ from . import init
 from ._checks import check_complex, complex_dtype
 from ._conversion import KeepsKind
 
-__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d"]
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
 
 
 class _ComplexConv(KeepsKind):
@@ -105,4 +105,14 @@ class ConvTranspose2d(_ComplexConvTranspose, nn.ConvTranspose2d):
     Example:
         >>> ConvTranspose2d(2, 1, 2, stride=2)(torch.randn(1, 2, 3, 3, dtype=torch.complex64)).shape
         torch.Size([1, 1, 6, 6])
+    """
+
+
+class ConvTranspose3d(_ComplexConvTranspose, nn.ConvTranspose3d):
+    r"""Complex transposed 3-D convolution with the arguments of ``torch.nn.ConvTranspose3d``.
+
+    Example:
+        >>> x = torch.randn(1, 2, 2, 3, 3, dtype=torch.complex64)
+        >>> ConvTranspose3d(2, 1, 2, stride=2)(x).shape
+        torch.Size([1, 1, 4, 6, 6])
     """

@@ -34,6 +34,12 @@ CONVS: list[tuple[Any, Any, dict[str, Any], tuple[int, ...]]] = [
         {"stride": 2, "output_padding": 1},
         (1, 4, 5, 5),
     ),
+    (
+        cvlayers.ConvTranspose3d,
+        F.conv_transpose3d,
+        {"stride": (1, 2, 2), "padding": 1, "dilation": 2},
+        (1, 4, 3, 4, 4),
+    ),
 ]
 
 
@@ -88,7 +94,7 @@ def test_conv_gradcheck_and_errors(
 
 
 @pytest.mark.parametrize(
-    "name", ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d"]
+    "name", ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
 )
 def test_conv_shows_torch_nn_signature(name: str) -> None:
     ours = inspect.signature(getattr(cvlayers, name)).parameters
@@ -100,7 +106,8 @@ def test_conv_shows_torch_nn_signature(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "shape", "size"), [("1d", (1, 2, 4), [12]), ("2d", (1, 2, 4, 4), [11, 12])]
+    ("name", "shape", "size"),
+    [("1d", (1, 2, 4), [12]), ("2d", (1, 2, 4, 4), [11, 12]), ("3d", (1, 2, 2, 4, 4), [5, 11, 12])],
 )
 def test_conv_transpose_takes_output_size_as_torch_nn(
     name: str, shape: tuple[int, ...], size: list[int]
