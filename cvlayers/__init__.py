@@ -42,6 +42,7 @@ from ._pool import (
     MaxUnpool2d,
     MaxUnpool3d,
 )
+from ._upsample import Upsample
 
 __all__ = [
     "CELU",
@@ -88,6 +89,7 @@ __all__ = [
     "ModSigmoid",
     "ModTanh",
     "RealToComplex",
+    "Upsample",
     "ZReLU",
     "autograd",
     "functional",

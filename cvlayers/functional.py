@@ -41,6 +41,7 @@ from ._pool import (
     max_unpool2d,
     max_unpool3d,
 )
+from ._upsample import interpolate
 
 __all__ = [
     "adaptive_avg_pool1d",
@@ -66,6 +67,7 @@ __all__ = [
     "dropout2d",
     "dropout3d",
     "group_norm",
+    "interpolate",
     "layer_norm",
     "linear",
     "max_pool1d",

@@ -581,6 +581,47 @@ def _snake(name: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
 
 
+# -- upsampling ------------------------------------------------------------------------------
+
+UPSAMPLES: list[tuple[dict[str, Any], tuple[int, ...]]] = [
+    ({"scale_factor": 2, "mode": "nearest"}, (2, 3, 5)),
+    ({"size": 11, "mode": "linear", "align_corners": True}, (2, 3, 5)),
+    ({"scale_factor": (2, 1.5), "mode": "bilinear"}, (2, 3, 4, 6)),
+    ({"size": (7, 9), "mode": "bicubic", "align_corners": False}, (2, 3, 4, 6)),
+    ({"scale_factor": 0.5, "mode": "area"}, (2, 3, 8, 6)),
+    ({"scale_factor": 2, "mode": "trilinear"}, (1, 2, 2, 3, 4)),
+    ({"scale_factor": 1.5, "mode": "nearest-exact"}, (1, 2, 2, 3, 4)),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "shape"), UPSAMPLES)
+def test_upsample_resamples_the_parts_with_torchs_weights(
+    kwargs: dict[str, Any], shape: tuple[int, ...], device: torch.device, dtype: torch.dtype
+) -> None:
+    """Every mode is a real linear combination of the inputs: torch's interpolation of Re and
+    Im (torch's own raises for complex input), module as function, torch.nn's repr."""
+    z = torch.randn(shape, dtype=dtype, device=device)
+    ours, theirs = cvlayers.Upsample(**kwargs), torch.nn.Upsample(**kwargs)
+    assert isinstance(ours, torch.nn.Upsample) and repr(ours) == repr(theirs)
+    expected = torch.complex(theirs(z.real), theirs(z.imag))
+    torch.testing.assert_close(ours(z), expected)
+    torch.testing.assert_close(CF.interpolate(z, **kwargs), expected)
+    with pytest.raises(RuntimeError, match="not implemented for 'Complex"):
+        theirs(z)
+
+
+def test_interpolate_gradcheck_and_errors() -> None:
+    z = torch.randn(1, 2, 3, 3, dtype=torch.complex128, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda t: CF.interpolate(t, scale_factor=2, mode="bicubic", antialias=False), (z,)
+    )
+    assert torch.autograd.gradcheck(
+        lambda t: CF.interpolate(t, size=(2, 2), mode="bilinear", antialias=True), (z,)
+    )
+    with pytest.raises(TypeError, match="complex tensor"):
+        cvlayers.Upsample(scale_factor=2)(torch.randn(1, 2, 3))
+
+
 # -- dropout ---------------------------------------------------------------------------------
 
 
