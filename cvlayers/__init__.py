@@ -1,8 +1,14 @@
 """cvlayers: complex-valued layers, losses and optimizers with explicit gradient conventions.
 
 Subpackages: :mod:`cvlayers.losses`, :mod:`cvlayers.optim`, :mod:`cvlayers.functional`,
-:mod:`cvlayers.init`, :mod:`cvlayers.autograd`, :mod:`cvlayers.testing`.
+:mod:`cvlayers.init`, :mod:`cvlayers.autograd`, :mod:`cvlayers.testing`. ``losses`` and
+``optim`` load on first use, so that ``import cvlayers`` then ``cvlayers.optim.Adam`` works
+as ``torch.optim.Adam`` does after ``import torch``.
 """
+
+import importlib
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from . import autograd, functional, init, testing
 from ._activation import (
@@ -94,6 +100,20 @@ __all__ = [
     "autograd",
     "functional",
     "init",
+    "losses",
+    "optim",
     "testing",
 ]
 __version__ = "0.1.0"
+
+_LAZY = ("losses", "optim")
+
+if TYPE_CHECKING:
+    from . import losses, optim
+
+
+def __getattr__(name: str) -> ModuleType:
+    """``cvlayers.losses`` and ``cvlayers.optim``, imported on first access."""
+    if name in _LAZY:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
