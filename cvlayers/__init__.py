@@ -29,6 +29,7 @@ from ._activation import (
 )
 from ._conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from ._dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
+from ._instance_norm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
 from ._linear import Linear
 from ._norm import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm
 from ._pool import (
@@ -82,6 +83,9 @@ __all__ = [
     "Dropout2d",
     "Dropout3d",
     "GroupNorm",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "InstanceNorm3d",
     "LayerNorm",
     "Linear",
     "MaxPool1d",

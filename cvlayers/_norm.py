@@ -599,6 +599,10 @@ class _BatchNorm(KeepsKind):
                 f"expected {self.num_features} channels (dim 1), got input of shape "
                 f"{tuple(input.shape)}"
             )
+        return self._normalise(input)
+
+    def _normalise(self, input: Tensor) -> Tensor:
+        """The normalisation of checked, batched input."""
         if self.training and self.num_batches_tracked is not None:
             self.num_batches_tracked.add_(1)
         return batch_norm(

@@ -23,6 +23,7 @@ from ._activation_functional import (
 )
 from ._checks import check_complex
 from ._dropout import dropout, dropout1d, dropout2d, dropout3d
+from ._instance_norm import instance_norm
 from ._norm import batch_norm, group_norm, layer_norm
 from ._pool import (
     adaptive_avg_pool1d,
@@ -67,6 +68,7 @@ __all__ = [
     "dropout2d",
     "dropout3d",
     "group_norm",
+    "instance_norm",
     "interpolate",
     "layer_norm",
     "linear",

@@ -255,6 +255,77 @@ def test_batch_norm_checks_its_statistics_and_parameters(training: bool) -> None
             CF.batch_norm(x, m, c, w, b, training=training)
 
 
+# -- instance norm ---------------------------------------------------------------------------
+
+
+def test_instance_norm_whitens_each_sample_and_channel(device: torch.device) -> None:
+    """Each (n, c) instance comes out with mean 0 and (Re, Im) covariance I/2 over its
+    positions, and equals BatchNorm of that sample alone with the same parameters."""
+    gen = torch.Generator().manual_seed(3)
+    z = _improper(4, 3, gen).view(4, 3, 2, 3).repeat(1, 1, 4, 4).to(device)
+    z = z + 0.1 * torch.randn(z.shape, dtype=z.dtype, generator=gen).to(device)
+    ours = cvlayers.InstanceNorm2d(3, affine=True, dtype=torch.complex128, device=device)
+    with torch.no_grad():
+        ours.weight.copy_(torch.tensor([[0.9, 0.2, 0.5], [1.0, 0.0, 1.0], [0.4, -0.1, 0.7]]))
+        ours.bias.copy_(torch.tensor([1 + 1j, -2j, 0.5]))
+    out = ours(z)
+    bn = cvlayers.BatchNorm2d(3, dtype=torch.complex128, device=device)
+    bn.load_state_dict(ours.state_dict(), strict=False)
+    for n in range(4):
+        torch.testing.assert_close(out[n : n + 1], bn(z[n : n + 1]))
+    plain = cvlayers.InstanceNorm2d(3, eps=1e-12, dtype=torch.complex128, device=device)(z)
+    per_instance = torch.view_as_real(plain).flatten(2, 3)  # (N, C, positions, 2)
+    centred = per_instance - per_instance.mean(2, keepdim=True)
+    cov = centred.transpose(-1, -2) @ centred / centred.shape[2]
+    eye_half = torch.eye(2, dtype=torch.float64, device=device) / 2
+    torch.testing.assert_close(cov, eye_half.expand_as(cov), atol=1e-8, rtol=0)
+    assert plain.mean(dim=(2, 3)).abs().max() < 1e-10
+
+
+def test_instance_norm_running_statistics_eval_and_gradcheck() -> None:
+    """Tracked statistics move towards the instances' own, averaged over the batch; eval
+    mode whitens with them; complex128 gradcheck of the functional form."""
+    z = torch.randn(5, 2, 7, dtype=torch.complex128) * (2 - 1j) + (1 + 3j)
+    norm = cvlayers.InstanceNorm1d(
+        2, momentum=1.0, track_running_stats=True, dtype=torch.complex128
+    )
+    norm(z)
+    torch.testing.assert_close(norm.running_mean, z.mean(2).mean(0))
+    parts = torch.view_as_real(z - z.mean(2, keepdim=True))  # (N, C, L, 2)
+    unbiased = (parts.transpose(-1, -2) @ parts / (z.shape[2] - 1)).mean(0)
+    torch.testing.assert_close(norm.running_covar, unbiased.flatten(1)[:, [0, 1, 3]])
+    norm.eval()
+    expected = CF.batch_norm(
+        z.transpose(0, 1).reshape(1, 2, -1), norm.running_mean, norm.running_covar
+    )
+    torch.testing.assert_close(norm(z), expected.view(2, 5, 7).transpose(0, 1))
+    x = torch.randn(2, 2, 4, dtype=torch.complex128, requires_grad=True)
+    weight = torch.tensor([[0.9, 0.2, 0.5], [1.0, 0.1, 0.8]], dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda t: CF.instance_norm(t, weight=weight), (x,))
+
+
+@pytest.mark.parametrize("name", ["InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"])
+def test_instance_norm_has_torch_nn_arguments_repr_and_errors(name: str) -> None:
+    ours, theirs = getattr(cvlayers, name), getattr(torch.nn, name)
+    for kwargs in (
+        {},
+        {"affine": True, "track_running_stats": True},
+        {"affine": True, "bias": False},
+    ):
+        assert repr(ours(3, **kwargs)) == repr(theirs(3, **kwargs))
+    names = list(inspect.signature(theirs).parameters)
+    assert list(inspect.signature(ours).parameters) == names
+    spatial = int(name[-2])
+    with pytest.raises(TypeError, match="complex tensor"):
+        ours(3)(torch.randn(2, 3, *([4] * spatial)))
+    with pytest.raises(ValueError, match="expected 3 channels"):
+        ours(3)(torch.randn(2, 4, *([4] * spatial), dtype=torch.complex64))
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        ours(3)(torch.randn(2, 3, *([1] * spatial), dtype=torch.complex64))
+    unbatched = torch.randn(3, *([4] * spatial), dtype=torch.complex64)
+    torch.testing.assert_close(ours(3)(unbatched), ours(3)(unbatched[None])[0])
+
+
 # -- layer norm and group norm ---------------------------------------------------------------
 
 
