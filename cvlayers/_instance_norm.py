@@ -51,6 +51,8 @@ def instance_norm(
             f"{tuple(input.shape)}"
         )
     n, c = input.shape[:2]
+    if n == 0:  # no instances: nothing to normalise (as torch's), no statistics to move
+        return input.clone()
 
     def per_instance(t: Tensor | None) -> Tensor | None:
         return None if t is None else t.repeat(n, *([1] * (t.dim() - 1)))

@@ -324,6 +324,8 @@ def test_instance_norm_has_torch_nn_arguments_repr_and_errors(name: str) -> None
         ours(3)(torch.randn(2, 3, *([1] * spatial), dtype=torch.complex64))
     unbatched = torch.randn(3, *([4] * spatial), dtype=torch.complex64)
     torch.testing.assert_close(ours(3)(unbatched), ours(3)(unbatched[None])[0])
+    empty = torch.randn(0, 3, *([4] * spatial), dtype=torch.complex64)  # raised ZeroDivisionError
+    assert ours(3, track_running_stats=True)(empty).shape == empty.shape
 
 
 # -- layer norm and group norm ---------------------------------------------------------------
