@@ -53,43 +53,43 @@ def _in_place(
     return z
 
 
-def crelu(z: Tensor, inplace: bool = False) -> Tensor:
+def crelu(input: Tensor, inplace: bool = False) -> Tensor:
     r""":math:`\mathrm{ReLU}(\mathrm{Re}\,z) + i\,\mathrm{ReLU}(\mathrm{Im}\,z)`; 0 at 0.
-    ``inplace=True`` writes into ``z`` (torch's ``relu_`` on its real view).
+    ``inplace=True`` writes into ``input`` (torch's ``relu_`` on its real view).
 
     Example:
         >>> crelu(torch.tensor([1 - 2j, -1 + 3j]))
         tensor([1.+0.j, 0.+3.j])
     """
     if inplace:
-        return _in_place(torch.relu_, z, crelu)
-    z = _parts(z)
-    if (not z.is_contiguous() or torch.compiler.is_compiling()) and _native.usable(z):
-        # Channels last or transposed: the kernel, in z's layout. On the real view, torch's
+        return _in_place(torch.relu_, input, crelu)
+    input = _parts(input)
+    if (not input.is_contiguous() or torch.compiler.is_compiling()) and _native.usable(input):
+        # Channels last or transposed: the kernel, in input's layout. On the real view, torch's
         # backward of view_as_complex makes the gradient contiguous, and threshold_backward then
         # mixes two layouts: fwd+bwd took ~10x the contiguous time. Under torch.compile too:
         # Inductor's code for relu on the real view took 14x the kernel.
-        out: Tensor = _SplitFromOutput.apply(z, "crelu")
+        out: Tensor = _SplitFromOutput.apply(input, "crelu")
         return out
-    return as_complex(torch.relu(torch.view_as_real(z)))  # as fast as the kernel, no Function
+    return as_complex(torch.relu(torch.view_as_real(input)))  # as fast as the kernel, no Function
 
 
-def celu(z: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     r""":math:`\mathrm{ELU}(\mathrm{Re}\,z) + i\,\mathrm{ELU}(\mathrm{Im}\,z)` with
     :math:`\mathrm{ELU}(t) = t` for :math:`t > 0`, else :math:`\alpha (e^t - 1)`; 0 at 0.
-    ``inplace=True`` writes into ``z`` (torch's ``elu_``, whose backward reads the output).
+    ``inplace=True`` writes into ``input`` (torch's ``elu_``, whose backward reads the output).
 
     Example:
         >>> celu(torch.tensor([-1 + 2j]))
         tensor([-0.6321+2.j])
     """
     if inplace:
-        return _in_place(lambda t: F.elu_(t, alpha), z, lambda c: celu(c, alpha))
-    out: Tensor = _SplitELU.apply(_parts(z), alpha)
+        return _in_place(lambda t: F.elu_(t, alpha), input, lambda c: celu(c, alpha))
+    out: Tensor = _SplitELU.apply(_parts(input), alpha)
     return out
 
 
-def cgelu(z: Tensor, approximate: str = "none") -> Tensor:
+def cgelu(input: Tensor, approximate: str = "none") -> Tensor:
     r""":math:`\mathrm{GELU}(\mathrm{Re}\,z) + i\,\mathrm{GELU}(\mathrm{Im}\,z)` with
     :math:`\mathrm{GELU}(t) = t\,\Phi(t)` (``approximate="tanh"``: torch's tanh form); 0 at 0.
 
@@ -99,33 +99,33 @@ def cgelu(z: Tensor, approximate: str = "none") -> Tensor:
     """
     if approximate not in ("none", "tanh"):
         raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
-    out: Tensor = _SplitGELU.apply(_parts(z), approximate)
+    out: Tensor = _SplitGELU.apply(_parts(input), approximate)
     return out
 
 
-def csigmoid(z: Tensor) -> Tensor:
+def csigmoid(input: Tensor) -> Tensor:
     r""":math:`\sigma(\mathrm{Re}\,z) + i\,\sigma(\mathrm{Im}\,z)`; :math:`(1+i)/2` at 0.
 
     Example:
         >>> csigmoid(torch.tensor([0j, 2 - 2j]))
         tensor([0.5000+0.5000j, 0.8808+0.1192j])
     """
-    out: Tensor = _SplitFromOutput.apply(_parts(z), "csigmoid")
+    out: Tensor = _SplitFromOutput.apply(_parts(input), "csigmoid")
     return out
 
 
-def ctanh(z: Tensor) -> Tensor:
+def ctanh(input: Tensor) -> Tensor:
     r""":math:`\tanh(\mathrm{Re}\,z) + i\,\tanh(\mathrm{Im}\,z)`; 0 at 0.
 
     Example:
         >>> ctanh(torch.tensor([1 - 1j]))
         tensor([0.7616-0.7616j])
     """
-    out: Tensor = _SplitFromOutput.apply(_parts(z), "ctanh")
+    out: Tensor = _SplitFromOutput.apply(_parts(input), "ctanh")
     return out
 
 
-def cprelu(z: Tensor, weight: Tensor) -> Tensor:
+def cprelu(input: Tensor, weight: Tensor) -> Tensor:
     r"""PReLU on Re and Im, :math:`\max(t, 0) + a \min(t, 0)` for :math:`t = \mathrm{Re}\,z`
     with :math:`a` = ``weight[..., 0]`` and for :math:`t = \mathrm{Im}\,z` with ``weight[..., 1]``.
 
@@ -136,7 +136,7 @@ def cprelu(z: Tensor, weight: Tensor) -> Tensor:
         >>> cprelu(torch.tensor([-4 - 8j, 2 - 2j]), torch.tensor([0.25, 0.5]))
         tensor([-1.-4.j,  2.-1.j])
     """
-    z = _parts(z)
+    input = _parts(input)
     if weight.shape[-1:] != (2,) or weight.dim() > 2:
         raise ValueError(
             f"weight must have shape (2,) or (C, 2) (real and imag slopes), got "
@@ -144,17 +144,17 @@ def cprelu(z: Tensor, weight: Tensor) -> Tensor:
         )
     if weight.numel() == 2:
         weight = weight.reshape(2)
-    elif z.dim() < 2 or z.shape[1] != weight.shape[0]:
+    elif input.dim() < 2 or input.shape[1] != weight.shape[0]:
         raise ValueError(
             f"weight has slopes for {weight.shape[0]} channels but the input has "
-            f"{z.shape[1] if z.dim() >= 2 else 'no channel dimension (dim 1)'}; shape "
-            f"{tuple(z.shape)}"
+            f"{input.shape[1] if input.dim() >= 2 else 'no channel dimension (dim 1)'}; shape "
+            f"{tuple(input.shape)}"
         )
-    out: Tensor = _SplitPReLU.apply(z, weight)
+    out: Tensor = _SplitPReLU.apply(input, weight)
     return out
 
 
-def zrelu(z: Tensor) -> Tensor:
+def zrelu(input: Tensor) -> Tensor:
     r""":math:`z` if :math:`\mathrm{Re}\,z > 0` and :math:`\mathrm{Im}\,z > 0`, else 0
     (Guberman, 2016): only the open first quadrant passes; 0 (and gradient 0) at 0.
 
@@ -162,12 +162,12 @@ def zrelu(z: Tensor) -> Tensor:
         >>> zrelu(torch.tensor([1 + 2j, 1 - 2j]))
         tensor([1.+2.j, 0.+0.j])
     """
-    check_complex(z, "input", None)
-    out: Tensor = _ZReLU.apply(z)
+    check_complex(input, "input", None)
+    out: Tensor = _ZReLU.apply(input)
     return out
 
 
-def modrelu(z: Tensor, bias: Tensor) -> Tensor:
+def modrelu(input: Tensor, bias: Tensor) -> Tensor:
     r""":math:`\mathrm{ReLU}(|z| + b)\,z/|z|` (Arjovsky et al., 2016): phase kept, modulus
     shifted by the real ``bias`` :math:`b` (broadcast against :math:`|z|`). 0 at z = 0.
 
@@ -175,24 +175,24 @@ def modrelu(z: Tensor, bias: Tensor) -> Tensor:
         >>> modrelu(torch.tensor([3 - 4j, 0j]), torch.tensor(-1.0))
         tensor([2.4000-3.2000j, 0.0000+0.0000j])
     """
-    check_complex(z, "input", None)
+    check_complex(input, "input", None)
     if bias.is_complex():
         raise TypeError(f"bias must be real, got {bias.dtype}")
-    return modulus_scale(z, "relu_bias", bias)
+    return modulus_scale(input, "relu_bias", bias)
 
 
-def mod_tanh(z: Tensor) -> Tensor:
+def mod_tanh(input: Tensor) -> Tensor:
     r""":math:`\tanh(|z|)\,z/|z|`: squashes the modulus into [0, 1), keeps the phase; 0 at 0.
 
     Example:
         >>> mod_tanh(torch.tensor([3 - 4j, 0j]))
         tensor([0.5999-0.7999j, 0.0000+0.0000j])
     """
-    check_complex(z, "input", None)
-    return modulus_scale(z, "tanh")
+    check_complex(input, "input", None)
+    return modulus_scale(input, "tanh")
 
 
-def mod_sigmoid(z: Tensor) -> Tensor:
+def mod_sigmoid(input: Tensor) -> Tensor:
     r""":math:`\sigma(|z|)\,z/|z|`: modulus into (1/2, 1), phase kept; 0 at z = 0 (where the
     phase is undefined), with the finite gradient of the limit :math:`g(r)/r \to g'(0)`.
 
@@ -200,30 +200,30 @@ def mod_sigmoid(z: Tensor) -> Tensor:
         >>> mod_sigmoid(torch.tensor([3 - 4j, 0j]))
         tensor([0.5960-0.7946j, 0.0000+0.0000j])
     """
-    check_complex(z, "input", None)
-    return modulus_scale(z, "sigmoid")
+    check_complex(input, "input", None)
+    return modulus_scale(input, "sigmoid")
 
 
-def cardioid(z: Tensor) -> Tensor:
+def cardioid(input: Tensor) -> Tensor:
     r""":math:`\tfrac12(1 + \cos\angle z)\,z` (Virtue et al., 2017); 0 at z = 0.
 
     Example:
         >>> cardioid(torch.tensor([2 + 0j, 1j, -2 + 0j]))
         tensor([2.+0.0000j, 0.+0.5000j, -0.+0.0000j])
     """
-    check_complex(z, "input", None)
-    return _cardioid(z)
+    check_complex(input, "input", None)
+    return _cardioid(input)
 
 
-def mod(z: Tensor) -> Tensor:
+def mod(input: Tensor) -> Tensor:
     r""":math:`|z|` as a real tensor; gradient :math:`z/|z|` (0 at z = 0).
 
     Example:
         >>> mod(torch.tensor([3 - 4j, 0j]))
         tensor([5., 0.])
     """
-    check_complex(z, "input", None)
-    return modulus_fn(z)
+    check_complex(input, "input", None)
+    return modulus_fn(input)
 
 
 def _angle(z: Tensor) -> Tensor:
@@ -238,7 +238,7 @@ CONVERSIONS: dict[str, Callable[[Tensor], Tensor]] = {
 }
 
 
-def complex_to_real(z: Tensor, mode: str = "real", dim: int = 1) -> Tensor:
+def complex_to_real(input: Tensor, mode: str = "real", dim: int = 1) -> Tensor:
     r"""Complex to real: ``"real"``, ``"imag"``, ``"abs"`` (:math:`|z|`), ``"angle"`` (in
     :math:`(-\pi, \pi]`, 0 at z = 0, gradient 0 there) or ``"cat"`` (Re and Im concatenated
     along ``dim``, which doubles that dimension).
@@ -247,30 +247,31 @@ def complex_to_real(z: Tensor, mode: str = "real", dim: int = 1) -> Tensor:
         >>> complex_to_real(torch.tensor([[3 - 4j]]), "cat")
         tensor([[ 3., -4.]])
     """
-    check_complex(z, "input", None)
+    check_complex(input, "input", None)
     if mode == "cat":
-        return torch.cat([z.real, z.imag], dim=dim)
+        return torch.cat([input.real, input.imag], dim=dim)
     if mode not in CONVERSIONS:
         raise ValueError(f"mode must be one of {(*CONVERSIONS, 'cat')}, got {mode!r}")
-    return CONVERSIONS[mode](z)
+    return CONVERSIONS[mode](input)
 
 
-def real_to_complex(x: Tensor, dim: int | None = None) -> Tensor:
-    r"""Real to complex: :math:`x + 0i` when ``dim`` is None, else the inverse of
-    ``complex_to_real(mode="cat", dim=dim)`` (first half real, second half imaginary).
+def real_to_complex(input: Tensor, dim: int | None = None) -> Tensor:
+    r"""Real to complex: :math:`x + 0i` for ``input`` :math:`x` when ``dim`` is None, else the
+    inverse of ``complex_to_real(mode="cat", dim=dim)`` (first half real, second half
+    imaginary).
 
     Example:
         >>> real_to_complex(torch.tensor([[1.0, 2.0]]), dim=-1)
         tensor([[1.+2.j]])
     """
-    if x.is_complex() or not x.is_floating_point():
-        raise TypeError(f"input must be a real floating point tensor, got {x.dtype}")
+    if input.is_complex() or not input.is_floating_point():
+        raise TypeError(f"input must be a real floating point tensor, got {input.dtype}")
     if dim is None:
-        return torch.complex(x, torch.zeros_like(x))
-    size = x.shape[dim]
+        return torch.complex(input, torch.zeros_like(input))
+    size = input.shape[dim]
     if size % 2:
         raise ValueError(f"dimension {dim} must have even size to split into (Re, Im), got {size}")
-    real, imag = torch.chunk(x, 2, dim=dim)
+    real, imag = torch.chunk(input, 2, dim=dim)
     return torch.complex(real, imag)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import inspect
 import pkgutil
 import re
 import subprocess
@@ -12,10 +13,12 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 import cvlayers
 import cvlayers.losses
 import cvlayers.optim
+from cvlayers import functional as CF
 
 PACKAGES = [cvlayers, cvlayers.losses, cvlayers.optim]
 MODULES = sorted(
@@ -56,3 +59,45 @@ def test_losses_and_optim_load_on_first_access(tmp_path: Path) -> None:
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0, proc.stderr
+
+
+# cvlayers.functional's forms with a torch.nn.functional counterpart of the same role.
+_TORCH_COUNTERPARTS = {
+    "crelu": "relu",
+    "celu": "elu",
+    "cgelu": "gelu",
+    "csigmoid": "sigmoid",
+    "ctanh": "tanh",
+    "cprelu": "prelu",
+    **{name: name for name in ("dropout", "linear", "batch_norm", "instance_norm")},
+    **{name: name for name in ("layer_norm", "group_norm", "interpolate")},
+    # (torch's max_poolNd dispatch on return_indices with (*args, **kwargs): their
+    # _with_indices forms have the parameters.)
+    **{f"max_pool{d}d": f"max_pool{d}d_with_indices" for d in (1, 2, 3)},
+    **{f"avg_pool{d}d": f"avg_pool{d}d" for d in (1, 2, 3)},
+    **{
+        f"adaptive_{kind}_pool{d}d": f"adaptive_{kind}_pool{d}d_with_indices"
+        if kind == "max"
+        else f"adaptive_avg_pool{d}d"
+        for kind in ("max", "avg")
+        for d in (1, 2, 3)
+    },
+    **{f"max_unpool{d}d": f"max_unpool{d}d" for d in (1, 2, 3)},
+}
+
+
+def test_functional_forms_take_torch_nn_functionals_parameter_names() -> None:
+    """Every form takes its tensor as ``input`` (``F.relu(input=x)`` style calls work), and
+    one with a torch counterpart takes that counterpart's parameters by name, in order
+    (``running_covar`` for ``running_var``: a 2x2 covariance, not a variance)."""
+    for name in CF.__all__:
+        params = list(inspect.signature(getattr(CF, name)).parameters)
+        assert params[0] == "input", (name, params)
+        if name not in _TORCH_COUNTERPARTS:
+            continue
+        try:
+            signature = inspect.signature(getattr(F, _TORCH_COUNTERPARTS[name]))
+        except ValueError:  # a C builtin without one (avg_pool1d, linear)
+            continue
+        theirs = ["running_covar" if p == "running_var" else p for p in signature.parameters]
+        assert params[: len(theirs)] == theirs, (name, params, theirs)
