@@ -52,18 +52,23 @@ _Size = int | tuple[int, ...]
 _OutputSize = int | None | tuple[int | None, ...]
 
 
-def _by_modulus(
-    input: Tensor, spatial: int, indices_of: Callable[[Tensor], Tensor], return_indices: bool
-) -> Any:
-    """The entries of ``input`` at the indices that ``indices_of`` (torch's max pooling with
-    ``return_indices=True``) gives for its modulus: the complex entry of largest modulus per
-    window, through which the gradient flows (and the indices, if ``return_indices``)."""
+def _check_spatial(input: Tensor, spatial: int) -> None:
+    """Raise unless ``input`` is complex with ``spatial`` dimensions after (N, C) or (C)."""
     check_complex(input, "input", None)
     if input.dim() not in (spatial + 1, spatial + 2):
         raise ValueError(
             f"expected a complex input with {spatial + 1} (unbatched) or {spatial + 2} "
             f"dimensions, got shape {tuple(input.shape)}"
         )
+
+
+def _by_modulus(
+    input: Tensor, spatial: int, indices_of: Callable[[Tensor], Tensor], return_indices: bool
+) -> Any:
+    """The entries of ``input`` at the indices that ``indices_of`` (torch's max pooling with
+    ``return_indices=True``) gives for its modulus: the complex entry of largest modulus per
+    window, through which the gradient flows (and the indices, if ``return_indices``)."""
+    _check_spatial(input, spatial)
     with torch.no_grad():
         idx = indices_of(modulus(input.detach()))
     # Indices address each (batch, channel) plane separately: gather plane by plane.
@@ -251,12 +256,7 @@ def _max_unpool(
 ) -> Tensor:
     """``real_unpool`` (torch's max unpooling in ``spatial`` dimensions, with its ``sizes``
     arguments) of the real and imaginary parts, at the same ``indices``."""
-    check_complex(input, "input", None)
-    if input.dim() not in (spatial + 1, spatial + 2):
-        raise ValueError(
-            f"expected a complex input with {spatial + 1} (unbatched) or {spatial + 2} "
-            f"dimensions, got shape {tuple(input.shape)}"
-        )
+    _check_spatial(input, spatial)
     if indices.shape != input.shape:
         raise ValueError(
             f"expected indices of the input's shape {tuple(input.shape)} (as max pooling with "
