@@ -249,6 +249,7 @@ def _norms(numel: int, device: torch.device, min_run_time: float) -> list[Case]:
     row("BatchNorm2d", cvlayers.BatchNorm2d(16), nn.BatchNorm2d(32), image, eval_mode=True)
     row("LayerNorm(512)", cvlayers.LayerNorm(width), nn.LayerNorm(2 * width), (rows, width))
     row("GroupNorm(4, 16)", cvlayers.GroupNorm(4, 16), nn.GroupNorm(4, 32), image)
+    row("RMSNorm(512)", cvlayers.RMSNorm(width), nn.RMSNorm(2 * width), (rows, width))
     return cases
 
 

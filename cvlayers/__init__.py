@@ -49,6 +49,7 @@ from ._pool import (
     MaxUnpool2d,
     MaxUnpool3d,
 )
+from ._rms_norm import RMSNorm
 from ._upsample import Upsample
 
 __all__ = [
@@ -98,6 +99,7 @@ __all__ = [
     "ModReLU",
     "ModSigmoid",
     "ModTanh",
+    "RMSNorm",
     "RealToComplex",
     "Upsample",
     "ZReLU",

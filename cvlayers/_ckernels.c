@@ -1467,16 +1467,18 @@ BN_COEF_FNS(f64, double)
 /* The power norm's per-run maths (cvlayers/_norm.py: _run_moments, _FusedPowerNorm; layer norm
    and group norm take their statistics from it), in double, G runs of `inner` values each.
    run_moments: from bn_sums' sums acc of d = z - shift, each run's mean (interleaved complex)
-   and scale s = 1/sqrt(E|z - mean|^2 + eps).
+   and scale s = 1/sqrt(E|z - mean|^2 + eps); not `centred` (RMS norm, sums about shift = 0),
+   mean = 0 and s = 1/sqrt(E|z|^2 + eps).
    power_coef: bn_affine's coef per run, centred on the mean. Without acc, the forward's
    s (z - mean): A = s I, K = 0, o = 0; with bn_sums' sums acc of G and G d^T about the mean,
    the input gradient s (G - mean G) - s^3 mean(G . d) d: A = s I, K = k I with
    k = -s^3 (sum gx dx + gy dy)/inner, o = -s (sum G)/inner. */
 #define POWER_FNS(SUF, T)                                                                          \
     CV_KERNEL void cv_run_moments_##SUF(int64_t G, int64_t inner, const double *acc,               \
-                                        const T *shift, double eps, T *mean, T *scale) {           \
+                                        const T *shift, double eps, int64_t centred, T *mean,      \
+                                        T *scale) {                                                \
         CV_SIMD for (int64_t c = 0; c < G; ++c) {                                                  \
-            double mx = acc[c] / inner, my = acc[G + c] / inner;                                   \
+            double mx = centred ? acc[c] / inner : 0, my = centred ? acc[G + c] / inner : 0;       \
             double vrr = acc[2 * G + c] / inner - mx * mx, vii = acc[4 * G + c] / inner - my * my; \
             mean[2 * c] = shift[2 * c] + (T)mx, mean[2 * c + 1] = shift[2 * c + 1] + (T)my;        \
             scale[c] = (T)(1 / sqrt((vrr < 0 ? 0 : vrr) + (vii < 0 ? 0 : vii) + eps));             \
@@ -1691,7 +1693,8 @@ COMPLEX_AFFINE_FNS(f64, double)
    ln_feature_coef: colc = Re gamma, Im gamma (-Im gamma where `conjugate`), Re beta, Im beta.
    ln_row_coef: rowc for the forward, s and w = mean (k = 0, e = 0); with rowsum (ln_sums'
    per-row sums of Re H, Im H and Re(conj(d) H)), for the input gradient: s, w = 0,
-   k = -s^3 Re(conj(d) H)/D, e = -s (sum H)/D - k mean.
+   k = -s^3 Re(conj(d) H)/D, e = -s (sum H)/D - k mean; not `centred` (RMS norm: mean = 0,
+   which the input gradient does not go through), e = 0.
    ln_feature_grads: from ln_sums' per-feature sums acc, dbeta = sum G and dgamma =
    sum s conj(d) G (interleaved complex; NULL: not wanted). */
 #define LN_COEF_FNS(SUF, T)                                                                        \
@@ -1704,13 +1707,14 @@ COMPLEX_AFFINE_FNS(f64, double)
         }                                                                                          \
     }                                                                                              \
     void cv_ln_row_coef_##SUF(int64_t R, int64_t D, const double *rowsum, const T *mean,           \
-                              const T *scale, T *rowc) {                                           \
+                              const T *scale, int64_t centred, T *rowc) {                          \
         for (int64_t r = 0; r < R; ++r) {                                                          \
             double s = scale[r], mx = mean[2 * r], my = mean[2 * r + 1];                           \
             double k = 0, wx = mx, wy = my, ex = 0, ey = 0;                                        \
             if (rowsum) {                                                                          \
                 k = -(s * s * s) * rowsum[2 * R + r] / D;                                          \
                 ex = -s * (rowsum[r] / D) - k * mx, ey = -s * (rowsum[R + r] / D) - k * my;        \
+                ex = centred ? ex : 0, ey = centred ? ey : 0;                                      \
                 wx = 0, wy = 0;                                                                    \
             }                                                                                      \
             rowc[r] = (T)s, rowc[R + r] = (T)wx, rowc[2 * R + r] = (T)wy;                          \

@@ -99,14 +99,14 @@ _PER_CHANNEL: dict[str, list[Any]] = {
     "bn_moments": [_I, _I, _P, _P, _P, _P],
     "bn_whiten_coef": [_I, _P, _P, _P, _P, _D, _P],
     "bn_whiten_grads": [_I, _I, _P, _P, _P, _P, _D, _I, _P, _P, _P],
-    "run_moments": [_I, _I, _P, _P, _D, _P, _P],
+    "run_moments": [_I, _I, _P, _P, _D, _I, _P, _P],
     "power_coef": [_I, _I, _P, _P, _P, _P],
     "gn_coef": [_I, _I, _I, _P, _P, _P, _P, _P],
     "gn_grads": [_I, _I, _I, _I, _P, _P, _P, _P, _P, _P, _P],
     "complex_coef": [_I, _P, _P, _I, _P],
     "complex_grads": [_I, _P, _P, _P],
     "ln_feature_coef": [_I, _P, _P, _I, _P],
-    "ln_row_coef": [_I, _I, _P, _P, _P, _P],
+    "ln_row_coef": [_I, _I, _P, _P, _P, _I, _P],
     "ln_feature_grads": [_I, _P, _P, _P],
 }
 

@@ -678,34 +678,43 @@ def _power_norm(z: Tensor, ndim: int, eps: float) -> Tensor:
 
 
 @torch.no_grad()  # (outside the custom op: a compiled graph would need its backward)
-def _run_moments(runs: Tensor, eps: float) -> tuple[Tensor, Tensor]:
+def _run_moments(runs: Tensor, eps: float, centred: bool = True) -> tuple[Tensor, Tensor]:
     """Each run's mean and scale 1/sqrt(E|z - mean|^2 + eps) for ``runs`` (1, G, K) (a run as a
-    channel of the batch norm kernels), from one bn_sums pass; they get no gradient."""
-    return _run_moments_kernel(runs, eps)
+    channel of the batch norm kernels), from one bn_sums pass; they get no gradient. Not
+    ``centred`` (RMS norm): mean 0 and scale 1/sqrt(E|z|^2 + eps)."""
+    return _run_moments_kernel(runs, eps, centred)
 
 
-@_native.kernel_op("run_moments", schema="(Tensor runs, float eps) -> (Tensor, Tensor)")
-def _run_moments_kernel(runs: Tensor, eps: float) -> tuple[Tensor, Tensor]:
+@_native.kernel_op(
+    "run_moments", schema="(Tensor runs, float eps, bool centred) -> (Tensor, Tensor)"
+)
+def _run_moments_kernel(runs: Tensor, eps: float, centred: bool) -> tuple[Tensor, Tensor]:
     groups, inner = runs.shape[1:]
-    shift, sums = _shifted_sums(runs, groups, inner)
+    if centred:
+        shift, sums = _shifted_sums(runs, groups, inner)
+    else:  # sums about 0, which give E|z|^2 without cancellation
+        shift = runs.new_zeros(groups)
+        sums = _sums(runs, None, shift, groups, inner)
     mean = runs.new_empty(groups)
     scale = runs.new_empty(groups, dtype=REAL_DTYPE[runs.dtype])
-    _native.call("run_moments", runs.dtype, groups, inner, sums, shift, eps, mean, scale)
+    args = (sums, shift, eps, int(centred), mean, scale)
+    _native.call("run_moments", runs.dtype, groups, inner, *args)
     return mean, scale
 
 
 @_run_moments_kernel.register_fake
-def _(runs: Tensor, eps: float) -> tuple[Tensor, Tensor]:
+def _(runs: Tensor, eps: float, centred: bool) -> tuple[Tensor, Tensor]:
     groups = runs.shape[1]
     return runs.new_empty(groups), runs.new_empty(groups, dtype=REAL_DTYPE[runs.dtype])
 
 
-def _power_norm_eager(z: Tensor, ndim: int, eps: float) -> Tensor:
+def _power_norm_eager(z: Tensor, ndim: int, eps: float, centred: bool = True) -> Tensor:
+    """(z - mu) / sqrt(E|z - mu|^2 + eps) over the last ``ndim`` dimensions (not ``centred``:
+    mu = 0, RMS norm) in torch ops."""
     dims = list(range(-ndim, 0))
-    mean = z.mean(dim=dims, keepdim=True)
-    centred = z - mean
-    power = torch.view_as_real(centred).square().sum(-1).mean(dim=dims, keepdim=True)
-    return centred / torch.sqrt(power + eps)
+    d = z - z.mean(dim=dims, keepdim=True) if centred else z
+    power = torch.view_as_real(d).square().sum(-1).mean(dim=dims, keepdim=True)
+    return d / torch.sqrt(power + eps)
 
 
 class _FusedPowerNorm(Function):
@@ -965,6 +974,20 @@ def layer_norm(
         >>> round(y.abs().pow(2).mean().item(), 3)
         1.0
     """
+    shape = normalized_dims(input, normalized_shape)
+    _check_shapes(weight=(weight, shape), bias=(bias, shape))
+    if weight is not None or bias is not None:
+        fused = _fused_layer_norm(input, math.prod(shape), weight, bias, eps)
+        if fused is not None:
+            return fused
+    return _scale_shift(_power_norm(input, len(shape), eps), weight, bias, math.prod(shape), 1)
+
+
+def normalized_dims(
+    input: Tensor, normalized_shape: int | tuple[int, ...] | list[int]
+) -> tuple[int, ...]:
+    """``normalized_shape`` as a tuple, checked to be the last dimensions of complex ``input``
+    (layer norm's and RMS norm's)."""
     check_complex(input, "input", None)
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     n = len(shape)
@@ -972,24 +995,26 @@ def layer_norm(
         raise ValueError(
             f"expected input of shape (*, {', '.join(map(str, shape))}), got {tuple(input.shape)}"
         )
-    _check_shapes(weight=(weight, shape), bias=(bias, shape))
-    fused = _fused_layer_norm(input, math.prod(shape), weight, bias, eps)
-    if fused is not None:
-        return fused
-    return _scale_shift(_power_norm(input, n, eps), weight, bias, math.prod(shape), 1)
+    return shape
 
 
 def _fused_layer_norm(
-    input: Tensor, features: int, weight: Tensor | None, bias: Tensor | None, eps: float
+    input: Tensor,
+    features: int,
+    weight: Tensor | None,
+    bias: Tensor | None,
+    eps: float,
+    centred: bool = True,
 ) -> Tensor | None:
-    """:func:`layer_norm` with ``weight`` or ``bias`` in the kernels, or None where they do not
-    apply (then the normalisation and the affine part run apart): contiguous CPU input, and
-    ``weight``, ``bias`` None or of its dtype with one value per feature."""
-    if (weight is None and bias is None) or not _kernel_affine(input, features, weight, bias):
+    """:func:`layer_norm` (not ``centred``: RMS norm) with ``weight`` and ``bias`` in the
+    kernels, or None where they do not apply: contiguous CPU input, and ``weight``, ``bias``
+    None or of its dtype with one value per feature."""
+    if not _kernel_affine(input, features, weight, bias):
         return None
     rows = input.view(-1, features)
-    mean, scale = _run_moments(rows.view(1, *rows.shape), eps)  # (the backward goes through)
-    out: Tensor = _FusedLayerNorm.apply(rows, mean, scale, weight, bias, eps)
+    # (the backward goes through mean and scale)
+    mean, scale = _run_moments(rows.view(1, *rows.shape), eps, centred)
+    out: Tensor = _FusedLayerNorm.apply(rows, mean, scale, weight, bias, eps, centred)
     return out.view(input.shape)
 
 
@@ -1014,7 +1039,8 @@ class _FusedLayerNorm(Function):
     s = 1/sqrt(E|z - mean|^2 + eps): y = gamma s (z - mean) + beta in one pass (ln_affine). The
     backward in two: ln_sums gives grad beta = sum G and grad gamma = sum s conj(z - mean) G per
     feature, and per row the means of G' = conj(gamma) G and of Re(conj(z - mean) G') that
-    grad_z = s (G' - mean G') - s^3 mean(Re(conj(d) G')) d needs, which ln_affine applies. A
+    grad_z = s (G' - mean G') - s^3 mean(Re(conj(d) G')) d needs, which ln_affine applies (not
+    ``centred``, RMS norm: mean = 0, and grad_z = s G' - s^3 mean(Re(conj(z) G')) z). A
     backward that records a graph (double backward) differentiates the torch ops."""
 
     @staticmethod
@@ -1025,32 +1051,33 @@ class _FusedLayerNorm(Function):
         weight: Tensor | None,
         bias: Tensor | None,
         eps: float,
+        centred: bool,
     ) -> Tensor:
         out: Tensor = _ln_forward(rows, mean, scale, weight, bias)
         return out
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
-        rows, mean, scale, weight, bias, ctx.eps = inputs
+        rows, mean, scale, weight, bias, ctx.eps, ctx.centred = inputs
         ctx.save_for_backward(rows, mean, scale, weight, bias)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
         rows, mean, scale, weight, bias = ctx.saved_tensors
         needs = ctx.needs_input_grad
-        eps = ctx.eps
+        eps, centred = ctx.eps, ctx.centred
         if torch.is_grad_enabled():  # double backward: through the torch ops
             features = rows.shape[1]
 
             def eager(z: Tensor, w: Tensor | None, b: Tensor | None) -> Tensor:
                 w, b = (None if t is None else t.reshape(features) for t in (w, b))
-                return _scale_shift_eager(_power_norm_eager(z, 1, eps), w, b)
+                return _scale_shift_eager(_power_norm_eager(z, 1, eps, centred), w, b)
 
             grads = _graph_grads(eager, (rows, weight, bias), (needs[0], *needs[3:5]), grad)
-            return grads[0], None, None, grads[1], grads[2], None
+            return grads[0], None, None, grads[1], grads[2], None, None
         wanted = _wanted(needs, weight, bias, stats=2)
-        fused = _ln_backward(grad, rows, mean, scale, weight, *wanted)
-        return _as_inputs(fused, wanted, weight, bias, stats=2, extra=1)
+        fused = _ln_backward(grad, rows, mean, scale, weight, centred, *wanted)
+        return _as_inputs(fused, wanted, weight, bias, stats=2, extra=2)
 
 
 def _wanted(
@@ -1097,7 +1124,7 @@ def _ln_forward(
     rowc, colc = rows.new_empty(6, n, dtype=real), rows.new_empty(4, features, dtype=real)
     gamma, beta = _per_channel(weight, bias)
     mean, scale = _per_channel(mean, scale)
-    _native.call("ln_row_coef", dtype, n, features, None, mean, scale, rowc)
+    _native.call("ln_row_coef", dtype, n, features, None, mean, scale, 1, rowc)
     _native.call("ln_feature_coef", dtype, features, gamma, beta, False, colc)
     return _row_affine(rows, None, rowc, colc)
 
@@ -1107,7 +1134,7 @@ _ln_forward.register_fake(_like_first)
 
 @_native.kernel_op(
     "ln_backward",
-    schema="(Tensor grad, Tensor rows, Tensor mean, Tensor scale, Tensor? weight, "
+    schema="(Tensor grad, Tensor rows, Tensor mean, Tensor scale, Tensor? weight, bool centred, "
     "bool need_input, bool need_weight, bool need_bias) -> (Tensor, Tensor, Tensor)",
 )
 def _ln_backward(
@@ -1116,6 +1143,7 @@ def _ln_backward(
     mean: Tensor,
     scale: Tensor,
     weight: Tensor | None,
+    centred: bool,
     need_input: bool,
     need_weight: bool,
     need_bias: bool,
@@ -1137,14 +1165,20 @@ def _ln_backward(
     grad_z = rows.new_empty(0)
     if need_input:
         rowc = rows.new_empty(6, n, dtype=real)
-        _native.call("ln_row_coef", dtype, n, features, per_row, mean, scale, rowc)
+        _native.call("ln_row_coef", dtype, n, features, per_row, mean, scale, int(centred), rowc)
         grad_z = _row_affine(g, rows, rowc, colc)
     return grad_z, grad_weight, grad_bias
 
 
 @_ln_backward.register_fake
 def _(
-    grad: Tensor, rows: Tensor, mean: Tensor, scale: Tensor, weight: Tensor | None, *needs: bool
+    grad: Tensor,
+    rows: Tensor,
+    mean: Tensor,
+    scale: Tensor,
+    weight: Tensor | None,
+    centred: bool,
+    *needs: bool,
 ) -> tuple[Tensor, Tensor, Tensor]:
     return _fake_grads(rows, rows.shape[1], needs)
 

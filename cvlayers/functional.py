@@ -42,6 +42,7 @@ from ._pool import (
     max_unpool2d,
     max_unpool3d,
 )
+from ._rms_norm import rms_norm
 from ._upsample import interpolate
 
 __all__ = [
@@ -83,6 +84,7 @@ __all__ = [
     "mod_tanh",
     "modrelu",
     "real_to_complex",
+    "rms_norm",
     "zrelu",
 ]
 

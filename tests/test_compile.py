@@ -169,12 +169,17 @@ def test_compiled_batch_norm_calls_the_kernels(monkeypatch: pytest.MonkeyPatch) 
 @pytest.mark.skipif(not _native.enabled(), reason="compiled kernels not built or switched off")
 @pytest.mark.filterwarnings("ignore:Torchinductor does not support code generation for complex")
 @pytest.mark.parametrize(
-    "make", [lambda: cvlayers.LayerNorm([3, 128]), lambda: cvlayers.GroupNorm(3, 6)]
+    "make",
+    [
+        lambda: cvlayers.LayerNorm([3, 128]),
+        lambda: cvlayers.GroupNorm(3, 6),
+        lambda: cvlayers.RMSNorm([3, 128]),
+    ],
 )
 def test_compiled_power_norm_calls_the_kernels(
     make: Callable[[], nn.Module], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """LayerNorm and GroupNorm in a compiled graph run their kernels (custom ops) and equal
+    """LayerNorm, GroupNorm and RMSNorm in a compiled graph run their kernels (custom ops) and equal
     eager mode: output and gradients (the per-run scale is Inductor's own code for real ops,
     which may round differently)."""
     torch._dynamo.reset()
@@ -199,7 +204,7 @@ def test_compiled_power_norm_calls_the_kernels(
         out.backward(torch.ones_like(out))
         # mean and power, then the normalisation with gamma and beta
         forward, backward = ["bn_sums", "bn_affine"], ["bn_sums", "bn_affine"]
-        if isinstance(norm, cvlayers.LayerNorm):
+        if isinstance(norm, (cvlayers.LayerNorm, cvlayers.RMSNorm)):
             forward, backward = ["bn_sums", "ln_affine"], ["ln_sums", "ln_affine"]
         assert sorted(families) == sorted(forward + backward)  # a graph may reorder them
         results.append([out, leaf.grad, *(p.grad for p in norm.parameters())])
@@ -284,7 +289,8 @@ def _kernel_op_samples() -> list[tuple[str, tuple[object, ...]]]:
         ("complex_affine", (x, None, bias, 3, 5)),
         ("complex_affine_backward", (g, x, bias, 3, 5, True, True, True)),
         ("complex_affine_backward", (g, x, None, 3, 5, False, False, True)),
-        ("run_moments", (x.view(1, 12, 5), 1e-5)),
+        ("run_moments", (x.view(1, 12, 5), 1e-5, True)),
+        ("run_moments", (x.view(1, 12, 5), 1e-5, False)),
         ("power_norm_pass", (x.view(1, 12, 5), None, c(12), r(12))),
         ("power_norm_pass", (x.view(1, 12, 5), g.view(1, 12, 5), c(12), r(12))),
         ("gn_forward", (planes, c(6), r(6), c(6), c(6), 3)),  # 2 samples, 6 channels
@@ -293,8 +299,9 @@ def _kernel_op_samples() -> list[tuple[str, tuple[object, ...]]]:
         ("gn_backward", (g.view(1, 12, 5), planes, c(6), r(6), None, 3, True, False, True)),
         ("ln_forward", (rows, c(6), r(6), gamma, beta)),
         ("ln_forward", (rows, c(6), r(6), None, beta)),
-        ("ln_backward", (grad_rows, rows, c(6), r(6), gamma, True, True, True)),
-        ("ln_backward", (grad_rows, rows, c(6), r(6), None, True, False, True)),
+        ("ln_backward", (grad_rows, rows, c(6), r(6), gamma, True, True, True, True)),
+        ("ln_backward", (grad_rows, rows, c(6), r(6), None, True, True, False, True)),
+        ("ln_backward", (grad_rows, rows, c(6), r(6), gamma, False, True, True, False)),
     ]
 
 

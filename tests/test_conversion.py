@@ -21,6 +21,7 @@ def _model(dtype: torch.dtype = torch.complex64) -> nn.Sequential:
         cvlayers.CPReLU(3, dtype=dtype),
         cvlayers.GroupNorm(1, 3, dtype=dtype),
         cvlayers.LayerNorm(5, dtype=dtype),
+        cvlayers.RMSNorm(5, dtype=dtype),
         cvlayers.Linear(5, 4, dtype=dtype),
     )
 

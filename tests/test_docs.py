@@ -70,7 +70,7 @@ _TORCH_COUNTERPARTS = {
     "ctanh": "tanh",
     "cprelu": "prelu",
     **{name: name for name in ("dropout", "linear", "batch_norm", "instance_norm")},
-    **{name: name for name in ("layer_norm", "group_norm", "interpolate")},
+    **{name: name for name in ("layer_norm", "group_norm", "rms_norm", "interpolate")},
     # (torch's max_poolNd dispatch on return_indices with (*args, **kwargs): their
     # _with_indices forms have the parameters.)
     **{f"max_pool{d}d": f"max_pool{d}d_with_indices" for d in (1, 2, 3)},

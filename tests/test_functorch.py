@@ -32,6 +32,7 @@ MODULES: dict[str, Callable[[], nn.Module]] = {
     "Mod": cvlayers.Mod,
     "Linear": lambda: cvlayers.Linear(5, 4),
     "LayerNorm": lambda: cvlayers.LayerNorm(5),
+    "RMSNorm": lambda: cvlayers.RMSNorm(5),
     "MaxPool1d": lambda: cvlayers.MaxPool1d(2),
 }
 

@@ -14,6 +14,7 @@ from torch import Tensor
 import cvlayers
 from cvlayers import functional as CF
 from cvlayers import init
+from cvlayers._checks import REAL_DTYPE
 
 # -- convolutions ---------------------------------------------------------------------------
 
@@ -369,6 +370,87 @@ def test_torchcvnn_layernorm_mixes_the_batch() -> None:
     ours = cvlayers.LayerNorm(8)
     # ours: a sample's output does not depend on the other samples; theirs does.
     torch.testing.assert_close(ours(z)[:1], ours(z[:1]))
+    assert not torch.allclose(theirs(z)[:1], theirs(z[:1]), atol=1e-3)
+
+
+def _rms_oracle(z: Tensor, dims: int, eps: float) -> Tensor:
+    """z / sqrt(mean |z|^2 + eps) over the last ``dims`` dimensions, in complex128."""
+    w = z.to(torch.complex128)
+    power = (w.real.square() + w.imag.square()).mean(dim=tuple(range(-dims, 0)), keepdim=True)
+    return w / torch.sqrt(power + eps)
+
+
+def test_rms_norm_scales_each_sample_to_unit_power(
+    device: torch.device, dtype: torch.dtype
+) -> None:
+    """Each sample divided by its root mean |z|^2, its phases kept, then times gamma; real data
+    (Im z = 0) gives torch's rms_norm; eps=None is the real dtype's machine epsilon."""
+    z = torch.randn(5, 4, 8, dtype=dtype, device=device) * torch.arange(1, 6, device=device).view(
+        -1, 1, 1
+    ) + (1 - 2j)
+    norm = cvlayers.RMSNorm((4, 8), eps=1e-3, device=device, dtype=dtype)
+    with torch.no_grad():
+        norm.weight.copy_(torch.randn(4, 8, dtype=dtype, device=device))
+    out = norm(z)
+    tol = {"rtol": 1e-5, "atol": 1e-6} if dtype == torch.complex64 else {}
+    expected = _rms_oracle(z, 2, 1e-3) * norm.weight.detach().to(torch.complex128)
+    torch.testing.assert_close(out, expected.to(dtype), **tol)
+    torch.testing.assert_close(out[1:2], norm(z[1:2]))  # no statistics across the batch
+    plain = CF.rms_norm(z, (4, 8), eps=0.0)
+    power = plain.abs().square().mean(dim=(1, 2))
+    torch.testing.assert_close(power, torch.ones_like(power), **tol)
+    ratio = plain / z  # a positive real per sample: the phases are kept
+    assert ratio.imag.abs().max() < 1e-5 and ratio.real.min() > 0
+    x = torch.randn(3, 6, dtype=REAL_DTYPE[dtype], device=device) * 4
+    real = CF.rms_norm(torch.complex(x, torch.zeros_like(x)), (6,))
+    torch.testing.assert_close(real.real, F.rms_norm(x, (6,)), **tol)
+    eps = torch.finfo(REAL_DTYPE[dtype]).eps
+    torch.testing.assert_close(CF.rms_norm(z, 8), _rms_oracle(z, 1, eps).to(dtype), **tol)
+
+
+def test_rms_norm_gradients_and_zero_input(device: torch.device) -> None:
+    z = torch.randn(3, 4, dtype=torch.complex128, device=device, requires_grad=True)
+    w = torch.randn(4, dtype=torch.complex128, device=device, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, b: CF.rms_norm(a, (4,), b, 1e-3), (z, w))
+    assert torch.autograd.gradgradcheck(lambda a, b: CF.rms_norm(a, (4,), b, 1e-3), (z, w))
+    # a zero sample: output 0, input gradient G / sqrt(eps) (the mean square's term vanishes)
+    zero = torch.zeros(2, 4, dtype=torch.complex64, device=device, requires_grad=True)
+    out = CF.rms_norm(zero, (4,), eps=1e-4)
+    grad = torch.randn_like(out)
+    out.backward(grad)
+    assert out.abs().max() == 0
+    assert zero.grad is not None
+    torch.testing.assert_close(zero.grad, grad / 1e-2)
+
+
+def test_rms_norm_has_torch_nn_arguments_repr_and_errors() -> None:
+    for args, kwargs in [((4,), {}), (([3, 4],), {"eps": 1e-3, "elementwise_affine": False})]:
+        ours, theirs = cvlayers.RMSNorm(*args, **kwargs), torch.nn.RMSNorm(*args, **kwargs)
+        assert repr(ours) == repr(theirs)
+        assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert cvlayers.RMSNorm(4, dtype=torch.complex128).weight.dtype == torch.complex128
+    assert list(inspect.signature(CF.rms_norm).parameters) == list(
+        inspect.signature(F.rms_norm).parameters
+    )
+    z = torch.randn(2, 4, dtype=torch.complex64)
+    with pytest.raises(ValueError, match=r"expected input of shape \(\*, 5\), got \(2, 4\)"):
+        CF.rms_norm(z, (5,))
+    with pytest.raises(ValueError, match=r"expected weight of shape \(4,\), got \(2,\)"):
+        CF.rms_norm(z, (4,), torch.ones(2, dtype=torch.complex64))
+    with pytest.raises(ValueError, match="eps must be a number >= 0, got -1"):
+        CF.rms_norm(z, (4,), eps=-1)
+    with pytest.raises(TypeError, match="input"):
+        CF.rms_norm(z.real, (4,))
+
+
+def test_torchcvnn_rms_norm_mixes_the_batch() -> None:
+    """torchcvnn's RMSNorm takes our constructor arguments, but whitens each feature over the
+    batch: a sample's output depends on the others."""
+    tnn = pytest.importorskip("torchcvnn.nn")
+    z = torch.randn(5, 8, dtype=torch.complex64) * torch.arange(1, 6).view(-1, 1)
+    theirs, ours = tnn.RMSNorm(8, eps=1e-5), cvlayers.RMSNorm(8, eps=1e-5)
+    torch.testing.assert_close(ours(z)[:1], ours(z[:1]))
+    torch.testing.assert_close(ours(z), CF.rms_norm(z, 8, eps=1e-5))
     assert not torch.allclose(theirs(z)[:1], theirs(z[:1]), atol=1e-3)
 
 
@@ -818,6 +900,7 @@ def test_batchnorm_against_torchcvnn() -> None:
 DETERMINISTIC_INIT: dict[str, Any] = {
     "BatchNorm2d": lambda device: cvlayers.BatchNorm2d(3, device=device),
     "LayerNorm": lambda device: cvlayers.LayerNorm(4, device=device),
+    "RMSNorm": lambda device: cvlayers.RMSNorm(4, device=device),
     "GroupNorm": lambda device: cvlayers.GroupNorm(1, 3, device=device),
     "ModReLU": lambda device: cvlayers.ModReLU(3, bias=-0.4, device=device),
     "CPReLU": lambda device: cvlayers.CPReLU(3, init=0.1, device=device),
@@ -858,6 +941,7 @@ EMPTY_INPUTS: list[tuple[str, Any, tuple[int, ...]]] = [
     ("GroupNorm, no samples", lambda: cvlayers.GroupNorm(2, 4), (0, 4, 8, 8)),
     ("GroupNorm, no values", lambda: cvlayers.GroupNorm(2, 4), (2, 4, 0)),
     ("LayerNorm", lambda: cvlayers.LayerNorm(4), (0, 4)),
+    ("RMSNorm", lambda: cvlayers.RMSNorm(4), (0, 4)),
     ("ModReLU per channel", lambda: cvlayers.ModReLU(num_features=4), (2, 4, 0)),
     ("CPReLU per channel", lambda: cvlayers.CPReLU(num_parameters=4), (2, 4, 0)),
     ("CTanh", cvlayers.CTanh, (0, 3)),

@@ -1174,6 +1174,50 @@ def test_power_norm_kernels_match_eager(
         torch.testing.assert_close(a, b, **tol)
 
 
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize(
+    ("features", "shape"), [((6,), (5, 6)), ((4, 10), (3, 4, 10)), ((256,), (300, 256))]
+)
+def test_rms_norm_kernels_match_eager(
+    features: tuple[int, ...],
+    shape: tuple[int, ...],
+    affine: bool,
+    dtype: torch.dtype,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """RMSNorm in the layer norm kernels, sums about 0 and no centring in the input gradient:
+    output and gradients equal the torch ops'; one pass for the mean square and one for the
+    normalisation with gamma forward, two backward. (At (300, 256) two threads split the rows
+    and the elements.)"""
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(*shape, dtype=dtype, generator=gen) * (3 + 1j) + 0.8 * (2 - 5j)
+    grad = torch.randn(*shape, dtype=dtype, generator=gen)
+
+    def run() -> list[Tensor]:
+        torch.manual_seed(0)
+        norm = cvlayers.RMSNorm(features, eps=1e-4, elementwise_affine=affine, dtype=dtype)
+        with torch.no_grad():
+            for p in norm.parameters():
+                p.add_(0.3 * torch.randn_like(p))
+        z = x.clone().requires_grad_(True)
+        out = norm(z)
+        out.backward(grad)
+        return [out, z.grad, *(p.grad for p in norm.parameters())]
+
+    with _native.eager():
+        expected = run()
+    families: list[str] = []
+    launch = _native.launch
+    monkeypatch.setattr(
+        _native, "launch", lambda f, *a, **k: families.append(f) or launch(f, *a, **k)
+    )
+    got = run()
+    assert families == ["bn_sums", "ln_affine", "ln_sums", "ln_affine"]
+    tol = {"rtol": 2e-5, "atol": 2e-5} if dtype == torch.complex64 else {}
+    for a, b in zip(got, expected, strict=True):
+        torch.testing.assert_close(a, b, **tol)
+
+
 @pytest.mark.parametrize("which", ["weight", "bias", "frozen input"])
 @pytest.mark.parametrize("norm", ["layer", "group"])
 def test_power_norm_kernels_with_part_of_the_affine(
