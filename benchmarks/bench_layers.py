@@ -18,6 +18,7 @@ ACTIVATIONS = [
     "CReLU",
     "CPReLU",
     "CELU",
+    "CCELU",
     "CGELU",
     "CSigmoid",
     "CTanh",

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from . import autograd, functional, init, testing
 from ._activation import (
+    CCELU,
     CELU,
     CGELU,
     Cardioid,
@@ -53,6 +54,7 @@ from ._rms_norm import RMSNorm
 from ._upsample import Upsample
 
 __all__ = [
+    "CCELU",
     "CELU",
     "CGELU",
     "AdaptiveAvgPool1d",

@@ -12,6 +12,7 @@ from ._checks import parameter_dtype, real_for
 from ._conversion import KeepsKind
 
 __all__ = [
+    "CCELU",
     "CELU",
     "CGELU",
     "CPReLU",
@@ -65,6 +66,34 @@ class CELU(nn.Module):
 
     def forward(self, input: Tensor) -> Tensor:
         return AF.celu(input, self.alpha, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}, inplace=True" if self.inplace else f"alpha={self.alpha}"
+
+
+class CCELU(nn.Module):
+    r"""torch's CELU on the real and imaginary parts separately (torchcvnn's ``CCELU``), with
+    ``torch.nn.CELU``'s arguments ``alpha`` and ``inplace``:
+
+    .. math::
+        \mathrm{CELU}(t) = \max(0, t) + \min\bigl(0, \alpha (e^{t/\alpha} - 1)\bigr).
+
+    With ``alpha=1`` it is :class:`CELU` (ELU on the parts).
+
+    Example:
+        >>> CCELU(alpha=2.0)(torch.tensor([-1 + 2j]))
+        tensor([-0.7869+2.j])
+    """
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        if alpha == 0:
+            raise ValueError("alpha must be nonzero for CELU (it divides t), got 0")
+        self.alpha = alpha
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AF.ccelu(input, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}, inplace=True" if self.inplace else f"alpha={self.alpha}"

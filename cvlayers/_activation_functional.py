@@ -18,6 +18,7 @@ from ._modulus import cardioid as _cardioid
 __all__ = [
     "CONVERSIONS",
     "cardioid",
+    "ccelu",
     "celu",
     "cgelu",
     "complex_to_real",
@@ -85,7 +86,25 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """
     if inplace:
         return _in_place(lambda t: F.elu_(t, alpha), input, lambda c: celu(c, alpha))
-    out: Tensor = _SplitELU.apply(_parts(input), alpha)
+    out: Tensor = _SplitELU.apply(_parts(input), alpha, 1.0)
+    return out
+
+
+def ccelu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    r""":math:`\mathrm{CELU}(\mathrm{Re}\,z) + i\,\mathrm{CELU}(\mathrm{Im}\,z)` with
+    torch's :math:`\mathrm{CELU}(t) = \max(0, t) + \min(0, \alpha (e^{t/\alpha} - 1))`
+    (torchcvnn's ``CCELU``; :func:`celu` is ELU); 0 at 0, derivative 1 there.
+    ``inplace=True`` writes into ``input`` (torch's ``celu_``).
+
+    Example:
+        >>> ccelu(torch.tensor([-1 + 2j]), alpha=2.0)
+        tensor([-0.7869+2.j])
+    """
+    if alpha == 0:
+        raise ValueError("alpha must be nonzero for CELU (it divides t), got 0")
+    if inplace:
+        return _in_place(lambda t: F.celu_(t, alpha), input, lambda c: ccelu(c, alpha))
+    out: Tensor = _SplitELU.apply(_parts(input), alpha, 1 / alpha)
     return out
 
 
@@ -318,29 +337,38 @@ class _SplitFromOutput(Function):
         return as_complex(_FROM_OUTPUT[ctx.family][1](g, torch.view_as_real(out))), None
 
 
+def _elu_family(input_scale: float) -> str:
+    """The kernels of ELU (``input_scale`` 1: no multiplications by it) or of CELU."""
+    return "celu" if input_scale == 1 else "ccelu"
+
+
 class _SplitELU(Function):
-    """ELU on the real view, saving the input: the backward is torch's ``elu_backward``."""
+    """torch's ``elu(t, alpha, 1, input_scale)`` on the real view (``input_scale`` 1: ELU,
+    1/alpha: CELU), saving the input: the backward is torch's ``elu_backward``. The kernel takes
+    ``input_scale`` > 0, where e^(input_scale t) is needed only for t <= 0."""
 
     @staticmethod
-    def forward(z: Tensor, alpha: float) -> Tensor:
-        if _native.usable(z):
-            return _native.forward("celu", z, alpha)
-        return _not_a_view(F.elu(torch.view_as_real(z), alpha))
+    def forward(z: Tensor, alpha: float, input_scale: float) -> Tensor:
+        if input_scale > 0 and _native.usable(z):
+            return _native.forward(_elu_family(input_scale), z, alpha, input_scale)
+        return _not_a_view(torch.ops.aten.elu(torch.view_as_real(z), alpha, 1, input_scale))
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
         ctx.save_for_backward(inputs[0])
-        ctx.alpha = inputs[1]
+        ctx.alpha, ctx.input_scale = inputs[1:]
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
         (z,) = ctx.saved_tensors
-        if _native.usable_backward(z):
-            return _native.backward("celu", z, grad, ctx.alpha)[0], None
+        alpha, scale = ctx.alpha, ctx.input_scale
+        if scale > 0 and _native.usable_backward(z):
+            family = _elu_family(scale)
+            return _native.backward(family, z, grad, alpha, scale)[0], None, None
         real = torch.ops.aten.elu_backward(
-            torch.view_as_real(grad.resolve_conj()), ctx.alpha, 1, 1, False, torch.view_as_real(z)
+            torch.view_as_real(grad.resolve_conj()), alpha, 1, scale, False, torch.view_as_real(z)
         )
-        return torch.view_as_complex(real), None
+        return torch.view_as_complex(real), None, None
 
 
 class _SplitGELU(Function):

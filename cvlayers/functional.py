@@ -7,6 +7,7 @@ from torch import Tensor
 
 from ._activation_functional import (
     cardioid,
+    ccelu,
     celu,
     cgelu,
     complex_to_real,
@@ -57,6 +58,7 @@ __all__ = [
     "avg_pool3d",
     "batch_norm",
     "cardioid",
+    "ccelu",
     "celu",
     "cgelu",
     "complex_to_real",

@@ -18,6 +18,7 @@ COMPLEX_TO_COMPLEX: dict[str, Callable[[], nn.Module]] = {
     "CReLU": cvlayers.CReLU,
     "CPReLU": cvlayers.CPReLU,
     "CELU": cvlayers.CELU,
+    "CCELU": lambda: cvlayers.CCELU(alpha=0.6),
     "CGELU": cvlayers.CGELU,
     "CSigmoid": cvlayers.CSigmoid,
     "CTanh": cvlayers.CTanh,
@@ -236,7 +237,9 @@ def test_cprelu_arguments_and_gradcheck() -> None:
     assert torch.autograd.gradcheck(CF.cprelu, (z, w))
 
 
-@pytest.mark.parametrize(("name", "torch_name"), [("CReLU", "ReLU"), ("CELU", "ELU")])
+@pytest.mark.parametrize(
+    ("name", "torch_name"), [("CReLU", "ReLU"), ("CELU", "ELU"), ("CCELU", "CELU")]
+)
 def test_inplace_matches_out_of_place(
     device: torch.device, dtype: torch.dtype, name: str, torch_name: str
 ) -> None:
@@ -256,6 +259,43 @@ def test_inplace_matches_out_of_place(
     torch.testing.assert_close(got_grad, expected_grad)
     with pytest.raises(RuntimeError, match="leaf Variable"):
         ours(inplace=True)(x)
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["kernels", "eager"])
+@pytest.mark.parametrize("alpha", [1.0, 2.0, 0.3, -1.5])
+def test_ccelu_is_torch_celu_of_the_parts(
+    alpha: float, native: bool, device: torch.device, dtype: torch.dtype
+) -> None:
+    """CCELU is torch's celu on Re and Im, output and gradient (complex64 against torch's
+    float32; complex128 by gradcheck, as torch's celu backward takes 1/alpha of float(alpha),
+    2.7e-8 off for alpha = 0.3). A negative alpha, where e^(t/alpha) grows, runs torch's op."""
+    gen = torch.Generator().manual_seed(4)
+    z = (torch.randn(6, 50, dtype=dtype, generator=gen) * 4).to(device).requires_grad_(True)
+    with contextlib.nullcontext() if native else _native.eager():
+        out = CF.ccelu(z, alpha)
+        grad = torch.randn(out.shape, dtype=dtype, generator=gen).to(device)
+        (got,) = torch.autograd.grad(out, z, grad)
+        if dtype == torch.complex128:
+            assert torch.autograd.gradcheck(lambda t: CF.ccelu(t, alpha), (z[:1, :8],))
+    parts = torch.view_as_real(z.detach()).requires_grad_(True)
+    expected = torch.nn.functional.celu(parts, alpha)
+    expected.backward(torch.view_as_real(grad))
+    tol = {"rtol": 1e-6, "atol": 1e-6} if dtype == torch.complex64 else {}
+    torch.testing.assert_close(torch.view_as_real(out.detach()), expected, **tol)
+    if dtype == torch.complex64:
+        torch.testing.assert_close(torch.view_as_real(got), parts.grad, **tol)
+    with pytest.raises(ValueError, match="alpha must be nonzero"):
+        cvlayers.CCELU(alpha=0.0)
+
+
+def test_ccelu_with_alpha_one_is_celu() -> None:
+    """torch's CELU with alpha = 1 is ELU: the two kernels agree bit for bit."""
+    z = torch.randn(4, 300, dtype=torch.complex64, requires_grad=True) * 5
+    grad = torch.randn_like(z)
+    a, b = CF.ccelu(z), CF.celu(z)
+    assert torch.equal(a, b)
+    assert torch.equal(*(torch.autograd.grad(out, z, grad)[0] for out in (a, b)))
+    assert CF.ccelu(z, 2.0).real.min() < b.real.min()  # a wider range below 0 than ELU's
 
 
 # Those whose backward reads their output, as torch's tanh, sigmoid and relu do.
@@ -308,7 +348,9 @@ def test_lazily_conjugated_input(
     torch.testing.assert_close(lazy.grad, resolved.grad)
 
 
-@pytest.mark.parametrize(("name", "kwargs"), [("CReLU", {}), ("CELU", {"alpha": 0.5})])
+@pytest.mark.parametrize(
+    ("name", "kwargs"), [("CReLU", {}), ("CELU", {"alpha": 0.5}), ("CCELU", {"alpha": 0.5})]
+)
 def test_inplace_on_lazily_conjugated_input(name: str, kwargs: dict[str, float]) -> None:
     x = torch.randn(5, 3, dtype=torch.complex64)
     expected = getattr(cvlayers, name)(**kwargs)(x.conj())
@@ -323,6 +365,7 @@ PARITY = {
     "CReLU": "CReLU",
     "CPReLU": "CPReLU",
     "CELU": "CELU",
+    "CCELU": "CCELU",
     "CGELU": "CGELU",
     "CSigmoid": "CSigmoid",
     "CTanh": "CTanh",

@@ -95,6 +95,7 @@ ACTIVATIONS = [
     "CPReLU",
     "Mod",
     "CELU",
+    "CCELU",
     "CTanh",
     "CGELU",
     "CSigmoid",

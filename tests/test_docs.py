@@ -65,6 +65,7 @@ def test_losses_and_optim_load_on_first_access(tmp_path: Path) -> None:
 _TORCH_COUNTERPARTS = {
     "crelu": "relu",
     "celu": "elu",
+    "ccelu": "celu",
     "cgelu": "gelu",
     "csigmoid": "sigmoid",
     "ctanh": "tanh",

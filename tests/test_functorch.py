@@ -22,6 +22,7 @@ MODULES: dict[str, Callable[[], nn.Module]] = {
     "CTanh": cvlayers.CTanh,
     "CSigmoid": cvlayers.CSigmoid,
     "CELU": cvlayers.CELU,
+    "CCELU": lambda: cvlayers.CCELU(alpha=0.6),
     "CGELU": cvlayers.CGELU,
     "CPReLU": cvlayers.CPReLU,
     "ZReLU": cvlayers.ZReLU,

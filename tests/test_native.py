@@ -42,6 +42,7 @@ CASES: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
     "CTanh": (cvlayers.CTanh, (4, 3, 50)),
     "CSigmoid": (cvlayers.CSigmoid, (4, 3, 50)),
     "CELU": (lambda: cvlayers.CELU(alpha=0.7), (4, 3, 50)),
+    "CCELU": (lambda: cvlayers.CCELU(alpha=0.6), (4, 3, 50)),
     "CGELU": (cvlayers.CGELU, (4, 3, 50)),  # complex64 only: complex128 is eager on both sides
     "Cardioid": (cvlayers.Cardioid, (4, 3, 50)),
     "ZReLU": (cvlayers.ZReLU, (4, 3, 50)),
@@ -514,7 +515,12 @@ def test_exp_kernels_beyond_the_overflow_bound(dtype: torch.dtype) -> None:
     t = torch.tensor(values + [-v for v in values], dtype=_real_dtype(dtype))
     z = torch.complex(t, t.flip(0)).requires_grad_(True)
     real = torch.view_as_real(z.detach()).requires_grad_(True)
-    for module, reference in ((cvlayers.CSigmoid(), torch.sigmoid), (cvlayers.CELU(), F.elu)):
+    references = [
+        (cvlayers.CSigmoid(), torch.sigmoid),
+        (cvlayers.CELU(), F.elu),
+        (cvlayers.CCELU(0.5), lambda x: F.celu(x, 0.5)),
+    ]
+    for module, reference in references:
         z.grad = real.grad = None
         out = module(z)
         out.backward(torch.full_like(out, 1 - 2j))
