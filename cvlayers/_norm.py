@@ -983,13 +983,17 @@ def layer_norm(
     return _scale_shift(_power_norm(input, len(shape), eps), weight, bias, math.prod(shape), 1)
 
 
+def _as_shape(normalized_shape: int | tuple[int, ...] | list[int]) -> tuple[int, ...]:
+    return (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+
+
 def normalized_dims(
     input: Tensor, normalized_shape: int | tuple[int, ...] | list[int]
 ) -> tuple[int, ...]:
     """``normalized_shape`` as a tuple, checked to be the last dimensions of complex ``input``
     (layer norm's and RMS norm's)."""
     check_complex(input, "input", None)
-    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    shape = _as_shape(normalized_shape)
     n = len(shape)
     if input.dim() < n or tuple(input.shape[input.dim() - n :]) != shape:
         raise ValueError(
@@ -1402,8 +1406,8 @@ def _(
 
 
 class _PerSampleNorm(KeepsKind):
-    """LayerNorm's and GroupNorm's complex affine part: gamma (starting at 1) and beta
-    (starting at 0) of ``shape``, or only gamma (``bias=False``), or neither."""
+    """LayerNorm's, GroupNorm's and RMSNorm's complex affine part: gamma (starting at 1) and
+    beta (starting at 0) of ``shape``, or only gamma (``bias=False``), or neither."""
 
     weight: nn.Parameter | None
     bias: nn.Parameter | None
@@ -1423,6 +1427,20 @@ class _PerSampleNorm(KeepsKind):
         self.weight = parameter(affine)
         self.bias = parameter(affine and bias)
         self.reset_parameters()
+
+    def _make_feature_norm(
+        self,
+        normalized_shape: int | tuple[int, ...] | list[int],
+        elementwise_affine: bool,
+        bias: bool,
+        device: torch.device | str | None,
+        dtype: torch.dtype | None,
+    ) -> None:
+        """LayerNorm's and RMSNorm's attributes, and gamma and beta (``bias``) per feature."""
+        shape = _as_shape(normalized_shape)
+        self.normalized_shape = shape
+        self.elementwise_affine = elementwise_affine
+        self._make_affine(shape, elementwise_affine, bias, device, complex_dtype(dtype))
 
     def reset_parameters(self) -> None:
         """gamma = 1 and beta = 0, as after construction."""
@@ -1447,7 +1465,7 @@ class LayerNorm(_PerSampleNorm):
 
     def __init__(
         self,
-        normalized_shape: int | tuple[int, ...],
+        normalized_shape: int | tuple[int, ...] | list[int],
         eps: float = 1e-5,
         elementwise_affine: bool = True,
         bias: bool = True,
@@ -1455,12 +1473,8 @@ class LayerNorm(_PerSampleNorm):
         dtype: torch.dtype | None = torch.complex64,
     ) -> None:
         super().__init__()
-        shape = (
-            (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-        )
-        self.normalized_shape, self.eps = shape, eps
-        self.elementwise_affine = elementwise_affine
-        self._make_affine(shape, elementwise_affine, bias, device, complex_dtype(dtype))
+        self.eps = eps
+        self._make_feature_norm(normalized_shape, elementwise_affine, bias, device, dtype)
 
     def forward(self, input: Tensor) -> Tensor:
         return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)

@@ -27,7 +27,7 @@ import math
 import torch
 from torch import Tensor
 
-from ._checks import REAL_DTYPE, complex_dtype
+from ._checks import REAL_DTYPE
 from ._norm import (
     _check_shapes,
     _fused_layer_norm,
@@ -97,12 +97,8 @@ class RMSNorm(_PerSampleNorm):
         dtype: torch.dtype | None = torch.complex64,
     ) -> None:
         super().__init__()
-        shape = (
-            (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-        )
-        self.normalized_shape, self.eps = shape, eps
-        self.elementwise_affine = elementwise_affine
-        self._make_affine(shape, elementwise_affine, False, device, complex_dtype(dtype))
+        self.eps = eps
+        self._make_feature_norm(normalized_shape, elementwise_affine, False, device, dtype)
 
     def forward(self, input: Tensor) -> Tensor:
         return rms_norm(input, self.normalized_shape, self.weight, self.eps)

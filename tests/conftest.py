@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import torch
+
+from cvlayers import _native
 
 DEVICES = [
     "cpu",
@@ -41,3 +44,18 @@ def _ieee_fp32() -> Iterator[None]:
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     yield
     torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
+@pytest.fixture
+def launches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The kernel families launched (``cvlayers._native.launch``) during the test, in order;
+    ``launches.clear()`` starts the count afresh."""
+    launched: list[str] = []
+    launch = _native.launch
+
+    def spy(family: str, *args: Any, **kwargs: Any) -> Any:
+        launched.append(family)
+        return launch(family, *args, **kwargs)
+
+    monkeypatch.setattr(_native, "launch", spy)
+    return launched

@@ -298,19 +298,6 @@ def test_dense_layouts_take_the_kernels() -> None:
     assert not _native.dense(z[:, :, ::2])
 
 
-def _spy_on_launch(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The kernel families launched from now on, in order."""
-    launched: list[str] = []
-    launch = _native.launch
-
-    def spy(family: str, *args: Any, **kwargs: Any) -> Any:
-        launched.append(family)
-        return launch(family, *args, **kwargs)
-
-    monkeypatch.setattr(_native, "launch", spy)
-    return launched
-
-
 # Memory layouts of a (4, 3, 6, 5) input (or a real one for Mod's upstream gradient).
 LAYOUTS: dict[str, Callable[[Tensor], Tensor]] = {
     "channels_last": lambda t: t.to(memory_format=torch.channels_last),
@@ -322,7 +309,7 @@ LAYOUTS: dict[str, Callable[[Tensor], Tensor]] = {
 @pytest.mark.parametrize("layout", list(LAYOUTS))
 @pytest.mark.parametrize("name", list(CASES))
 def test_dense_layouts_match_contiguous(
-    name: str, layout: str, dtype: torch.dtype, monkeypatch: pytest.MonkeyPatch
+    name: str, layout: str, dtype: torch.dtype, launches: list[str]
 ) -> None:
     """A channels-last or transposed input takes the kernels, outputs its own layout (as torch's
     elementwise ops do) and gives the contiguous input's results; so do upstream gradients in
@@ -333,10 +320,10 @@ def test_dense_layouts_match_contiguous(
     strided = LAYOUTS[layout](z)
     assert strided.stride() != z.stride() and torch.equal(strided, z)
     expected = _run(module, z)
-    launched = _spy_on_launch(monkeypatch)
+    launches.clear()
     got = _run(module, strided)
     eager = name == "CGELU" and dtype == torch.complex128  # a float32 kernel only
-    assert [f.rpartition("_")[2] for f in launched] == ([] if eager else ["fwd", "bwd"])
+    assert [f.rpartition("_")[2] for f in launches] == ([] if eager else ["fwd", "bwd"])
     out = module(strided)
     assert out.stride() == strided.stride()
     # The kernels' elementwise results are the same bits (torch's own ops, the eager path, may
@@ -670,7 +657,7 @@ def test_adam_kernels_match_foreach(
 @pytest.mark.parametrize("moment", ["modulus", "componentwise"])
 @pytest.mark.parametrize("grad_layout", ["channels_last", "contiguous"])
 def test_adam_kernels_on_a_channels_last_parameter(
-    moment: str, grad_layout: str, monkeypatch: pytest.MonkeyPatch
+    moment: str, grad_layout: str, launches: list[str]
 ) -> None:
     """A channels-last parameter (``model.to(memory_format=torch.channels_last)``) takes the
     fused step where its gradient lies as it does (autograd's layout contract), and the
@@ -682,7 +669,6 @@ def test_adam_kernels_on_a_channels_last_parameter(
     gen = torch.Generator().manual_seed(0)
     start = torch.randn(4, 3, 5, 6, dtype=torch.complex64, generator=gen)
     grads = [torch.randn(start.shape, dtype=start.dtype, generator=gen) for _ in range(3)]
-    launched = _spy_on_launch(monkeypatch)
     formats = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
     results = []
     for layout in ("contiguous", "channels_last"):
@@ -695,7 +681,7 @@ def test_adam_kernels_on_a_channels_last_parameter(
         results.append(p.detach())
     torch.testing.assert_close(results[1], results[0], rtol=1e-6, atol=1e-6)
     assert results[1].is_contiguous(memory_format=torch.channels_last)
-    assert len(launched) == (6 if grad_layout == "channels_last" else 3)
+    assert len(launches) == (6 if grad_layout == "channels_last" else 3)
 
 
 def _cardioid_in_child(queue: Any) -> None:
@@ -788,7 +774,7 @@ def test_batch_norm_kernels_match_eager(
     fused: bool,
     affine: bool,
     dtype: torch.dtype,
-    monkeypatch: pytest.MonkeyPatch,
+    launches: list[str],
 ) -> None:
     """Output, gradients and running statistics of the fused training-mode batch norm equal
     the torch ops' within rounding, on non-circular data far from 0 (the shifted sums), with
@@ -799,13 +785,9 @@ def test_batch_norm_kernels_match_eager(
     x = _laid_out(x + 0.7 * x.real.to(dtype), layout)
     with _native.eager():
         expected = _batch_norm_run(x, affine)
-    families: list[str] = []
-    launch = _native.launch
-    monkeypatch.setattr(
-        _native, "launch", lambda f, *a, **k: families.append(f) or launch(f, *a, **k)
-    )
+    launches.clear()  # (only what runs from here on)
     got = _batch_norm_run(x, affine)
-    assert families == (["bn_sums", "bn_affine", "bn_sums", "bn_affine"] if fused else [])
+    assert launches == (["bn_sums", "bn_affine", "bn_sums", "bn_affine"] if fused else [])
     assert got[0].stride() == x.stride() and got[1].stride() == x.stride()
     # complex128 pins the maths. In float32 both sides round: at (2000, 8) the torch ops' Gamma
     # gradient misses its float64 value by 7e-5 (relative), the kernels' (double sums) by 3e-5.
@@ -839,7 +821,7 @@ def test_batch_norm_eval_kernels_match_eager(
     fused: bool,
     affine: bool,
     dtype: torch.dtype,
-    monkeypatch: pytest.MonkeyPatch,
+    launches: list[str],
 ) -> None:
     """Eval mode (running statistics, which get no gradient) in the kernels: the output and the
     input and parameter gradients equal the torch ops'; one launch forward, and backward one
@@ -866,14 +848,10 @@ def test_batch_norm_eval_kernels_match_eager(
 
     with _native.eager():
         expected = run()
-    families: list[str] = []
-    launch = _native.launch
-    monkeypatch.setattr(
-        _native, "launch", lambda f, *a, **k: families.append(f) or launch(f, *a, **k)
-    )
+    launches.clear()  # (only what runs from here on)
     got = run()
     kernels = ["bn_affine", "bn_sums", "bn_affine"] if affine else ["bn_affine", "bn_affine"]
-    assert families == (kernels if fused else [])
+    assert launches == (kernels if fused else [])
     assert got[0].stride() == x.stride() and got[1].stride() == x.stride()
     # Gamma's gradient sums G (z - mean) over n values, |z - mean| ~ 50 here: in float32 the
     # torch ops miss the float64 value by 4x the kernels' error (double sums) at (700, 100).
@@ -1058,7 +1036,7 @@ def test_eager_batch_norm_keeps_no_float64_copy_of_complex64_input_for_backward(
 
 
 def test_batch_norm_eval_with_a_float64_running_covariance_on_complex64_input(
-    monkeypatch: pytest.MonkeyPatch,
+    launches: list[str],
 ) -> None:
     """A float64 running covariance (as the norm module's doc advises for channels of nearly
     fixed phase) keeps eval mode within 2e-4 of complex128 on such data, in the kernels, with a
@@ -1074,13 +1052,9 @@ def test_batch_norm_eval_with_a_float64_running_covariance_on_complex64_input(
     assert wide.running_covar.dtype == torch.float64
     wide.eval(), reference.eval()
     expected = reference(x.to(torch.complex128))
-    families: list[str] = []
-    launch = _native.launch
-    monkeypatch.setattr(
-        _native, "launch", lambda f, *a, **k: families.append(f) or launch(f, *a, **k)
-    )
+    launches.clear()  # (only what runs from here on)
     out = wide(x)
-    assert families == ["bn_affine"] and out.dtype == torch.complex64
+    assert launches == ["bn_affine"] and out.dtype == torch.complex64
     scale = expected.abs().max().item()
     torch.testing.assert_close(out, expected.to(out.dtype), rtol=0, atol=2e-4 * scale)
 
@@ -1148,7 +1122,7 @@ def test_power_norm_kernels_match_eager(
     shape: tuple[int, ...],
     affine: bool,
     dtype: torch.dtype,
-    monkeypatch: pytest.MonkeyPatch,
+    launches: list[str],
 ) -> None:
     """LayerNorm and GroupNorm in the kernels: output and gradients equal the torch ops' on
     non-circular data far from 0; two launches forward (mean and power, the normalisation) and
@@ -1160,11 +1134,7 @@ def test_power_norm_kernels_match_eager(
     x = x + 0.7 * x.real.to(dtype)
     with _native.eager():
         expected = _power_norm_run(make, x, affine)
-    families: list[str] = []
-    launch = _native.launch
-    monkeypatch.setattr(
-        _native, "launch", lambda f, *a, **k: families.append(f) or launch(f, *a, **k)
-    )
+    launches.clear()  # (only what runs from here on)
     got = _power_norm_run(make, x, affine)
     norm, norm_backward = ["bn_sums", "bn_affine"], ["bn_sums", "bn_affine"]
     layer = isinstance(make(dtype, affine), cvlayers.LayerNorm)
@@ -1174,7 +1144,7 @@ def test_power_norm_kernels_match_eager(
         # group norm on fewer than 64 values per sample and channel: gamma and beta apart, one
         # pass forward, and backward the input gradient, then their sums
         norm, norm_backward = [*norm, "bn_affine"], ["bn_affine", "bn_sums", *norm_backward]
-    assert families == norm + norm_backward
+    assert launches == norm + norm_backward
     tol = {"rtol": 2e-5, "atol": 2e-5} if dtype == torch.complex64 else {}
     for a, b in zip(got, expected, strict=True):
         torch.testing.assert_close(a, b, **tol)
@@ -1189,7 +1159,7 @@ def test_rms_norm_kernels_match_eager(
     shape: tuple[int, ...],
     affine: bool,
     dtype: torch.dtype,
-    monkeypatch: pytest.MonkeyPatch,
+    launches: list[str],
 ) -> None:
     """RMSNorm in the layer norm kernels, sums about 0 and no centring in the input gradient:
     output and gradients equal the torch ops'; one pass for the mean square and one for the
@@ -1212,13 +1182,9 @@ def test_rms_norm_kernels_match_eager(
 
     with _native.eager():
         expected = run()
-    families: list[str] = []
-    launch = _native.launch
-    monkeypatch.setattr(
-        _native, "launch", lambda f, *a, **k: families.append(f) or launch(f, *a, **k)
-    )
+    launches.clear()  # (only what runs from here on)
     got = run()
-    assert families == ["bn_sums", "ln_affine", "ln_sums", "ln_affine"]
+    assert launches == ["bn_sums", "ln_affine", "ln_sums", "ln_affine"]
     tol = {"rtol": 2e-5, "atol": 2e-5} if dtype == torch.complex64 else {}
     for a, b in zip(got, expected, strict=True):
         torch.testing.assert_close(a, b, **tol)
