@@ -976,11 +976,19 @@ def layer_norm(
     """
     shape = normalized_dims(input, normalized_shape)
     _check_shapes(weight=(weight, shape), bias=(bias, shape))
+    check_eps(eps)
     if weight is not None or bias is not None:
         fused = _fused_layer_norm(input, math.prod(shape), weight, bias, eps)
         if fused is not None:
             return fused
     return _scale_shift(_power_norm(input, len(shape), eps), weight, bias, math.prod(shape), 1)
+
+
+def check_eps(eps: float) -> None:
+    """Raise ``ValueError`` unless ``eps`` >= 0: a negative one can make E|z - mu|^2 + eps
+    negative, and its square root NaN (the power norms')."""
+    if not eps >= 0:
+        raise ValueError(f"eps must be a number >= 0, got {eps}")
 
 
 def _as_shape(normalized_shape: int | tuple[int, ...] | list[int]) -> tuple[int, ...]:
@@ -1237,6 +1245,7 @@ def group_norm(
             f"got {tuple(input.shape)}"
         )
     _check_shapes(weight=(weight, (input.shape[1],)), bias=(bias, (input.shape[1],)))
+    check_eps(eps)
     fused = _fused_group_norm(input, num_groups, weight, bias, eps)
     if fused is not None:
         return fused

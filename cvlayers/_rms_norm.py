@@ -34,6 +34,7 @@ from ._norm import (
     _PerSampleNorm,
     _power_norm_eager,
     _scale_shift,
+    check_eps,
     normalized_dims,
 )
 
@@ -64,8 +65,7 @@ def rms_norm(
     _check_shapes(weight=(weight, shape))
     if eps is None:
         eps = torch.finfo(REAL_DTYPE[input.dtype]).eps
-    elif not eps >= 0:
-        raise ValueError(f"eps must be a number >= 0, got {eps}")
+    check_eps(eps)
     features = math.prod(shape)
     fused = _fused_layer_norm(input, features, weight, None, eps, centred=False)
     if fused is not None:

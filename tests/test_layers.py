@@ -531,6 +531,9 @@ def test_layer_and_group_norm_functionals() -> None:
         CF.group_norm(z, 3, w[:, 0].reshape(3, 2))
     with pytest.raises(ValueError, match=r"expected bias of shape \(6,\), got \(5,\)"):
         CF.group_norm(z, 3, None, b[0])
+    for norm in (cvlayers.LayerNorm((6, 5), eps=-1e-3), cvlayers.GroupNorm(3, 6, eps=-1e-3)):
+        with pytest.raises(ValueError, match=r"eps must be a number >= 0, got -0\.001"):
+            norm(z.to(torch.complex64))
 
 
 # -- pooling ---------------------------------------------------------------------------------
