@@ -974,9 +974,9 @@ def layer_norm(
         >>> round(y.abs().pow(2).mean().item(), 3)
         1.0
     """
-    shape = normalized_dims(input, normalized_shape)
+    shape = _normalized_dims(input, normalized_shape)
     _check_shapes(weight=(weight, shape), bias=(bias, shape))
-    check_eps(eps)
+    _check_eps(eps)
     if weight is not None or bias is not None:
         fused = _fused_layer_norm(input, math.prod(shape), weight, bias, eps)
         if fused is not None:
@@ -984,7 +984,7 @@ def layer_norm(
     return _scale_shift(_power_norm(input, len(shape), eps), weight, bias, math.prod(shape), 1)
 
 
-def check_eps(eps: float) -> None:
+def _check_eps(eps: float) -> None:
     """Raise ``ValueError`` unless ``eps`` >= 0: a negative one can make E|z - mu|^2 + eps
     negative, and its square root NaN (the power norms')."""
     if not eps >= 0:
@@ -995,7 +995,7 @@ def _as_shape(normalized_shape: int | tuple[int, ...] | list[int]) -> tuple[int,
     return (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
 
 
-def normalized_dims(
+def _normalized_dims(
     input: Tensor, normalized_shape: int | tuple[int, ...] | list[int]
 ) -> tuple[int, ...]:
     """``normalized_shape`` as a tuple, checked to be the last dimensions of complex ``input``
@@ -1245,7 +1245,7 @@ def group_norm(
             f"got {tuple(input.shape)}"
         )
     _check_shapes(weight=(weight, (input.shape[1],)), bias=(bias, (input.shape[1],)))
-    check_eps(eps)
+    _check_eps(eps)
     fused = _fused_group_norm(input, num_groups, weight, bias, eps)
     if fused is not None:
         return fused

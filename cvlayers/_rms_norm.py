@@ -29,13 +29,13 @@ from torch import Tensor
 
 from ._checks import REAL_DTYPE
 from ._norm import (
+    _check_eps,
     _check_shapes,
     _fused_layer_norm,
+    _normalized_dims,
     _PerSampleNorm,
     _power_norm_eager,
     _scale_shift,
-    check_eps,
-    normalized_dims,
 )
 
 __all__ = ["RMSNorm", "rms_norm"]
@@ -61,11 +61,11 @@ def rms_norm(
         >>> rms_norm(z, (2,), eps=0.0)
         tensor([[0.8485+1.1314j, 0.0000+0.0000j]])
     """
-    shape = normalized_dims(input, normalized_shape)
+    shape = _normalized_dims(input, normalized_shape)
     _check_shapes(weight=(weight, shape))
     if eps is None:
         eps = torch.finfo(REAL_DTYPE[input.dtype]).eps
-    check_eps(eps)
+    _check_eps(eps)
     features = math.prod(shape)
     fused = _fused_layer_norm(input, features, weight, None, eps, centred=False)
     if fused is not None:
