@@ -1003,6 +1003,8 @@ def _normalized_dims(
     check_complex(input, "input", None)
     shape = _as_shape(normalized_shape)
     n = len(shape)
+    if n == 0:  # (torch.mean over dims=[] would take every dimension)
+        raise ValueError("normalized_shape must have at least one dimension, got ()")
     if input.dim() < n or tuple(input.shape[input.dim() - n :]) != shape:
         raise ValueError(
             f"expected input of shape (*, {', '.join(map(str, shape))}), got {tuple(input.shape)}"

@@ -439,6 +439,10 @@ def test_rms_norm_has_torch_nn_arguments_repr_and_errors() -> None:
         CF.rms_norm(z, (4,), torch.ones(2, dtype=torch.complex64))
     with pytest.raises(ValueError, match="eps must be a number >= 0, got -1"):
         CF.rms_norm(z, (4,), eps=-1)
+    # as torch's: the kernels took each value as a row and the torch ops the whole tensor
+    for norm in (CF.rms_norm, CF.layer_norm):
+        with pytest.raises(ValueError, match=r"normalized_shape must have at least one dim"):
+            norm(z, ())
     with pytest.raises(TypeError, match="input"):
         CF.rms_norm(z.real, (4,))
 
