@@ -34,6 +34,9 @@ class CReLU(nn.Module):
     r"""ReLU on the real and imaginary parts separately (one kernel on the real view), with
     ``torch.nn.ReLU``'s argument ``inplace``.
 
+    .. math::
+        f(z) = \max(\mathrm{Re}\,z, 0) + i \max(\mathrm{Im}\,z, 0)
+
     Example:
         >>> CReLU()(torch.tensor([1 - 2j, -1 + 3j]))
         tensor([1.+0.j, 0.+3.j])
@@ -53,6 +56,11 @@ class CReLU(nn.Module):
 class CELU(nn.Module):
     r"""ELU on the real and imaginary parts separately (torchcvnn's ``CELU``), with
     ``torch.nn.ELU``'s arguments ``alpha`` and ``inplace``.
+
+    .. math::
+        f(z) = \mathrm{ELU}(\mathrm{Re}\,z) + i\,\mathrm{ELU}(\mathrm{Im}\,z)
+
+        \mathrm{ELU}(t) = t \ (t > 0), \qquad \alpha (e^t - 1) \ (t \le 0)
 
     Example:
         >>> CELU()(torch.tensor([1 + 0j]))
@@ -141,6 +149,9 @@ class CSigmoid(nn.Module):
 
 class CTanh(nn.Module):
     r"""Tanh on the real and imaginary parts separately.
+
+    .. math::
+        f(z) = \tanh(\mathrm{Re}\,z) + i \tanh(\mathrm{Im}\,z)
 
     Example:
         >>> CTanh()(torch.tensor([0j]))
@@ -326,6 +337,10 @@ class Mod(nn.Module):
 class ComplexToReal(nn.Module):
     r"""Complex to real features: ``mode`` in ``"real"``, ``"imag"``, ``"abs"``, ``"angle"``,
     ``"cat"`` (Re and Im concatenated along ``dim``).
+
+    .. math::
+        \mathrm{Re}\,z, \quad \mathrm{Im}\,z, \quad |z|, \quad \arg z \ (0 \text{ at } 0),
+        \quad [\mathrm{Re}\,z, \mathrm{Im}\,z]
 
     Example:
         >>> ComplexToReal("cat", dim=-1)(torch.tensor([[1 + 2j]]))

@@ -75,6 +75,9 @@ class Conv1d(_ComplexConv, nn.Conv1d):
 class Conv2d(_ComplexConv, nn.Conv2d):
     r"""Complex 2-D convolution with the arguments of ``torch.nn.Conv2d``.
 
+    .. math::
+        y = W \star x + b \quad \text{(complex } W, b\text{)}
+
     Example:
         >>> Conv2d(1, 3, 3)(torch.randn(2, 1, 8, 8, dtype=torch.complex64)).shape
         torch.Size([2, 3, 6, 6])
@@ -83,6 +86,9 @@ class Conv2d(_ComplexConv, nn.Conv2d):
 
 class Conv3d(_ComplexConv, nn.Conv3d):
     r"""Complex 3-D convolution with the arguments of ``torch.nn.Conv3d``.
+
+    .. math::
+        y = W \star x + b \quad \text{(complex } W, b\text{)}
 
     Example:
         >>> Conv3d(1, 2, 3)(torch.randn(1, 1, 4, 4, 4, dtype=torch.complex64)).shape
@@ -93,6 +99,9 @@ class Conv3d(_ComplexConv, nn.Conv3d):
 class ConvTranspose1d(_ComplexConvTranspose, nn.ConvTranspose1d):
     r"""Complex transposed 1-D convolution with the arguments of ``torch.nn.ConvTranspose1d``.
 
+    .. math::
+        y = W \star^{\top} x + b \quad \text{(the convolution's adjoint; complex } W, b\text{)}
+
     Example:
         >>> ConvTranspose1d(2, 1, 4, stride=2)(torch.randn(1, 2, 5, dtype=torch.complex64)).shape
         torch.Size([1, 1, 12])
@@ -102,6 +111,9 @@ class ConvTranspose1d(_ComplexConvTranspose, nn.ConvTranspose1d):
 class ConvTranspose2d(_ComplexConvTranspose, nn.ConvTranspose2d):
     r"""Complex transposed 2-D convolution with the arguments of ``torch.nn.ConvTranspose2d``.
 
+    .. math::
+        y = W \star^{\top} x + b \quad \text{(the convolution's adjoint; complex } W, b\text{)}
+
     Example:
         >>> ConvTranspose2d(2, 1, 2, stride=2)(torch.randn(1, 2, 3, 3, dtype=torch.complex64)).shape
         torch.Size([1, 1, 6, 6])
@@ -110,6 +122,9 @@ class ConvTranspose2d(_ComplexConvTranspose, nn.ConvTranspose2d):
 
 class ConvTranspose3d(_ComplexConvTranspose, nn.ConvTranspose3d):
     r"""Complex transposed 3-D convolution with the arguments of ``torch.nn.ConvTranspose3d``.
+
+    .. math::
+        y = W \star^{\top} x + b \quad \text{(the convolution's adjoint; complex } W, b\text{)}
 
     Example:
         >>> x = torch.randn(1, 2, 2, 3, 3, dtype=torch.complex64)

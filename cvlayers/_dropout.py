@@ -75,8 +75,11 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
 def dropout1d(
     input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
 ) -> Tensor:
-    """:func:`dropout` of whole channels of an ``(N, C, L)`` or ``(C, L)`` input
+    r""":func:`dropout` of whole channels of an ``(N, C, L)`` or ``(C, L)`` input
     (``F.dropout1d``'s arguments).
+
+    .. math::
+        y_{nc} = \frac{m_{nc}}{1 - p}\, z_{nc}, \qquad m_{nc} \sim \mathrm{Bernoulli}(1 - p)
 
     Example:
         >>> out = dropout1d(torch.ones(4, 3, 5, dtype=torch.complex64), p=0.5)
@@ -89,7 +92,10 @@ def dropout1d(
 def dropout2d(
     input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
 ) -> Tensor:
-    """:func:`dropout` of whole channels of an ``(N, C, H, W)`` input.
+    r""":func:`dropout` of whole channels of an ``(N, C, H, W)`` input.
+
+    .. math::
+        y_{nc} = \frac{m_{nc}}{1 - p}\, z_{nc}, \qquad m_{nc} \sim \mathrm{Bernoulli}(1 - p)
 
     Example:
         >>> dropout2d(torch.ones(1, 2, 3, 3, dtype=torch.complex64), training=False).shape
@@ -101,7 +107,10 @@ def dropout2d(
 def dropout3d(
     input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
 ) -> Tensor:
-    """:func:`dropout` of whole channels of an ``(N, C, D, H, W)`` or ``(C, D, H, W)`` input.
+    r""":func:`dropout` of whole channels of an ``(N, C, D, H, W)`` or ``(C, D, H, W)`` input.
+
+    .. math::
+        y_{nc} = \frac{m_{nc}}{1 - p}\, z_{nc}, \qquad m_{nc} \sim \mathrm{Bernoulli}(1 - p)
 
     Example:
         >>> dropout3d(torch.ones(1, 2, 2, 2, 2, dtype=torch.complex64), p=0.0).shape
@@ -113,6 +122,9 @@ def dropout3d(
 class Dropout(nn.Module):
     r"""Complex dropout with a mask shared by the real and imaginary parts; the arguments,
     defaults and ``repr`` of ``torch.nn.Dropout``.
+
+    .. math::
+        y = \frac{m}{1 - p}\, z, \qquad m \sim \mathrm{Bernoulli}(1 - p) \text{ per entry}
 
     Example:
         >>> m = Dropout(p=0.2).eval()
@@ -136,7 +148,10 @@ class Dropout(nn.Module):
 
 
 class Dropout1d(Dropout):
-    """Zero whole channels of ``(N, C, L)`` or unbatched ``(C, L)`` complex inputs.
+    r"""Zero whole channels of ``(N, C, L)`` or unbatched ``(C, L)`` complex inputs.
+
+    .. math::
+        y_{nc} = \frac{m_{nc}}{1 - p}\, z_{nc}, \qquad m_{nc} \sim \mathrm{Bernoulli}(1 - p)
 
     Example:
         >>> out = Dropout1d(0.5)(torch.ones(4, 3, 5, dtype=torch.complex64))
@@ -148,7 +163,10 @@ class Dropout1d(Dropout):
 
 
 class Dropout2d(Dropout):
-    """Zero whole channels of ``(N, C, H, W)`` complex inputs.
+    r"""Zero whole channels of ``(N, C, H, W)`` complex inputs.
+
+    .. math::
+        y_{nc} = \frac{m_{nc}}{1 - p}\, z_{nc}, \qquad m_{nc} \sim \mathrm{Bernoulli}(1 - p)
 
     Example:
         >>> Dropout2d(0.5).eval()(torch.ones(1, 2, 3, 3, dtype=torch.complex64)).sum()
@@ -159,7 +177,10 @@ class Dropout2d(Dropout):
 
 
 class Dropout3d(Dropout):
-    """Zero whole channels of ``(N, C, D, H, W)`` or unbatched ``(C, D, H, W)`` complex inputs.
+    r"""Zero whole channels of ``(N, C, D, H, W)`` or unbatched ``(C, D, H, W)`` complex inputs.
+
+    .. math::
+        y_{nc} = \frac{m_{nc}}{1 - p}\, z_{nc}, \qquad m_{nc} \sim \mathrm{Bernoulli}(1 - p)
 
     Example:
         >>> Dropout3d(0.0)(torch.ones(1, 2, 2, 2, 2, dtype=torch.complex64)).shape

@@ -39,6 +39,9 @@ def instance_norm(
     with the arguments of ``torch.nn.functional.instance_norm`` (``running_covar`` as in
     :func:`cvlayers.functional.batch_norm`, ``(C, 3)``; ``weight`` ``(C, 3)``).
 
+    .. math::
+        y_{nc} = \Gamma_c V_{nc}^{-1/2} (z_{nc} - \mu_{nc}) + \beta_c
+
     Example:
         >>> z = torch.tensor([[[1 + 1j, -1 - 1j, 1 - 1j, -1 + 1j]]])
         >>> instance_norm(z).abs().square().mean().round(decimals=4)
@@ -107,8 +110,11 @@ class _InstanceNorm(_BatchNorm):
 
 
 class InstanceNorm1d(_InstanceNorm):
-    """Whitening instance norm of ``(N, C, L)`` or ``(C, L)`` complex input, with the arguments
+    r"""Whitening instance norm of ``(N, C, L)`` or ``(C, L)`` complex input, with the arguments
     of ``torch.nn.InstanceNorm1d`` (``dtype`` defaults to ``torch.complex64``).
+
+    .. math::
+        y_{nc} = \Gamma_c V_{nc}^{-1/2} (z_{nc} - \mu_{nc}) + \beta_c
 
     Example:
         >>> InstanceNorm1d(2)(torch.randn(4, 2, 16, dtype=torch.complex64)).shape
@@ -119,8 +125,11 @@ class InstanceNorm1d(_InstanceNorm):
 
 
 class InstanceNorm2d(_InstanceNorm):
-    """Whitening instance norm of ``(N, C, H, W)`` or ``(C, H, W)`` complex input, with the
+    r"""Whitening instance norm of ``(N, C, H, W)`` or ``(C, H, W)`` complex input, with the
     arguments of ``torch.nn.InstanceNorm2d``.
+
+    .. math::
+        y_{nc} = \Gamma_c V_{nc}^{-1/2} (z_{nc} - \mu_{nc}) + \beta_c
 
     Example:
         >>> InstanceNorm2d(2, affine=True)(torch.randn(4, 2, 8, 8, dtype=torch.complex64)).shape
@@ -131,8 +140,11 @@ class InstanceNorm2d(_InstanceNorm):
 
 
 class InstanceNorm3d(_InstanceNorm):
-    """Whitening instance norm of ``(N, C, D, H, W)`` or ``(C, D, H, W)`` complex input, with
+    r"""Whitening instance norm of ``(N, C, D, H, W)`` or ``(C, D, H, W)`` complex input, with
     the arguments of ``torch.nn.InstanceNorm3d``.
+
+    .. math::
+        y_{nc} = \Gamma_c V_{nc}^{-1/2} (z_{nc} - \mu_{nc}) + \beta_c
 
     Example:
         >>> InstanceNorm3d(2)(torch.randn(1, 2, 2, 4, 4, dtype=torch.complex64)).shape

@@ -626,7 +626,10 @@ class _BatchNorm(KeepsKind):
 
 
 class BatchNorm1d(_BatchNorm):
-    """Whitening batch norm of ``(N, C)`` or ``(N, C, L)`` complex input.
+    r"""Whitening batch norm of ``(N, C)`` or ``(N, C, L)`` complex input.
+
+    .. math::
+        y = \Gamma V^{-1/2} (z - \mu) + \beta \quad \text{per channel}
 
     Example:
         >>> bn = BatchNorm1d(4)
@@ -643,7 +646,10 @@ class BatchNorm1d(_BatchNorm):
 
 
 class BatchNorm2d(_BatchNorm):
-    """Whitening batch norm of ``(N, C, H, W)`` complex input (see the module doc).
+    r"""Whitening batch norm of ``(N, C, H, W)`` complex input (see the module doc).
+
+    .. math::
+        y = \Gamma V^{-1/2} (z - \mu) + \beta \quad \text{per channel}
 
     Example:
         >>> y = BatchNorm2d(3)(torch.randn(8, 3, 4, 4, dtype=torch.complex64) * 5 - 2j)
@@ -655,7 +661,10 @@ class BatchNorm2d(_BatchNorm):
 
 
 class BatchNorm3d(_BatchNorm):
-    """Whitening batch norm of ``(N, C, D, H, W)`` complex input (see the module doc).
+    r"""Whitening batch norm of ``(N, C, D, H, W)`` complex input (see the module doc).
+
+    .. math::
+        y = \Gamma V^{-1/2} (z - \mu) + \beta \quad \text{per channel}
 
     Example:
         >>> BatchNorm3d(2)(torch.randn(4, 2, 3, 3, 3, dtype=torch.complex64)).shape

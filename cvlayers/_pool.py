@@ -279,6 +279,9 @@ def max_unpool1d(
     ``torch.nn.functional.max_unpool1d``: each pooled entry goes back to the place it came
     from, every other place is 0 (torch's unpooling of the real and imaginary parts).
 
+    .. math::
+        y_{i_j} = x_j \text{ at the pooling's indices } i_j, \qquad 0 \text{ elsewhere}
+
     Example:
         >>> z = torch.tensor([[[1 + 0j, -3j, 2 + 0j, 1 + 1j]]])
         >>> max_unpool1d(*max_pool1d(z, 2, return_indices=True), 2)
@@ -299,6 +302,9 @@ def max_unpool2d(
     r"""The inverse of :func:`max_pool2d` with ``return_indices=True``, with the arguments of
     ``torch.nn.functional.max_unpool2d``: each pooled entry goes back to the place it came
     from in its plane, every other place is 0.
+
+    .. math::
+        y_{i_j} = x_j \text{ at the pooling's indices } i_j, \qquad 0 \text{ elsewhere}
 
     Example:
         >>> z = torch.tensor([[[[1, -3j], [2j, 1 + 1j]]]])
@@ -321,6 +327,9 @@ def max_unpool3d(
     r"""The inverse of :func:`max_pool3d` with ``return_indices=True``, with the arguments of
     ``torch.nn.functional.max_unpool3d``: each pooled entry goes back to the place it came
     from in its volume, every other place is 0.
+
+    .. math::
+        y_{i_j} = x_j \text{ at the pooling's indices } i_j, \qquad 0 \text{ elsewhere}
 
     Example:
         >>> z = torch.tensor([[[[[1, -3j], [2j, 1 + 1j]]]]])
@@ -452,7 +461,10 @@ def _max_pool_arguments(m: nn.MaxPool1d | nn.MaxPool2d | nn.MaxPool3d) -> tuple[
 
 
 class MaxPool1d(nn.MaxPool1d):
-    """Max pooling by modulus with the arguments of ``torch.nn.MaxPool1d``.
+    r"""Max pooling by modulus with the arguments of ``torch.nn.MaxPool1d``.
+
+    .. math::
+        y_W = z_{j^*}, \qquad j^* = \arg\max_{j \in W} |z_j|
 
     Example:
         >>> MaxPool1d(2)(torch.tensor([[[1 + 0j, -3j, 2 + 0j, 1 + 1j]]]))
@@ -464,8 +476,11 @@ class MaxPool1d(nn.MaxPool1d):
 
 
 class MaxPool2d(nn.MaxPool2d):
-    """Max pooling by modulus with the arguments of ``torch.nn.MaxPool2d``: returns the
+    r"""Max pooling by modulus with the arguments of ``torch.nn.MaxPool2d``: returns the
     complex entry of largest modulus in each window (per batch and channel plane).
+
+    .. math::
+        y_W = z_{j^*}, \qquad j^* = \arg\max_{j \in W} |z_j|
 
     Example:
         >>> MaxPool2d(2, return_indices=True)(torch.tensor([[[[1, -3j], [2j, 1 + 1j]]]]))[1]
@@ -477,8 +492,11 @@ class MaxPool2d(nn.MaxPool2d):
 
 
 class MaxPool3d(nn.MaxPool3d):
-    """Max pooling by modulus with the arguments of ``torch.nn.MaxPool3d``: the complex entry
+    r"""Max pooling by modulus with the arguments of ``torch.nn.MaxPool3d``: the complex entry
     of largest modulus in each window (per batch and channel volume).
+
+    .. math::
+        y_W = z_{j^*}, \qquad j^* = \arg\max_{j \in W} |z_j|
 
     Example:
         >>> MaxPool3d((1, 2, 2))(torch.tensor([[[[[1, -3j], [2j, 1 + 1j]]]]]))
@@ -490,7 +508,10 @@ class MaxPool3d(nn.MaxPool3d):
 
 
 class AdaptiveMaxPool1d(nn.AdaptiveMaxPool1d):
-    """Adaptive max pooling by modulus (arguments of ``torch.nn.AdaptiveMaxPool1d``).
+    r"""Adaptive max pooling by modulus (arguments of ``torch.nn.AdaptiveMaxPool1d``).
+
+    .. math::
+        y_W = z_{j^*}, \qquad j^* = \arg\max_{j \in W} |z_j|
 
     Example:
         >>> AdaptiveMaxPool1d(1)(torch.tensor([[[1 + 0j, -3j, 2 + 0j, 1 + 1j]]]))
@@ -502,7 +523,10 @@ class AdaptiveMaxPool1d(nn.AdaptiveMaxPool1d):
 
 
 class AdaptiveMaxPool3d(nn.AdaptiveMaxPool3d):
-    """Adaptive max pooling by modulus (arguments of ``torch.nn.AdaptiveMaxPool3d``).
+    r"""Adaptive max pooling by modulus (arguments of ``torch.nn.AdaptiveMaxPool3d``).
+
+    .. math::
+        y_W = z_{j^*}, \qquad j^* = \arg\max_{j \in W} |z_j|
 
     Example:
         >>> AdaptiveMaxPool3d(1)(torch.tensor([[[[[1, -3j], [2j, 1 + 1j]]]]]))
@@ -514,7 +538,10 @@ class AdaptiveMaxPool3d(nn.AdaptiveMaxPool3d):
 
 
 class AdaptiveMaxPool2d(nn.AdaptiveMaxPool2d):
-    """Adaptive max pooling by modulus (arguments of ``torch.nn.AdaptiveMaxPool2d``).
+    r"""Adaptive max pooling by modulus (arguments of ``torch.nn.AdaptiveMaxPool2d``).
+
+    .. math::
+        y_W = z_{j^*}, \qquad j^* = \arg\max_{j \in W} |z_j|
 
     Example:
         >>> AdaptiveMaxPool2d(1)(torch.tensor([[[[1, -3j], [2j, 1 + 1j]]]]))
@@ -526,8 +553,11 @@ class AdaptiveMaxPool2d(nn.AdaptiveMaxPool2d):
 
 
 class MaxUnpool1d(nn.MaxUnpool1d):
-    """The inverse of :class:`MaxPool1d` with ``return_indices=True`` (arguments of
+    r"""The inverse of :class:`MaxPool1d` with ``return_indices=True`` (arguments of
     ``torch.nn.MaxUnpool1d``): pooled entries back in their places, 0 elsewhere.
+
+    .. math::
+        y_{i_j} = x_j \text{ at the pooling's indices } i_j, \qquad 0 \text{ elsewhere}
 
     Example:
         >>> z = torch.tensor([[[1 + 0j, -3j, 2 + 0j, 1 + 1j]]])
@@ -544,8 +574,11 @@ class MaxUnpool1d(nn.MaxUnpool1d):
 
 
 class MaxUnpool2d(nn.MaxUnpool2d):
-    """The inverse of :class:`MaxPool2d` with ``return_indices=True`` (arguments of
+    r"""The inverse of :class:`MaxPool2d` with ``return_indices=True`` (arguments of
     ``torch.nn.MaxUnpool2d``): pooled entries back in their places, 0 elsewhere.
+
+    .. math::
+        y_{i_j} = x_j \text{ at the pooling's indices } i_j, \qquad 0 \text{ elsewhere}
 
     Example:
         >>> z = torch.tensor([[[[1, -3j], [2j, 1 + 1j]]]])
@@ -563,8 +596,11 @@ class MaxUnpool2d(nn.MaxUnpool2d):
 
 
 class MaxUnpool3d(nn.MaxUnpool3d):
-    """The inverse of :class:`MaxPool3d` with ``return_indices=True`` (arguments of
+    r"""The inverse of :class:`MaxPool3d` with ``return_indices=True`` (arguments of
     ``torch.nn.MaxUnpool3d``): pooled entries back in their places, 0 elsewhere.
+
+    .. math::
+        y_{i_j} = x_j \text{ at the pooling's indices } i_j, \qquad 0 \text{ elsewhere}
 
     Example:
         >>> z = torch.tensor([[[[[1, -3j], [2j, 1 + 1j]]]]])
@@ -583,7 +619,10 @@ class MaxUnpool3d(nn.MaxUnpool3d):
 
 
 class AvgPool1d(nn.AvgPool1d):
-    """Average pooling of the real and imaginary parts (``torch.nn.AvgPool1d`` arguments).
+    r"""Average pooling of the real and imaginary parts (``torch.nn.AvgPool1d`` arguments).
+
+    .. math::
+        y_W = \frac{1}{|W|} \sum_{j \in W} z_j
 
     Example:
         >>> AvgPool1d(2)(torch.tensor([[[1 + 1j, 3 - 1j]]]))
@@ -602,7 +641,10 @@ class AvgPool1d(nn.AvgPool1d):
 
 
 class AvgPool2d(nn.AvgPool2d):
-    """Average pooling of the real and imaginary parts (``torch.nn.AvgPool2d`` arguments).
+    r"""Average pooling of the real and imaginary parts (``torch.nn.AvgPool2d`` arguments).
+
+    .. math::
+        y_W = \frac{1}{|W|} \sum_{j \in W} z_j
 
     Example:
         >>> AvgPool2d(2)(torch.full((1, 1, 2, 2), 1 + 2j))
@@ -622,7 +664,10 @@ class AvgPool2d(nn.AvgPool2d):
 
 
 class AvgPool3d(nn.AvgPool3d):
-    """Average pooling of the real and imaginary parts (``torch.nn.AvgPool3d`` arguments).
+    r"""Average pooling of the real and imaginary parts (``torch.nn.AvgPool3d`` arguments).
+
+    .. math::
+        y_W = \frac{1}{|W|} \sum_{j \in W} z_j
 
     Example:
         >>> AvgPool3d(2)(torch.full((1, 1, 2, 2, 2), 1 + 2j))
@@ -642,7 +687,10 @@ class AvgPool3d(nn.AvgPool3d):
 
 
 class AdaptiveAvgPool1d(nn.AdaptiveAvgPool1d):
-    """Adaptive average pooling of the real and imaginary parts.
+    r"""Adaptive average pooling of the real and imaginary parts.
+
+    .. math::
+        y_W = \frac{1}{|W|} \sum_{j \in W} z_j
 
     Example:
         >>> AdaptiveAvgPool1d(1)(torch.tensor([[[1 + 1j, 3 - 1j]]]))
@@ -654,7 +702,10 @@ class AdaptiveAvgPool1d(nn.AdaptiveAvgPool1d):
 
 
 class AdaptiveAvgPool2d(nn.AdaptiveAvgPool2d):
-    """Adaptive average pooling of the real and imaginary parts.
+    r"""Adaptive average pooling of the real and imaginary parts.
+
+    .. math::
+        y_W = \frac{1}{|W|} \sum_{j \in W} z_j
 
     Example:
         >>> AdaptiveAvgPool2d(1)(torch.full((1, 1, 2, 2), 1 + 2j))
@@ -666,7 +717,10 @@ class AdaptiveAvgPool2d(nn.AdaptiveAvgPool2d):
 
 
 class AdaptiveAvgPool3d(nn.AdaptiveAvgPool3d):
-    """Adaptive average pooling of the real and imaginary parts.
+    r"""Adaptive average pooling of the real and imaginary parts.
+
+    .. math::
+        y_W = \frac{1}{|W|} \sum_{j \in W} z_j
 
     Example:
         >>> AdaptiveAvgPool3d(1)(torch.full((1, 1, 2, 2, 2), 1 + 2j))

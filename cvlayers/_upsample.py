@@ -45,8 +45,11 @@ def interpolate(
 
 
 class Upsample(nn.Upsample):
-    """Upsampling of complex input with the arguments of ``torch.nn.Upsample`` (see
+    r"""Upsampling of complex input with the arguments of ``torch.nn.Upsample`` (see
     :func:`interpolate`).
+
+    .. math::
+        y = \mathrm{interp}(\mathrm{Re}\,z) + i\,\mathrm{interp}(\mathrm{Im}\,z)
 
     Example:
         >>> Upsample(scale_factor=2)(torch.tensor([[[1 + 1j, 2 - 2j]]]))

@@ -77,6 +77,9 @@ class ComplexCrossEntropyLoss(ComplexLoss):
     r"""Module form of :func:`complex_cross_entropy`, with the arguments of
     ``torch.nn.CrossEntropyLoss`` plus ``logits``.
 
+    .. math::
+        L = -\log \mathrm{softmax}(f(z))_y, \qquad f(z) = |z|, \ \mathrm{Re}\,z \text{ or } |z|^2
+
     Example:
         >>> loss = ComplexCrossEntropyLoss(logits="modulus")
         >>> loss(torch.randn(4, 3, dtype=torch.complex64), torch.tensor([0, 2, 1, 0])).shape

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 import cvlayers
+import cvlayers.init
 import cvlayers.losses
 import cvlayers.optim
 from cvlayers import functional as CF
@@ -59,6 +60,24 @@ def test_losses_and_optim_load_on_first_access(tmp_path: Path) -> None:
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0, proc.stderr
+
+
+# Every public module, function and class: its formula and a runnable example.
+PUBLIC = [
+    (package.__name__, name, getattr(package, name))
+    for package in (cvlayers, CF, cvlayers.init, cvlayers.losses, cvlayers.optim)
+    for name in package.__all__
+    if not inspect.ismodule(getattr(package, name)) and callable(getattr(package, name))
+]
+
+
+@pytest.mark.parametrize(("package", "name", "obj"), PUBLIC, ids=[f"{p}.{n}" for p, n, _ in PUBLIC])
+def test_public_docstrings_have_a_formula_and_an_example(
+    package: str, name: str, obj: object
+) -> None:
+    doc = inspect.getdoc(obj) or ""
+    assert ".. math::" in doc or ":math:" in doc, f"{package}.{name} states no formula"
+    assert ">>>" in doc, f"{package}.{name} has no example"
 
 
 # cvlayers.functional's forms with a torch.nn.functional counterpart of the same role.
