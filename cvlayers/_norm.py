@@ -721,7 +721,7 @@ def _power_norm_eager(z: Tensor, ndim: int, eps: float, centred: bool = True) ->
     """(z - mu) / sqrt(E|z - mu|^2 + eps) over the last ``ndim`` dimensions (not ``centred``:
     mu = 0, RMS norm) in torch ops."""
     dims = list(range(-ndim, 0))
-    d = z - z.mean(dim=dims, keepdim=True) if centred else z
+    d = z - z.mean(dim=dims, keepdim=True) if centred else z.resolve_conj()
     power = torch.view_as_real(d).square().sum(-1).mean(dim=dims, keepdim=True)
     return d / torch.sqrt(power + eps)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 from typing import Any
@@ -12,8 +13,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 import cvlayers
+from cvlayers import _native, init
 from cvlayers import functional as CF
-from cvlayers import init
 from cvlayers._checks import REAL_DTYPE
 
 # -- convolutions ---------------------------------------------------------------------------
@@ -456,6 +457,34 @@ def test_torchcvnn_rms_norm_mixes_the_batch() -> None:
     torch.testing.assert_close(ours(z)[:1], ours(z[:1]))
     torch.testing.assert_close(ours(z), CF.rms_norm(z, 8, eps=1e-5))
     assert not torch.allclose(theirs(z)[:1], theirs(z[:1]), atol=1e-3)
+
+
+LAZY_CONJ_NORMS: dict[str, tuple[Any, tuple[int, ...]]] = {
+    "LayerNorm": (lambda: cvlayers.LayerNorm(4), (3, 4)),
+    "RMSNorm": (lambda: cvlayers.RMSNorm(4), (3, 4)),
+    "GroupNorm": (lambda: cvlayers.GroupNorm(2, 4), (3, 4, 5)),
+    "BatchNorm1d": (lambda: cvlayers.BatchNorm1d(4), (6, 4, 5)),
+    "BatchNorm1d eval": (lambda: cvlayers.BatchNorm1d(4).eval(), (6, 4, 5)),
+    "InstanceNorm1d": (lambda: cvlayers.InstanceNorm1d(4, affine=True), (3, 4, 5)),
+}
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["kernels", "eager"])
+@pytest.mark.parametrize("name", list(LAZY_CONJ_NORMS))
+def test_norms_on_a_lazily_conjugated_input(name: str, native: bool) -> None:
+    """norm(x.conj()) is the norm of the resolved conjugate, with the same gradient (the
+    eager RMS norm took view_as_real of the lazy conjugate and raised)."""
+    make, shape = LAZY_CONJ_NORMS[name]
+    x = torch.randn(shape, dtype=torch.complex64)
+    lazy, resolved = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    grad = torch.randn(shape, dtype=torch.complex64)
+    with contextlib.nullcontext() if native else _native.eager():
+        out = make()(lazy.conj())
+        expected = make()(resolved.conj().resolve_conj())
+        out.backward(grad)
+        expected.backward(grad)
+    torch.testing.assert_close(out, expected)
+    torch.testing.assert_close(lazy.grad, resolved.grad)
 
 
 def test_groupnorm() -> None:
