@@ -19,6 +19,7 @@ import cvlayers
 import cvlayers.init
 import cvlayers.losses
 import cvlayers.optim
+import cvlayers.testing
 from cvlayers import functional as CF
 
 PACKAGES = [cvlayers, cvlayers.losses, cvlayers.optim]
@@ -65,7 +66,7 @@ def test_losses_and_optim_load_on_first_access(tmp_path: Path) -> None:
 # Every public module, function and class: its formula and a runnable example.
 PUBLIC = [
     (package.__name__, name, getattr(package, name))
-    for package in (cvlayers, CF, cvlayers.init, cvlayers.losses, cvlayers.optim)
+    for package in (cvlayers, CF, cvlayers.init, cvlayers.losses, cvlayers.optim, cvlayers.testing)
     for name in package.__all__
     if not inspect.ismodule(getattr(package, name)) and callable(getattr(package, name))
 ]
