@@ -53,7 +53,19 @@ class CReLU(nn.Module):
         return "inplace=True" if self.inplace else ""
 
 
-class CELU(nn.Module):
+class _AlphaInplace(nn.Module):
+    """The arguments ``alpha`` and ``inplace`` of torch's ELU and CELU, and their repr."""
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        self.alpha = alpha
+        self.inplace = inplace
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}, inplace=True" if self.inplace else f"alpha={self.alpha}"
+
+
+class CELU(_AlphaInplace):
     r"""ELU on the real and imaginary parts separately (torchcvnn's ``CELU``), with
     ``torch.nn.ELU``'s arguments ``alpha`` and ``inplace``.
 
@@ -67,19 +79,11 @@ class CELU(nn.Module):
         tensor([1.+0.j])
     """
 
-    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
-        super().__init__()
-        self.alpha = alpha
-        self.inplace = inplace
-
     def forward(self, input: Tensor) -> Tensor:
         return AF.celu(input, self.alpha, self.inplace)
 
-    def extra_repr(self) -> str:
-        return f"alpha={self.alpha}, inplace=True" if self.inplace else f"alpha={self.alpha}"
 
-
-class CCELU(nn.Module):
+class CCELU(_AlphaInplace):
     r"""torch's CELU on the real and imaginary parts separately (torchcvnn's ``CCELU``), with
     ``torch.nn.CELU``'s arguments ``alpha`` and ``inplace``:
 
@@ -94,17 +98,12 @@ class CCELU(nn.Module):
     """
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
-        super().__init__()
         if alpha == 0:
             raise ValueError("alpha must be nonzero for CELU (it divides t), got 0")
-        self.alpha = alpha
-        self.inplace = inplace
+        super().__init__(alpha, inplace)
 
     def forward(self, input: Tensor) -> Tensor:
         return AF.ccelu(input, self.alpha, self.inplace)
-
-    def extra_repr(self) -> str:
-        return f"alpha={self.alpha}, inplace=True" if self.inplace else f"alpha={self.alpha}"
 
 
 class CGELU(nn.Module):
