@@ -168,6 +168,8 @@ def _check_finite(module: nn.Module, input: Tensor, where: str) -> None:
     z = input.detach().clone().requires_grad_(True)
     torch.manual_seed(0)
     out = work(z)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"module must return one tensor, got {type(out).__name__}")
     if not _finite(out):
         raise AssertionError(f"the output is not finite{where}")
     out.backward(torch.randn_like(out))

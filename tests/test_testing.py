@@ -112,6 +112,9 @@ def test_each_property_fails_on_a_module_that_breaks_it(name: str) -> None:
         check_module(module, torch.randn(2, 3, dtype=torch.complex64) + 0.5)
 
 
-def test_real_input_is_a_type_error() -> None:
+def test_real_input_and_tuple_output_are_type_errors() -> None:
     with pytest.raises(TypeError, match=r"input must be a complex tensor, got torch\.float32"):
         check_module(cvlayers.CReLU(), torch.randn(3))
+    z = torch.randn(1, 1, 4, dtype=torch.complex64)
+    with pytest.raises(TypeError, match="module must return one tensor, got tuple"):
+        check_module(cvlayers.MaxPool1d(2, return_indices=True), z)
