@@ -172,7 +172,7 @@ def _check_finite(module: nn.Module, input: Tensor, where: str) -> None:
         raise TypeError(f"module must return one tensor, got {type(out).__name__}")
     if not _finite(out):
         raise AssertionError(f"the output is not finite{where}")
-    out.backward(torch.randn_like(out))
+    torch.autograd.backward(out, torch.randn_like(out))
     if z.grad is None or not _finite(z.grad):
         raise AssertionError(f"the input gradient is not finite{where}")
     for name, p in work.named_parameters():
