@@ -98,8 +98,7 @@ class CCELU(_AlphaInplace):
     """
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
-        if alpha == 0:
-            raise ValueError("alpha must be nonzero for CELU (it divides t), got 0")
+        AF._check_celu_alpha(alpha)
         super().__init__(alpha, inplace)
 
     def forward(self, input: Tensor) -> Tensor:

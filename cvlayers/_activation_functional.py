@@ -100,12 +100,17 @@ def ccelu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
         >>> ccelu(torch.tensor([-1 + 2j]), alpha=2.0)
         tensor([-0.7869+2.j])
     """
-    if alpha == 0:
-        raise ValueError("alpha must be nonzero for CELU (it divides t), got 0")
+    _check_celu_alpha(alpha)
     if inplace:
         return _in_place(lambda t: F.celu_(t, alpha), input, lambda c: ccelu(c, alpha))
     out: Tensor = _SplitELU.apply(_parts(input), alpha, 1 / alpha)
     return out
+
+
+def _check_celu_alpha(alpha: float) -> None:
+    """Raise ``ValueError`` for CELU's ``alpha`` = 0 (it divides t), as torch's celu does."""
+    if alpha == 0:
+        raise ValueError("alpha must be nonzero for CELU (it divides t), got 0")
 
 
 def cgelu(input: Tensor, approximate: str = "none") -> Tensor:

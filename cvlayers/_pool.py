@@ -262,9 +262,8 @@ def _max_unpool(
             f"expected indices of the input's shape {tuple(input.shape)} (as max pooling with "
             f"return_indices=True gives them), got {tuple(indices.shape)}"
         )
-    parts, twice = torch.cat([input.real, input.imag]), torch.cat([indices, indices])
-    real, imag = real_unpool(parts, twice, *sizes).chunk(2, dim=0)
-    return torch.complex(real, imag)
+    twice = torch.cat([indices, indices])  # for the parts stacked on dim 0
+    return _by_parts(input, lambda parts: real_unpool(parts, twice, *sizes))
 
 
 def max_unpool1d(
