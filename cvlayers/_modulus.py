@@ -24,13 +24,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from . import _native
+from . import _compiled, _native
 from ._function import Function
 
 __all__ = [
     "KINDS",
     "as_complex",
     "cardioid",
+    "channel_layout",
     "modulus",
     "modulus_fn",
     "modulus_scale",
@@ -118,11 +119,16 @@ _KERNELS = {"relu_bias": "modrelu", "tanh": "modtanh", "sigmoid": "modsigmoid"}
 
 
 def _bias_layout(z: Tensor, bias: Tensor | None) -> tuple[int, int] | None:
-    """(channels, inner) such that element i of ``z``'s memory reads ``bias[(i // inner) %
-    channels]``, when the kernels apply to ``z`` and its broadcast ``bias`` (None: no bias);
-    else None."""
+    """:func:`channel_layout`, where the kernels apply to ``z`` and ``bias``; else None."""
     if not _native.usable(z, bias) or z.numel() == 0:
         return None
+    return channel_layout(z, bias)
+
+
+def channel_layout(z: Tensor, bias: Tensor | None) -> tuple[int, int] | None:
+    """(channels, inner) such that element i of dense ``z``'s memory reads ``bias[(i // inner)
+    % channels]`` of its broadcast ``bias`` (None: no bias); None where no such pair exists
+    (a bias that varies along two dimensions, or has more than ``z``)."""
     if bias is None:
         return 1, z.numel()
     if bias.dim() > z.dim():
@@ -149,6 +155,10 @@ class _ModulusScale(Function):
         layout = _bias_layout(z, bias)
         if layout is not None:
             return _native.forward(_KERNELS[kind], z, bias, *layout)
+        if _compiled.usable(z, bias):
+            out = _compiled.modulus_scale(z, bias, kind)
+            if out is not None:
+                return out
         r = modulus(z)
         return times_real(unit(z, r), _g(kind, r, bias))  # g/r would overflow at a tiny r
 
@@ -168,6 +178,11 @@ class _ModulusScale(Function):
             fused, sums = _native.backward(kernel, z, grad, bias, *layout, partial=layout[0])
             assert sums is not None
             return fused, sums.to(bias.dtype).reshape(bias.shape), None
+        if not torch.is_grad_enabled() and _compiled.usable(z, bias):
+            need_bias = bias is not None and ctx.needs_input_grad[1]
+            grads = _compiled.modulus_scale_backward(z, grad, bias, ctx.kind, need_bias)
+            if grads is not None:
+                return grads[0] if ctx.needs_input_grad[0] else None, grads[1], None
         r = modulus(z)
         u = unit(z, r)
         g = _g(ctx.kind, r, bias)
@@ -216,6 +231,8 @@ class _Cardioid(Function):
     def forward(z: Tensor) -> Tensor:
         if _native.usable(z):
             return _native.forward("cardioid", z)
+        if _compiled.usable(z):
+            return _compiled.cardioid(z)
         half_one_plus_cos = (z.real / _nonzero(modulus(z))).add_(1).mul_(0.5)
         return times_real(z, half_one_plus_cos)
 
@@ -228,6 +245,8 @@ class _Cardioid(Function):
         (z,) = ctx.saved_tensors
         if _native.usable_backward(z):
             return _native.backward("cardioid", z, grad)[0]
+        if not torch.is_grad_enabled() and _compiled.usable(z):
+            return _compiled.cardioid_backward(z, grad)
         u = unit(z, modulus(z))
         u_re, g_re = torch.view_as_real(u), torch.view_as_real(grad.resolve_conj())
         radial = (u_re * g_re).sum(-1)  # Re(conj(u) G)

@@ -1,0 +1,279 @@
+r"""Fused kernels off the CPU: the modulus activations' maths on (Re, Im), compiled.
+
+On a GPU the eager complex formulas of :mod:`cvlayers._modulus` run 20-30 torch ops, each a
+pass over memory (11-15x the time of ``z * 2`` on an H100). Here the same maths is written on
+the real and imaginary parts, which ``torch.compile`` (Inductor: Triton on a GPU) fuses into
+one kernel each way: the forward reads z and writes f(z), the backward reads z and the
+upstream gradient and writes the input gradient, summing the bias gradient as it goes.
+
+Where it runs: complex64/128 tensors on :data:`DEVICES` (CUDA; tests add the CPU, which has
+its own C kernels), outside torch.func transforms, with a backward that records no graph.
+Inside a caller's own ``torch.compile`` the functions are traced as they are, so that graph
+fuses them too. ``CVLAYERS_COMPILE=0`` (or :func:`enabled`\ (False)) keeps the eager maths;
+a compiler that fails turns this path off with a warning, and the eager maths runs.
+
+Each function has its own compiled code (one cache of graphs per kind and direction), with
+dynamic sizes: a new shape reuses the graph. A first call compiles (a few seconds), and
+Inductor's cache keeps the kernels for later processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from . import _modulus
+from ._checks import REAL_DTYPE
+from ._function import transforms_active
+from ._native import dense, laid_out_as
+
+__all__ = [
+    "DEVICES",
+    "cardioid",
+    "cardioid_backward",
+    "enabled",
+    "modulus_scale",
+    "modulus_scale_backward",
+    "usable",
+]
+
+DEVICES = {"cuda"}
+_enabled = os.environ.get("CVLAYERS_COMPILE", "1") != "0"
+
+
+def enabled(value: bool | None = None) -> bool:
+    """Whether the compiled path is used; ``enabled(False)`` keeps the eager maths. Returns
+    the state."""
+    global _enabled
+    if value is not None:
+        _enabled = value
+    return _enabled
+
+
+@contextlib.contextmanager
+def on(device: str) -> Iterator[None]:
+    """The compiled path on ``device`` too inside the block (the tests run it on the CPU)."""
+    added = device not in DEVICES
+    DEVICES.add(device)
+    try:
+        yield
+    finally:
+        if added:
+            DEVICES.discard(device)
+
+
+@functools.cache
+def _compiler_present(device_type: str) -> bool:
+    """Whether Inductor can build kernels for ``device_type``: Triton for a GPU."""
+    if device_type == "cpu":
+        return True
+    from torch.utils._triton import has_triton
+
+    return bool(has_triton())
+
+
+def usable(z: Tensor, *real: Tensor | None) -> bool:
+    """Whether the compiled maths applies to complex ``z`` and its real parameters ``real``."""
+    if not _enabled or z.dtype not in REAL_DTYPE or z.numel() == 0 or transforms_active():
+        return False
+    if z.device.type not in DEVICES or not _compiler_present(z.device.type):
+        return False
+    dtype = REAL_DTYPE[z.dtype]
+    return all(t is None or (t.dtype == dtype and t.device == z.device) for t in real)
+
+
+# The maths, on real tensors of shape (outer, channels, inner, 2) and a bias of (channels, 1).
+
+
+def _parts(t: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """x, y, |z| and |z| with 1 where z = 0 (a divisor that leaves 0/|z| at 0)."""
+    x, y = t[..., 0], t[..., 1]
+    r = torch.hypot(x, y)
+    return x, y, r, torch.where(r > 0, r, 1.0)
+
+
+def _scale_forward(t: Tensor, bias: Tensor | None, kind: str) -> Tensor:
+    x, y, r, nonzero = _parts(t)
+    g = _modulus._g(kind, r, bias)
+    return torch.stack((x / nonzero * g, y / nonzero * g), -1)  # g/r overflows at a tiny r
+
+
+def _scale_backward(
+    t: Tensor, grad: Tensor, bias: Tensor | None, kind: str, need_bias: bool
+) -> tuple[Tensor, Tensor | None]:
+    """As the eager backward of :func:`cvlayers._modulus.modulus_scale`: with u = z/|z| and
+    conj(u) G = q + ip, grad_z = u (g'(r) q + i (g/r) p) + [z = 0] g'(0) G, and the bias's
+    gradient g'(r) q summed over each channel."""
+    x, y, r, nonzero = _parts(t)
+    gx, gy = grad[..., 0], grad[..., 1]
+    ux, uy = x / nonzero, y / nonzero
+    g = _modulus._g(kind, r, bias)
+    dg = _modulus._dg(kind, g)
+    q, p = ux * gx + uy * gy, ux * gy - uy * gx
+    big = torch.finfo(t.dtype).max
+    a = dg * q
+    b = (torch.div(g, nonzero).clamp(max=big) * p).clamp(-big, big)
+    at_zero = torch.where(r > 0, 0.0, dg)
+    grad_z = torch.stack((ux * a - uy * b + at_zero * gx, ux * b + uy * a + at_zero * gy), -1)
+    return grad_z, a.sum((0, 2)) if need_bias else None
+
+
+def _cardioid_forward(t: Tensor) -> Tensor:
+    x, y, _, nonzero = _parts(t)
+    half_one_plus_cos = (x / nonzero + 1) * 0.5
+    return torch.stack((x * half_one_plus_cos, y * half_one_plus_cos), -1)
+
+
+def _cardioid_backward(t: Tensor, grad: Tensor) -> Tensor:
+    """grad_z = (1 + c)/2 G - i (s/2) Re(conj(u) G) u, with u = c + i s (see ``_Cardioid``)."""
+    x, y, _, nonzero = _parts(t)
+    gx, gy = grad[..., 0], grad[..., 1]
+    c, s = x / nonzero, y / nonzero
+    half_one_plus_cos = (c + 1) * 0.5
+    k = (c * gx + s * gy) * s * 0.5
+    return torch.stack((gx * half_one_plus_cos + s * k, gy * half_one_plus_cos - c * k), -1)
+
+
+# One function (one code object, so one cache of compiled graphs) per kind and direction.
+def _modrelu_forward(t: Tensor, bias: Tensor | None) -> Tensor:
+    return _scale_forward(t, bias, "relu_bias")
+
+
+def _modtanh_forward(t: Tensor, bias: Tensor | None) -> Tensor:
+    return _scale_forward(t, bias, "tanh")
+
+
+def _modsigmoid_forward(t: Tensor, bias: Tensor | None) -> Tensor:
+    return _scale_forward(t, bias, "sigmoid")
+
+
+def _modrelu_backward(
+    t: Tensor, grad: Tensor, bias: Tensor | None, need_bias: bool
+) -> tuple[Tensor, Tensor | None]:
+    return _scale_backward(t, grad, bias, "relu_bias", need_bias)
+
+
+def _modtanh_backward(
+    t: Tensor, grad: Tensor, bias: Tensor | None, need_bias: bool
+) -> tuple[Tensor, Tensor | None]:
+    return _scale_backward(t, grad, bias, "tanh", need_bias)
+
+
+def _modsigmoid_backward(
+    t: Tensor, grad: Tensor, bias: Tensor | None, need_bias: bool
+) -> tuple[Tensor, Tensor | None]:
+    return _scale_backward(t, grad, bias, "sigmoid", need_bias)
+
+
+_SCALE = {
+    "relu_bias": (_modrelu_forward, _modrelu_backward),
+    "tanh": (_modtanh_forward, _modtanh_backward),
+    "sigmoid": (_modsigmoid_forward, _modsigmoid_backward),
+}
+
+
+@functools.cache
+def _compiled(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return torch.compile(fn, fullgraph=True)
+
+
+def _mark_sizes_dynamic(args: tuple[Any, ...]) -> None:
+    """Every dimension but the last (the (Re, Im) pair, or a bias column's 1) of each tensor
+    argument taken as of any size: one graph for every shape, whose kernels know the pair's 2
+    (and read it as one vector) rather than a symbolic stride."""
+    for arg in args:
+        if isinstance(arg, Tensor):
+            torch._dynamo.maybe_mark_dynamic(arg, list(range(arg.dim() - 1)))
+
+
+def _run(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn`` compiled, or as it is while a caller's torch.compile traces it (its graph fuses
+    the maths) or where the compiler has failed (with a warning, once)."""
+    if torch.compiler.is_compiling() or not _enabled:
+        return fn(*args)
+    _mark_sizes_dynamic(args)
+    try:
+        return _compiled(fn)(*args)
+    except (
+        torch._dynamo.exc.BackendCompilerFailed,
+        torch._dynamo.exc.InternalTorchDynamoError,
+    ) as err:
+        enabled(False)
+        warnings.warn(
+            f"cvlayers: torch.compile failed, the eager maths is used from now on: {err}",
+            stacklevel=3,
+        )
+        return fn(*args)
+
+
+# Layouts: a dense complex tensor as (outer, channels, inner, 2) real, in memory order.
+
+
+def _memory_order(z: Tensor) -> Tensor:
+    """``z`` dense and resolved (copied where it is not), so that its memory is a flat array."""
+    z = z.resolve_conj().resolve_neg()
+    return z if dense(z) else z.contiguous()
+
+
+def _blocks(z: Tensor, layout: tuple[int, int]) -> Tensor:
+    """The real view of dense ``z``'s memory as (outer, channels, inner, 2)."""
+    channels, inner = layout
+    flat = torch.as_strided(z, (z.numel(),), (1,))
+    return torch.view_as_real(flat).view(-1, channels, inner, 2)
+
+
+def _laid_out_as(pairs: Tensor, z: Tensor) -> Tensor:
+    """The complex tensor of shape and strides of dense ``z`` over contiguous real ``pairs``."""
+    return torch.as_strided(torch.view_as_complex(pairs).view(-1), z.shape, z.stride())
+
+
+def modulus_scale(z: Tensor, bias: Tensor | None, kind: str) -> Tensor | None:
+    r""":math:`g(|z|)\,z/|z|` (:func:`cvlayers._modulus.modulus_scale`), or None where
+    ``bias`` does not follow one dimension of ``z`` (the eager path then broadcasts)."""
+    z = _memory_order(z)
+    layout = _modulus.channel_layout(z, bias)
+    if layout is None:
+        return None
+    column = None if bias is None else bias.reshape(layout[0], 1)
+    out: Tensor = _run(_SCALE[kind][0], _blocks(z, layout), column)
+    return _laid_out_as(out, z)
+
+
+def modulus_scale_backward(
+    z: Tensor, grad: Tensor, bias: Tensor | None, kind: str, need_bias: bool
+) -> tuple[Tensor, Tensor | None] | None:
+    """The gradients of :func:`modulus_scale` for ``z`` and (if ``need_bias``) ``bias``, or
+    None where the forward's layout does not apply."""
+    z = _memory_order(z)
+    layout = _modulus.channel_layout(z, bias)
+    if layout is None:
+        return None
+    column = None if bias is None else bias.reshape(layout[0], 1)
+    blocks, grad_blocks = _blocks(z, layout), _blocks(laid_out_as(grad, z), layout)
+    grad_z, sums = _run(_SCALE[kind][1], blocks, grad_blocks, column, need_bias)
+    grad_bias = None if sums is None or bias is None else sums.reshape(bias.shape)
+    return _laid_out_as(grad_z, z), grad_bias
+
+
+def cardioid(z: Tensor) -> Tensor:
+    r""":math:`\tfrac12(1 + \cos\angle z)\,z` (:func:`cvlayers._modulus.cardioid`)."""
+    z = _memory_order(z)
+    out: Tensor = _run(_cardioid_forward, _blocks(z, (1, z.numel())))
+    return _laid_out_as(out, z)
+
+
+def cardioid_backward(z: Tensor, grad: Tensor) -> Tensor:
+    """The input gradient of :func:`cardioid`."""
+    z = _memory_order(z)
+    layout = (1, z.numel())
+    grad_z: Tensor = _run(
+        _cardioid_backward, _blocks(z, layout), _blocks(laid_out_as(grad, z), layout)
+    )
+    return _laid_out_as(grad_z, z)

@@ -1,0 +1,198 @@
+"""The compiled path of the modulus activations (cvlayers._compiled), the GPU's fused kernels.
+
+On the CPU it is forced on (``_compiled.on("cpu")``, the C kernels off), so that Inductor's CPU
+build of the same graphs checks the maths here; on CUDA it runs as users get it. Its outputs
+and gradients are held to the eager complex formulas, which the rest of the suite pins to
+closed forms and gradcheck.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+
+import cvlayers
+from cvlayers import _compiled, _native
+
+
+@contextlib.contextmanager
+def compiled_on(device: torch.device) -> Iterator[list[str]]:
+    """The compiled path on ``device`` (the C kernels off); yields the names of the compiled
+    functions run, in order."""
+    ran: list[str] = []
+    run = _compiled._run
+
+    def spy(fn: Callable[..., Any], *args: Any) -> Any:
+        ran.append(fn.__name__)
+        return run(fn, *args)
+
+    _compiled._run = spy
+    try:
+        with _native.eager(), _compiled.on(device.type):
+            yield ran
+    finally:
+        _compiled._run = run
+
+
+def _forward_backward(
+    module: nn.Module, z: torch.Tensor, grad: torch.Tensor
+) -> tuple[torch.Tensor, ...]:
+    x = z.detach().clone().requires_grad_(True)
+    out = module(x)
+    params = [p for p in module.parameters() if p.requires_grad]
+    grads = torch.autograd.grad(out, [x, *params], grad)
+    return (out.detach(), *grads)
+
+
+def _samples(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """Random values with 0, a denormal, a tiny and a huge modulus among them."""
+    z = torch.randn(shape, dtype=dtype, device=device)
+    flat = z.view(-1)
+    tiny = torch.finfo(z.real.dtype).tiny
+    flat[:4] = torch.tensor([0, tiny / 8, 1e-30 * (1 + 1j), 3e37 * (1 - 1j)], dtype=dtype)
+    return z
+
+
+# name -> (module, input shape, memory layout)
+CASES: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...], str]] = {
+    "ModReLU scalar bias": (lambda: cvlayers.ModReLU(bias=-0.3), (5, 3, 7), "contiguous"),
+    "ModReLU per channel": (lambda: cvlayers.ModReLU(num_features=3), (4, 3, 5, 6), "contiguous"),
+    "ModReLU per channel, channels last": (
+        lambda: cvlayers.ModReLU(num_features=3),
+        (4, 3, 5, 6),
+        "channels_last",
+    ),
+    "ModReLU per feature": (lambda: cvlayers.ModReLU(num_features=9), (6, 9), "contiguous"),
+    "ModTanh": (cvlayers.ModTanh, (5, 3, 7), "contiguous"),
+    "ModTanh transposed": (cvlayers.ModTanh, (5, 8), "transposed"),
+    "ModSigmoid": (cvlayers.ModSigmoid, (5, 3, 7), "contiguous"),
+    "Cardioid": (cvlayers.Cardioid, (5, 3, 7), "contiguous"),
+    "Cardioid lazily conjugated": (cvlayers.Cardioid, (5, 3, 7), "conj"),
+}
+
+
+def _laid_out(z: torch.Tensor, layout: str) -> torch.Tensor:
+    if layout == "channels_last":
+        return z.contiguous(memory_format=torch.channels_last)
+    if layout == "transposed":
+        return z.t().contiguous().t()
+    if layout == "conj":
+        return z.conj()
+    return z
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_compiled_matches_the_eager_maths(
+    case: str, device: torch.device, dtype: torch.dtype
+) -> None:
+    """Output, input gradient and bias gradient of the compiled path against the eager complex
+    formulas, over 0, a denormal, tiny and huge moduli and every layout; the output keeps the
+    input's strides."""
+    if dtype == torch.complex128 and case != "ModReLU per channel":
+        pytest.skip("complex128: one case (each case compiles its graphs anew)")
+    make, shape, layout = CASES[case]
+    module = make().to(device=device, dtype=torch.float64 if dtype == torch.complex128 else None)
+    z = _laid_out(_samples(shape, dtype, device), layout)
+    grad = _laid_out(torch.randn(shape, dtype=dtype, device=device), layout)
+    with _native.eager():
+        expected = _forward_backward(module, z, grad)
+    with compiled_on(device) as ran:
+        got = _forward_backward(module, z, grad)
+    name = type(module).__name__.lower()
+    assert ran == [f"_{name}_forward", f"_{name}_backward"]
+    assert got[0].stride() == z.stride()
+    for a, b in zip(got, expected, strict=True):
+        assert torch.isfinite(torch.view_as_real(a) if a.is_complex() else a).all()
+        torch.testing.assert_close(a, b, rtol=2e-6 if dtype == torch.complex64 else 1e-13, atol=0)
+
+
+def test_one_graph_for_every_shape(device: torch.device) -> None:
+    """Other sizes (and ranks) with the same channels-inside layout run the graphs compiled
+    for the first. (A size of 1, such as a bias on the last dimension, compiles its own.)"""
+    module = cvlayers.ModReLU(num_features=4).to(device)
+    with compiled_on(device):
+        _forward_backward(module, *[torch.randn(3, 4, 5, device=device, dtype=torch.cfloat)] * 2)
+        counts = dict(torch._dynamo.utils.counters["stats"])
+        for shape in [(7, 4, 9), (2, 4, 3), (5, 4, 2, 3)]:
+            z = torch.randn(shape, dtype=torch.complex64, device=device)
+            _forward_backward(module, z, z)
+        assert dict(torch._dynamo.utils.counters["stats"]) == counts
+
+
+def test_double_backward_and_vmap_take_the_eager_maths(device: torch.device) -> None:
+    """A backward that records a graph, and torch.func's vmap, run the eager formulas."""
+    z = torch.randn(3, 5, dtype=torch.complex128, device=device, requires_grad=True)
+    with compiled_on(device) as ran:
+        assert torch.autograd.gradgradcheck(cvlayers.ModTanh(), (z,))
+        assert "_modtanh_forward" in ran and "_modtanh_backward" not in ran
+        ran.clear()
+        torch.func.vmap(cvlayers.Cardioid())(z.detach())
+        assert ran == []
+
+
+def test_gradcheck_through_the_compiled_path(device: torch.device) -> None:
+    z = torch.randn(4, 3, dtype=torch.complex128, device=device, requires_grad=True)
+    module = cvlayers.ModReLU(num_features=3).to(device=device, dtype=torch.float64)
+    with compiled_on(device) as ran:
+        assert torch.autograd.gradcheck(module, (z,))
+    assert "_modrelu_backward" in ran
+
+
+def test_a_failing_compiler_leaves_the_eager_maths(
+    device: torch.device, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A compiler that raises turns the path off, once, with a warning; results are the eager
+    formulas'."""
+
+    def broken(fn: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any) -> Any:
+            raise torch._dynamo.exc.BackendCompilerFailed(broken, RuntimeError("no cc"), None)
+
+        return run
+
+    monkeypatch.setattr(_compiled, "_compiled", broken)
+    z = torch.randn(6, dtype=torch.complex64, device=device)
+    with _native.eager():
+        expected = cvlayers.ModSigmoid()(z)
+    try:
+        with compiled_on(device), pytest.warns(UserWarning, match="torch.compile failed"):
+            got = cvlayers.ModSigmoid()(z)
+        assert not _compiled.enabled()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            cvlayers.ModSigmoid()(z)
+    finally:
+        _compiled.enabled(True)
+    torch.testing.assert_close(got, expected, rtol=0, atol=0)
+
+
+def test_cpu_runs_its_own_kernels_by_default() -> None:
+    """Outside the tests the CPU never compiles: ``cpu`` is not in DEVICES."""
+    assert "cpu" not in _compiled.DEVICES
+    assert not _compiled.usable(torch.randn(3, dtype=torch.complex64))
+
+
+def test_inside_a_callers_compile_the_maths_is_traced(device: torch.device) -> None:
+    """Under the caller's torch.compile the functions run as they are (no nested compile), so
+    that the caller's graph holds their real-part maths, forward and backward (``torch.hypot``,
+    where the eager formulas take a complex ``abs``); results match eager mode."""
+    graphs: list[torch.fx.GraphModule] = []
+
+    def capture(gm: torch.fx.GraphModule, inputs: list[torch.Tensor]) -> Callable[..., Any]:
+        graphs.append(gm)
+        return gm.forward
+
+    model = nn.Sequential(cvlayers.ModReLU(num_features=4), cvlayers.Cardioid()).to(device)
+    z = torch.randn(3, 4, dtype=torch.complex64, device=device)
+    with _native.eager(), _compiled.on(device.type):
+        expected = model(z)
+        got = torch.compile(model, backend=capture, fullgraph=True)(z)
+    torch.testing.assert_close(got, expected)
+    targets = [node.target for g in graphs for m in g.modules() for node in m.graph.nodes]
+    assert targets.count(torch.hypot) == 4 and torch.abs not in targets  # forward and backward
