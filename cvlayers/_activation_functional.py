@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from . import _native
+from . import _compiled, _native
 from ._checks import check_complex
 from ._function import Function
 from ._modulus import _bias_layout, as_complex, modulus_fn, modulus_scale, reduce_to
@@ -307,12 +307,25 @@ def _not_a_view(pairs: Tensor) -> Tensor:
     return as_complex(pairs).detach()
 
 
+def _relu_backward(out: Tensor, g: Tensor) -> Tensor:
+    grad: Tensor = torch.ops.aten.threshold_backward(g, out, 0)
+    return grad
+
+
+def _tanh_backward(out: Tensor, g: Tensor) -> Tensor:
+    return g * (1 - out * out)
+
+
+def _sigmoid_backward(out: Tensor, g: Tensor) -> Tensor:
+    return g * ((1 - out) * out)
+
+
 # Functions of Re and Im whose derivative is a function of their output: (torch op, backward
-# from the upstream gradient and the output, both real views).
+# from the output and the upstream gradient, both real; compiled off the CPU).
 _FROM_OUTPUT: dict[str, tuple[Callable[[Tensor], Tensor], Callable[[Tensor, Tensor], Tensor]]] = {
-    "crelu": (torch.relu, lambda g, out: torch.ops.aten.threshold_backward(g, out, 0)),
-    "ctanh": (torch.tanh, lambda g, out: g * (1 - out * out)),
-    "csigmoid": (torch.sigmoid, lambda g, out: g * ((1 - out) * out)),
+    "crelu": (torch.relu, _relu_backward),
+    "ctanh": (torch.tanh, _tanh_backward),
+    "csigmoid": (torch.sigmoid, _sigmoid_backward),
 }
 
 
@@ -338,8 +351,11 @@ class _SplitFromOutput(Function):
         (out,) = ctx.saved_tensors
         if _native.usable_backward(out):
             return _native.backward(ctx.family, out, grad)[0], None
+        backward = _FROM_OUTPUT[ctx.family][1]
+        if not torch.is_grad_enabled() and _compiled.usable(out):
+            return _compiled.pointwise(backward, out, grad=grad), None
         g = torch.view_as_real(grad.resolve_conj())
-        return as_complex(_FROM_OUTPUT[ctx.family][1](g, torch.view_as_real(out))), None
+        return as_complex(backward(torch.view_as_real(out), g)), None
 
 
 def _elu_family(input_scale: float) -> str:
@@ -412,6 +428,9 @@ class _ZReLU(Function):
     def forward(z: Tensor) -> Tensor:
         if _native.usable(z):
             return _native.forward("zrelu", z)
+        if _compiled.usable(z):
+            out: Tensor = _compiled.pointwise(_first_quadrant_times, z, grad=z)
+            return out
         return z * _first_quadrant(z)
 
     @staticmethod
@@ -423,11 +442,24 @@ class _ZReLU(Function):
         (z,) = ctx.saved_tensors
         if _native.usable_backward(z):
             return _native.backward("zrelu", z, grad)[0]
+        if not torch.is_grad_enabled() and _compiled.usable(z):
+            grad_z: Tensor = _compiled.pointwise(_first_quadrant_times, z, grad=grad)
+            return grad_z
         return grad * _first_quadrant(z)
 
 
 def _first_quadrant(z: Tensor) -> Tensor:
     return (z.real > 0) & (z.imag > 0)
+
+
+def _first_quadrant_times(t: Tensor, v: Tensor) -> Tensor:
+    """``v`` times the first-quadrant mask of ``t`` (both (Re, Im) pairs), as the complex
+    product ``v * mask`` gives it: +0 off the quadrant, NaN in both parts there where either
+    part of ``v`` is NaN or infinite."""
+    inside = ((t[..., 0] > 0) & (t[..., 1] > 0)).unsqueeze(-1)
+    x, y = v[..., 0], v[..., 1]
+    zero = ((x - x) + (y - y)).unsqueeze(-1)  # Inductor folds x * 0 to 0, NaN or not
+    return torch.where(inside, v, zero)
 
 
 def _slopes_view(weight: Tensor, z: Tensor) -> Tensor:
@@ -459,9 +491,11 @@ class _SplitPReLU(Function):
         args = _slopes_kernel_args(z, weight)
         if args is not None:
             return _native.forward("cprelu", z, *args)
-        t = torch.view_as_real(z)
-        slopes = _slopes_view(weight, z)
-        return _not_a_view(torch.clamp_min(t, 0).add_(torch.clamp_max(t, 0) * slopes))
+        if _compiled.usable(z, weight):
+            slopes, channels = _slopes_by_channel(weight, z)
+            out: Tensor = _compiled.pointwise(_prelu, z, slopes, channels=channels)
+            return out
+        return _not_a_view(_prelu(torch.view_as_real(z), _slopes_view(weight, z)))
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
@@ -477,10 +511,35 @@ class _SplitPReLU(Function):
             assert sums is not None  # Re's channels, then Im's
             grad_w = sums if channels == 1 else sums.view(2, channels).t()
             return grad_z, grad_w.to(weight.dtype)
+        if not torch.is_grad_enabled() and _compiled.usable(z, weight):
+            slopes, by_channel = _slopes_by_channel(weight, z)
+            grad_z, grad_w = _compiled.pointwise(
+                _prelu_backward, z, slopes, grad=grad, channels=by_channel
+            )
+            return grad_z, grad_w.reshape(weight.shape)
         t, g = torch.view_as_real(z), torch.view_as_real(grad.resolve_conj())
-        negative_part = torch.clamp_max(t, 0)
-        slopes = _slopes_view(weight, z)
-        # d/dt = 1 for t >= 0 and w for t < 0: g + (w - 1) g [t < 0]
-        grad_t = g + (slopes - 1) * (g * (negative_part < 0))
-        grad_w = reduce_to(g * negative_part, slopes.shape).reshape(weight.shape)
-        return torch.view_as_complex(grad_t.contiguous()), grad_w
+        grad_t, grad_w = _prelu_backward(t, g, _slopes_view(weight, z))
+        return torch.view_as_complex(grad_t.contiguous()), grad_w.reshape(weight.shape)
+
+
+def _prelu(t: Tensor, slopes: Tensor) -> Tensor:
+    """max(t, 0) + w min(t, 0) on (Re, Im) pairs ``t``, with slopes (w_re, w_im) that
+    broadcast against them."""
+    return torch.clamp_min(t, 0).add_(torch.clamp_max(t, 0) * slopes)
+
+
+def _prelu_backward(t: Tensor, g: Tensor, slopes: Tensor) -> tuple[Tensor, Tensor]:
+    """The gradients of :func:`_prelu` for ``t`` and the ``slopes`` (in their shape)."""
+    negative_part = torch.clamp_max(t, 0)
+    # d/dt = 1 for t >= 0 and w for t < 0: g + (w - 1) g [t < 0]
+    grad_t = g + (slopes - 1) * (g * (negative_part < 0))
+    return grad_t, reduce_to(g * negative_part, slopes.shape)
+
+
+def _slopes_by_channel(weight: Tensor, z: Tensor) -> tuple[Tensor, Tensor | None]:
+    """The slopes as :func:`cvlayers._compiled.pointwise`'s blocks (outer, channels, inner, 2)
+    take them, shared (2,) or per channel (C, 1, 2), and a tensor whose channels are dim 1 of
+    ``z`` (None where shared)."""
+    if weight.dim() == 1:
+        return weight, None
+    return weight.view(-1, 1, 2), weight[:, 0].view(-1, *([1] * (z.dim() - 2)))

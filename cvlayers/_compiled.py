@@ -41,6 +41,8 @@ __all__ = [
     "enabled",
     "modulus_scale",
     "modulus_scale_backward",
+    "on",
+    "pointwise",
     "usable",
 ]
 
@@ -229,21 +231,47 @@ def _blocks(z: Tensor, layout: tuple[int, int]) -> Tensor:
     return torch.view_as_real(flat).view(-1, channels, inner, 2)
 
 
+def pointwise(
+    fn: Callable[..., Any],
+    z: Tensor,
+    *args: Tensor | bool | None,
+    grad: Tensor | None = None,
+    channels: Tensor | None = None,
+) -> Any:
+    """``fn`` compiled, on complex ``z``'s memory as real blocks (outer, channels, inner, 2)
+    (then ``grad``'s, read in z's order, if given), then ``args``. The blocks' channels follow
+    ``channels``, a tensor that broadcasts against ``z`` and varies along at most one of its
+    dimensions (None: one). ``fn``'s output, or its first, is (Re, Im) pairs of the blocks'
+    shape: it comes back as a complex tensor of z's shape and strides; others as they are.
+    None where ``channels`` has no such layout (the eager path broadcasts it)."""
+    z = _memory_order(z)
+    layout = _modulus.channel_layout(z, channels)
+    if layout is None:
+        return None
+    tensors = [_blocks(z, layout)]
+    if grad is not None:
+        tensors.append(_blocks(laid_out_as(grad, z), layout))
+    result = _run(fn, *tensors, *args)
+    if isinstance(result, Tensor):
+        return _laid_out_as(result, z)
+    return (_laid_out_as(result[0], z), *result[1:])
+
+
 def _laid_out_as(pairs: Tensor, z: Tensor) -> Tensor:
     """The complex tensor of shape and strides of dense ``z`` over contiguous real ``pairs``."""
     return torch.as_strided(torch.view_as_complex(pairs).view(-1), z.shape, z.stride())
 
 
+def _column(bias: Tensor | None) -> Tensor | None:
+    """A bias as the (channels, 1) column that the blocks' (outer, channels, inner) take."""
+    return None if bias is None else bias.reshape(-1, 1)
+
+
 def modulus_scale(z: Tensor, bias: Tensor | None, kind: str) -> Tensor | None:
     r""":math:`g(|z|)\,z/|z|` (:func:`cvlayers._modulus.modulus_scale`), or None where
     ``bias`` does not follow one dimension of ``z`` (the eager path then broadcasts)."""
-    z = _memory_order(z)
-    layout = _modulus.channel_layout(z, bias)
-    if layout is None:
-        return None
-    column = None if bias is None else bias.reshape(layout[0], 1)
-    out: Tensor = _run(_SCALE[kind][0], _blocks(z, layout), column)
-    return _laid_out_as(out, z)
+    out: Tensor | None = pointwise(_SCALE[kind][0], z, _column(bias), channels=bias)
+    return out
 
 
 def modulus_scale_backward(
@@ -251,29 +279,21 @@ def modulus_scale_backward(
 ) -> tuple[Tensor, Tensor | None] | None:
     """The gradients of :func:`modulus_scale` for ``z`` and (if ``need_bias``) ``bias``, or
     None where the forward's layout does not apply."""
-    z = _memory_order(z)
-    layout = _modulus.channel_layout(z, bias)
-    if layout is None:
+    fn = _SCALE[kind][1]
+    grads = pointwise(fn, z, _column(bias), need_bias, grad=grad, channels=bias)
+    if grads is None:
         return None
-    column = None if bias is None else bias.reshape(layout[0], 1)
-    blocks, grad_blocks = _blocks(z, layout), _blocks(laid_out_as(grad, z), layout)
-    grad_z, sums = _run(_SCALE[kind][1], blocks, grad_blocks, column, need_bias)
-    grad_bias = None if sums is None or bias is None else sums.reshape(bias.shape)
-    return _laid_out_as(grad_z, z), grad_bias
+    grad_z, sums = grads
+    return grad_z, None if sums is None or bias is None else sums.reshape(bias.shape)
 
 
 def cardioid(z: Tensor) -> Tensor:
     r""":math:`\tfrac12(1 + \cos\angle z)\,z` (:func:`cvlayers._modulus.cardioid`)."""
-    z = _memory_order(z)
-    out: Tensor = _run(_cardioid_forward, _blocks(z, (1, z.numel())))
-    return _laid_out_as(out, z)
+    out: Tensor = pointwise(_cardioid_forward, z)
+    return out
 
 
 def cardioid_backward(z: Tensor, grad: Tensor) -> Tensor:
     """The input gradient of :func:`cardioid`."""
-    z = _memory_order(z)
-    layout = (1, z.numel())
-    grad_z: Tensor = _run(
-        _cardioid_backward, _blocks(z, layout), _blocks(laid_out_as(grad, z), layout)
-    )
-    return _laid_out_as(grad_z, z)
+    grad_z: Tensor = pointwise(_cardioid_backward, z, grad=grad)
+    return grad_z

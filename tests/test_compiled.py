@@ -59,21 +59,69 @@ def _samples(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -
     return z
 
 
-# name -> (module, input shape, memory layout)
-CASES: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...], str]] = {
-    "ModReLU scalar bias": (lambda: cvlayers.ModReLU(bias=-0.3), (5, 3, 7), "contiguous"),
-    "ModReLU per channel": (lambda: cvlayers.ModReLU(num_features=3), (4, 3, 5, 6), "contiguous"),
+_MODULUS = ["_{}_forward", "_{}_backward"]
+
+# name -> (module, input shape, memory layout, the compiled functions run forward and backward)
+CASES: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...], str, list[str]]] = {
+    "ModReLU scalar bias": (
+        lambda: cvlayers.ModReLU(bias=-0.3),
+        (5, 3, 7),
+        "contiguous",
+        [n.format("modrelu") for n in _MODULUS],
+    ),
+    "ModReLU per channel": (
+        lambda: cvlayers.ModReLU(num_features=3),
+        (4, 3, 5, 6),
+        "contiguous",
+        [n.format("modrelu") for n in _MODULUS],
+    ),
     "ModReLU per channel, channels last": (
         lambda: cvlayers.ModReLU(num_features=3),
         (4, 3, 5, 6),
         "channels_last",
+        [n.format("modrelu") for n in _MODULUS],
     ),
-    "ModReLU per feature": (lambda: cvlayers.ModReLU(num_features=9), (6, 9), "contiguous"),
-    "ModTanh": (cvlayers.ModTanh, (5, 3, 7), "contiguous"),
-    "ModTanh transposed": (cvlayers.ModTanh, (5, 8), "transposed"),
-    "ModSigmoid": (cvlayers.ModSigmoid, (5, 3, 7), "contiguous"),
-    "Cardioid": (cvlayers.Cardioid, (5, 3, 7), "contiguous"),
-    "Cardioid lazily conjugated": (cvlayers.Cardioid, (5, 3, 7), "conj"),
+    "ModReLU per feature": (
+        lambda: cvlayers.ModReLU(num_features=9),
+        (6, 9),
+        "contiguous",
+        [n.format("modrelu") for n in _MODULUS],
+    ),
+    "ModTanh": (cvlayers.ModTanh, (5, 3, 7), "contiguous", [n.format("modtanh") for n in _MODULUS]),
+    "ModTanh transposed": (
+        cvlayers.ModTanh,
+        (5, 8),
+        "transposed",
+        [n.format("modtanh") for n in _MODULUS],
+    ),
+    "ModSigmoid": (
+        cvlayers.ModSigmoid,
+        (5, 3, 7),
+        "contiguous",
+        [n.format("modsigmoid") for n in _MODULUS],
+    ),
+    "Cardioid": (
+        cvlayers.Cardioid,
+        (5, 3, 7),
+        "contiguous",
+        [n.format("cardioid") for n in _MODULUS],
+    ),
+    "Cardioid lazily conjugated": (
+        cvlayers.Cardioid,
+        (5, 3, 7),
+        "conj",
+        [n.format("cardioid") for n in _MODULUS],
+    ),
+    "CPReLU shared": (cvlayers.CPReLU, (5, 3, 7), "contiguous", ["_prelu", "_prelu_backward"]),
+    "CPReLU per channel, channels last": (
+        lambda: cvlayers.CPReLU(num_parameters=3, init=0.1),
+        (4, 3, 5, 6),
+        "channels_last",
+        ["_prelu", "_prelu_backward"],
+    ),
+    "ZReLU": (cvlayers.ZReLU, (5, 3, 7), "contiguous", ["_first_quadrant_times"] * 2),
+    "CTanh": (cvlayers.CTanh, (5, 3, 7), "transposed", ["_tanh_backward"]),
+    "CSigmoid": (cvlayers.CSigmoid, (5, 3, 7), "contiguous", ["_sigmoid_backward"]),
 }
 
 
@@ -81,7 +129,7 @@ def _laid_out(z: torch.Tensor, layout: str) -> torch.Tensor:
     if layout == "channels_last":
         return z.contiguous(memory_format=torch.channels_last)
     if layout == "transposed":
-        return z.t().contiguous().t()
+        return z.transpose(0, -1).contiguous().transpose(0, -1)
     if layout == "conj":
         return z.conj()
     return z
@@ -96,7 +144,7 @@ def test_compiled_matches_the_eager_maths(
     input's strides."""
     if dtype == torch.complex128 and case != "ModReLU per channel":
         pytest.skip("complex128: one case (each case compiles its graphs anew)")
-    make, shape, layout = CASES[case]
+    make, shape, layout, expected_runs = CASES[case]
     module = make().to(device=device, dtype=torch.float64 if dtype == torch.complex128 else None)
     z = _laid_out(_samples(shape, dtype, device), layout)
     grad = _laid_out(torch.randn(shape, dtype=dtype, device=device), layout)
@@ -104,8 +152,7 @@ def test_compiled_matches_the_eager_maths(
         expected = _forward_backward(module, z, grad)
     with compiled_on(device) as ran:
         got = _forward_backward(module, z, grad)
-    name = type(module).__name__.lower()
-    assert ran == [f"_{name}_forward", f"_{name}_backward"]
+    assert ran == expected_runs
     assert got[0].stride() == z.stride()
     for a, b in zip(got, expected, strict=True):
         assert torch.isfinite(torch.view_as_real(a) if a.is_complex() else a).all()
@@ -196,3 +243,17 @@ def test_inside_a_callers_compile_the_maths_is_traced(device: torch.device) -> N
     torch.testing.assert_close(got, expected)
     targets = [node.target for g in graphs for m in g.modules() for node in m.graph.nodes]
     assert targets.count(torch.hypot) == 4 and torch.abs not in targets  # forward and backward
+
+
+def test_zrelu_off_the_quadrant_is_the_complex_product(device: torch.device) -> None:
+    """As the eager ``z * mask``: +0 off the first quadrant (also for -1 - 2i), NaN in both
+    parts where either part is NaN, and a gradient of 0 there."""
+    nan = float("nan")
+    z = torch.tensor([complex(nan, 1.0), complex(0.0, nan), -1 - 2j, 2 + 3j], device=device)
+    with compiled_on(device) as ran:
+        out, grad = _forward_backward(cvlayers.ZReLU(), z, torch.ones_like(z))
+    assert ran == ["_first_quadrant_times"] * 2
+    pairs = torch.view_as_real(out)
+    assert pairs[:2].isnan().all() and not pairs[2:].isnan().any()
+    assert not torch.signbit(pairs[2]).any()
+    torch.testing.assert_close(grad, torch.tensor([0, 0, 0, 1 + 0j], device=device))
