@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 import cvlayers
+from cvlayers import _compiled as compiled_path
 
 from ._fwdbwd import fwd_bwd, runs, third_party
 from ._harness import Case, stream_bandwidth, time_case
@@ -139,6 +140,8 @@ def run(quick: bool = False, device: torch.device | str = "cpu") -> list[Case]:
                 )
     if not quick and device.type == "cpu":
         cases += _beyond_cache(min_run_time)
+    if device.type != "cpu":
+        cases += _compiled_against_eager(z, min_run_time)
     cases += _layouts(z, reference, device, min_run_time)
     cases += _compiled(z, device, min_run_time)
     cases += _norms(numel, device, min_run_time)
@@ -199,6 +202,43 @@ def _beyond_cache(min_run_time: float) -> list[Case]:
         )
         for name in ACTIVATIONS
     ]
+
+
+# Activations whose maths cvlayers._compiled fuses off the CPU (forward, backward or both).
+COMPILED = ["CPReLU", "CSigmoid", "CTanh", "ZReLU", "ModReLU", "ModTanh", "ModSigmoid", "Cardioid"]
+
+
+def _compiled_against_eager(z: torch.Tensor, min_run_time: float) -> list[Case]:
+    """Off the CPU: each activation with its compiled kernels against its eager torch-op maths
+    (``CVLAYERS_COMPILE=0``), in one process."""
+    cases = []
+    for name in COMPILED:
+        module = getattr(cvlayers, name)().to(z.device)
+        run = fwd_bwd(module, z)
+        cases.append(
+            time_case(
+                "layers",
+                f"{name} fwd+bwd, {z.numel()} elements",
+                "its eager maths (CVLAYERS_COMPILE=0)",
+                run,
+                _without_compiled(run),
+                device=z.device,
+                min_run_time=min_run_time,
+            )
+        )
+    return cases
+
+
+def _without_compiled(run: Callable[[], None]) -> Callable[[], None]:
+    def eager() -> None:
+        before = compiled_path.enabled()
+        compiled_path.enabled(False)
+        try:
+            run()
+        finally:
+            compiled_path.enabled(before)
+
+    return eager
 
 
 def _norms(numel: int, device: torch.device, min_run_time: float) -> list[Case]:
