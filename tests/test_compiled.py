@@ -9,6 +9,7 @@ closed forms and gradcheck.
 from __future__ import annotations
 
 import contextlib
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -257,3 +258,21 @@ def test_zrelu_off_the_quadrant_is_the_complex_product(device: torch.device) -> 
     assert pairs[:2].isnan().all() and not pairs[2:].isnan().any()
     assert not torch.signbit(pairs[2]).any()
     torch.testing.assert_close(grad, torch.tensor([0, 0, 0, 1 + 0j], device=device))
+
+
+def test_compiles_off_the_main_thread(device: torch.device) -> None:
+    """On a GPU the backward runs in autograd's worker thread (and dynamo's settings are per
+    thread since torch 2.12): the path compiles and matches eager maths from another thread."""
+    z = torch.randn(4, 3, 5, dtype=torch.complex64, device=device)
+    grad = torch.randn_like(z)
+    module = cvlayers.ModReLU(num_features=3).to(device)
+    with _native.eager():
+        expected = _forward_backward(module, z, grad)
+    results: list[tuple[torch.Tensor, ...]] = []
+    with compiled_on(device) as ran:
+        worker = threading.Thread(target=lambda: results.append(_forward_backward(module, z, grad)))
+        worker.start()
+        worker.join()
+    assert ran == ["_modrelu_forward", "_modrelu_backward"]
+    for a, b in zip(results[0], expected, strict=True):
+        torch.testing.assert_close(a, b)
