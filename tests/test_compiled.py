@@ -72,69 +72,38 @@ def _samples(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -
     return z
 
 
-_MODULUS = ["_{}_forward", "_{}_backward"]
+def _runs(name: str) -> list[str]:
+    return [f"_{name}_forward", f"_{name}_backward"]
 
-# name -> (module, input shape, memory layout, the compiled functions run forward and backward)
+
+_FLAT, _IMAGE = (5, 3, 7), (4, 3, 5, 6)
+
+# name -> (module, input shape, memory layout ("": contiguous), the compiled functions run)
 CASES: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...], str, list[str]]] = {
-    "ModReLU scalar bias": (
-        lambda: cvlayers.ModReLU(bias=-0.3),
-        (5, 3, 7),
-        "contiguous",
-        [n.format("modrelu") for n in _MODULUS],
-    ),
-    "ModReLU per channel": (
-        lambda: cvlayers.ModReLU(num_features=3),
-        (4, 3, 5, 6),
-        "contiguous",
-        [n.format("modrelu") for n in _MODULUS],
-    ),
+    "ModReLU scalar bias": (lambda: cvlayers.ModReLU(bias=-0.3), _FLAT, "", _runs("modrelu")),
+    "ModReLU per channel": (lambda: cvlayers.ModReLU(3), _IMAGE, "", _runs("modrelu")),
     "ModReLU per channel, channels last": (
-        lambda: cvlayers.ModReLU(num_features=3),
-        (4, 3, 5, 6),
+        lambda: cvlayers.ModReLU(3),
+        _IMAGE,
         "channels_last",
-        [n.format("modrelu") for n in _MODULUS],
+        _runs("modrelu"),
     ),
-    "ModReLU per feature": (
-        lambda: cvlayers.ModReLU(num_features=9),
-        (6, 9),
-        "contiguous",
-        [n.format("modrelu") for n in _MODULUS],
-    ),
-    "ModTanh": (cvlayers.ModTanh, (5, 3, 7), "contiguous", [n.format("modtanh") for n in _MODULUS]),
-    "ModTanh transposed": (
-        cvlayers.ModTanh,
-        (5, 8),
-        "transposed",
-        [n.format("modtanh") for n in _MODULUS],
-    ),
-    "ModSigmoid": (
-        cvlayers.ModSigmoid,
-        (5, 3, 7),
-        "contiguous",
-        [n.format("modsigmoid") for n in _MODULUS],
-    ),
-    "Cardioid": (
-        cvlayers.Cardioid,
-        (5, 3, 7),
-        "contiguous",
-        [n.format("cardioid") for n in _MODULUS],
-    ),
-    "Cardioid lazily conjugated": (
-        cvlayers.Cardioid,
-        (5, 3, 7),
-        "conj",
-        [n.format("cardioid") for n in _MODULUS],
-    ),
-    "CPReLU shared": (cvlayers.CPReLU, (5, 3, 7), "contiguous", ["_prelu", "_prelu_backward"]),
+    "ModReLU per feature": (lambda: cvlayers.ModReLU(9), (6, 9), "", _runs("modrelu")),
+    "ModTanh": (cvlayers.ModTanh, _FLAT, "", _runs("modtanh")),
+    "ModTanh transposed": (cvlayers.ModTanh, (5, 8), "transposed", _runs("modtanh")),
+    "ModSigmoid": (cvlayers.ModSigmoid, _FLAT, "", _runs("modsigmoid")),
+    "Cardioid": (cvlayers.Cardioid, _FLAT, "", _runs("cardioid")),
+    "Cardioid lazily conjugated": (cvlayers.Cardioid, _FLAT, "conj", _runs("cardioid")),
+    "CPReLU shared": (cvlayers.CPReLU, _FLAT, "", ["_prelu", "_prelu_backward"]),
     "CPReLU per channel, channels last": (
         lambda: cvlayers.CPReLU(num_parameters=3, init=0.1),
-        (4, 3, 5, 6),
+        _IMAGE,
         "channels_last",
         ["_prelu", "_prelu_backward"],
     ),
-    "ZReLU": (cvlayers.ZReLU, (5, 3, 7), "contiguous", ["_first_quadrant_times"] * 2),
-    "CTanh": (cvlayers.CTanh, (5, 3, 7), "transposed", ["_tanh_backward"]),
-    "CSigmoid": (cvlayers.CSigmoid, (5, 3, 7), "contiguous", ["_sigmoid_backward"]),
+    "ZReLU": (cvlayers.ZReLU, _FLAT, "", ["_first_quadrant_times"] * 2),
+    "CTanh": (cvlayers.CTanh, _FLAT, "transposed", ["_tanh_backward"]),
+    "CSigmoid": (cvlayers.CSigmoid, _FLAT, "", ["_sigmoid_backward"]),
 }
 
 
