@@ -85,7 +85,11 @@ def usable(z: Tensor, *real: Tensor | None) -> bool:
     """Whether the compiled maths applies to complex ``z`` and its real parameters ``real``."""
     if not _enabled or z.dtype not in REAL_DTYPE or z.numel() == 0 or transforms_active():
         return False
-    if z.device.type not in DEVICES or not _compiler_present(z.device.type):
+    if z.device.type not in DEVICES:
+        return False
+    # While a caller's torch.compile traces, its backend builds the code (and a look for
+    # Triton, which queries the device, is not to be traced).
+    if not (torch.compiler.is_compiling() or _compiler_present(z.device.type)):
         return False
     dtype = REAL_DTYPE[z.dtype]
     return all(t is None or (t.dtype == dtype and t.device == z.device) for t in real)

@@ -207,10 +207,13 @@ def test_cpu_runs_its_own_kernels_by_default() -> None:
     assert not _compiled.usable(torch.randn(3, dtype=torch.complex64))
 
 
-def test_inside_a_callers_compile_the_maths_is_traced(device: torch.device) -> None:
+def test_inside_a_callers_compile_the_maths_is_traced(
+    device: torch.device, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Under the caller's torch.compile the functions run as they are (no nested compile), so
     that the caller's graph holds their real-part maths, forward and backward (``torch.hypot``,
-    where the eager formulas take a complex ``abs``); results match eager mode."""
+    where the eager formulas take a complex ``abs``); results match eager mode. The look for
+    a compiler (Triton queries the device) is not traced."""
     graphs: list[torch.fx.GraphModule] = []
 
     def capture(gm: torch.fx.GraphModule, inputs: list[torch.Tensor]) -> Callable[..., Any]:
@@ -219,8 +222,13 @@ def test_inside_a_callers_compile_the_maths_is_traced(device: torch.device) -> N
 
     model = nn.Sequential(cvlayers.ModReLU(num_features=4), cvlayers.Cardioid()).to(device)
     z = torch.randn(3, 4, dtype=torch.complex64, device=device)
+
+    def not_while_tracing(device_type: str) -> bool:
+        raise AssertionError("traced")
+
     with _native.eager(), _compiled.on(device.type):
         expected = model(z)
+        monkeypatch.setattr(_compiled, "_compiler_present", not_while_tracing)
         got = torch.compile(model, backend=capture, fullgraph=True)(z)
     torch.testing.assert_close(got, expected)
     targets = [node.target for g in graphs for m in g.modules() for node in m.graph.nodes]
