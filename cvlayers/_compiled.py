@@ -1,10 +1,15 @@
-r"""Fused kernels off the CPU: the modulus activations' maths on (Re, Im), compiled.
+r"""Fused kernels off the CPU: the activations' maths on (Re, Im), compiled.
 
 On a GPU the eager complex formulas of :mod:`cvlayers._modulus` run 20-30 torch ops, each a
-pass over memory (11-15x the time of ``z * 2`` on an H100). Here the same maths is written on
-the real and imaginary parts, which ``torch.compile`` (Inductor: Triton on a GPU) fuses into
-one kernel each way: the forward reads z and writes f(z), the backward reads z and the
-upstream gradient and writes the input gradient, summing the bias gradient as it goes.
+pass over memory (11-15x the time of ``z * 2`` on an H100), and the split activations'
+formulas on the real view 3-6 (CPReLU 5.5x). Here the same maths is written on the real and
+imaginary parts, which ``torch.compile`` (Inductor: Triton on a GPU) fuses into one kernel
+each way: the forward reads z and writes f(z), the backward reads z (or the saved output)
+and the upstream gradient and writes the input gradient, summing a bias's gradient as it
+goes.
+:func:`pointwise` runs such a function over a tensor's memory; the modulus functions are
+here, the split ones (``_prelu``, ``_first_quadrant_times``, ``_tanh_backward``, ...) in
+:mod:`cvlayers._activation_functional`, where their eager path calls them too.
 
 Where it runs: complex64/128 tensors on :data:`DEVICES` (CUDA; tests add the CPU, which has
 its own C kernels), outside torch.func transforms, with a backward that records no graph.
