@@ -43,6 +43,7 @@ __all__ = [
     "DEVICES",
     "cardioid",
     "cardioid_backward",
+    "eager",
     "enabled",
     "modulus_scale",
     "modulus_scale_backward",
@@ -62,6 +63,18 @@ def enabled(value: bool | None = None) -> bool:
     if value is not None:
         _enabled = value
     return _enabled
+
+
+@contextlib.contextmanager
+def eager() -> Iterator[None]:
+    """The eager maths inside the block (tests compare the two paths); the previous state
+    after it."""
+    before = enabled()
+    enabled(False)
+    try:
+        yield
+    finally:
+        enabled(before)
 
 
 @contextlib.contextmanager

@@ -35,22 +35,33 @@ def _cpu_needs_a_cpp_compiler(request: pytest.FixtureRequest) -> None:
 
 
 @contextlib.contextmanager
-def compiled_on(device: torch.device) -> Iterator[list[str]]:
+def compiled_on(device: torch.device, spy: bool = True) -> Iterator[list[str]]:
     """The compiled path on ``device`` (the C kernels off); yields the names of the compiled
-    functions run, in order."""
+    functions run, in order, if ``spy`` (which a caller's torch.compile cannot trace)."""
     ran: list[str] = []
     run = _compiled._run
 
-    def spy(fn: Callable[..., Any], *args: Any) -> Any:
+    def record(fn: Callable[..., Any], *args: Any) -> Any:
         ran.append(fn.__name__)
         return run(fn, *args)
 
-    _compiled._run = spy
+    if spy:
+        _compiled._run = record
+    before = _compiled.enabled()
     try:
+        _compiled.enabled(True)  # also under CVLAYERS_COMPILE=0, and after a test turned it off
         with _native.eager(), _compiled.on(device.type):
             yield ran
     finally:
         _compiled._run = run
+        _compiled.enabled(before)
+
+
+@contextlib.contextmanager
+def eager_maths() -> Iterator[None]:
+    """Neither the C kernels nor the compiled path: the eager formulas, on any device."""
+    with _native.eager(), _compiled.eager():
+        yield
 
 
 def _forward_backward(
@@ -130,7 +141,7 @@ def test_compiled_matches_the_eager_maths(
     module = make().to(device=device, dtype=torch.float64 if dtype == torch.complex128 else None)
     z = _laid_out(_samples(shape, dtype, device), layout)
     grad = _laid_out(torch.randn(shape, dtype=dtype, device=device), layout)
-    with _native.eager():
+    with eager_maths():
         expected = _forward_backward(module, z, grad)
     with compiled_on(device) as ran:
         got = _forward_backward(module, z, grad)
@@ -187,17 +198,15 @@ def test_a_failing_compiler_leaves_the_eager_maths(
 
     monkeypatch.setattr(_compiled, "_compiled", broken)
     z = torch.randn(6, dtype=torch.complex64, device=device)
-    with _native.eager():
+    with eager_maths():
         expected = cvlayers.ModSigmoid()(z)
-    try:
-        with compiled_on(device), pytest.warns(UserWarning, match="torch.compile failed"):
+    with compiled_on(device):
+        with pytest.warns(UserWarning, match="torch.compile failed"):
             got = cvlayers.ModSigmoid()(z)
         assert not _compiled.enabled()
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             cvlayers.ModSigmoid()(z)
-    finally:
-        _compiled.enabled(True)
     torch.testing.assert_close(got, expected, rtol=0, atol=0)
 
 
@@ -226,8 +235,9 @@ def test_inside_a_callers_compile_the_maths_is_traced(
     def not_while_tracing(device_type: str) -> bool:
         raise AssertionError("traced")
 
-    with _native.eager(), _compiled.on(device.type):
+    with eager_maths():
         expected = model(z)
+    with compiled_on(device, spy=False):
         monkeypatch.setattr(_compiled, "_compiler_present", not_while_tracing)
         got = torch.compile(model, backend=capture, fullgraph=True)(z)
     torch.testing.assert_close(got, expected)
@@ -255,7 +265,7 @@ def test_compiles_off_the_main_thread(device: torch.device) -> None:
     z = torch.randn(4, 3, 5, dtype=torch.complex64, device=device)
     grad = torch.randn_like(z)
     module = cvlayers.ModReLU(num_features=3).to(device)
-    with _native.eager():
+    with eager_maths():
         expected = _forward_backward(module, z, grad)
     results: list[tuple[torch.Tensor, ...]] = []
     with compiled_on(device) as ran:
