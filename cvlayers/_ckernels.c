@@ -820,13 +820,14 @@ CV_INLINE void cv_bias_fold(const double *GP, double *gbias, int64_t channels) {
         }                                                                                          \
     }
 
-/* zReLU: z where Re z > 0 and Im z > 0, else +0 as PyTorch's complex product z * mask gives
-   it: (x + y) 0 + 0, which is +0 where z is finite (-1 * 0 + 0 = +0) and NaN in both parts
-   where either part is NaN or infinite (the product mixes the parts). The backward is G mask. */
+/* zReLU: z where Re z > 0 and Im z > 0, else 0 as PyTorch's complex product z * mask gives
+   it: (x - x) + (y - y), which is +0 where z is finite and NaN in both parts where either
+   part is NaN or infinite (the product mixes the parts). (x + y) 0 was NaN where finite parts
+   of one sign sum past the largest float, as -3e38 - 3e38i. The backward is G mask. */
 #define ZRELU_KERNELS(SUF, T)                                                                      \
     CV_DEFINE(cv_zrelu_fwd_##SUF, (const T *z, T *out), (z, out)) {                                \
         CV_SIMD for (int64_t i = start; i < stop; ++i) {                                           \
-            T x = z[2 * i], y = z[2 * i + 1], zero = (x + y) * 0 + 0;                              \
+            T x = z[2 * i], y = z[2 * i + 1], zero = (x - x) + (y - y);                            \
             int m = x > 0 && y > 0;                                                                \
             out[2 * i] = m ? x : zero;                                                             \
             out[2 * i + 1] = m ? y : zero;                                                         \

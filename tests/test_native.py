@@ -174,6 +174,20 @@ def test_zrelu_of_a_nan_is_nan_in_both_parts(dtype: torch.dtype) -> None:
     assert (grad[:, :3] == 0).all()
 
 
+def test_zrelu_of_huge_finite_parts_is_zero(dtype: torch.dtype) -> None:
+    """Finite parts of one sign whose sum passes the largest float (third quadrant) give 0, as
+    the eager product does: the kernel's zero was once (x + y) * 0, NaN there."""
+    big = torch.finfo(_real_dtype(dtype)).max * 0.75
+    z = torch.tensor(
+        [complex(-big, -big), complex(big, -big), complex(-big, big)] * 40, dtype=dtype
+    )
+    fused, eager = _both(cvlayers.ZReLU(), z)
+    for a, b in zip(fused, eager, strict=True):
+        assert torch.isfinite(torch.view_as_real(a)).all()
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert (torch.view_as_real(fused[0]) == 0).all()
+
+
 @pytest.mark.parametrize("name", list(CASES))
 def test_kernel_over_parallel_ranges(name: str, dtype: torch.dtype) -> None:
     """Large enough to be split across threads (8 ranges each, taken as they come free):
