@@ -37,7 +37,7 @@ from torch import Tensor
 from . import _modulus
 from ._checks import REAL_DTYPE
 from ._function import transforms_active
-from ._native import dense, laid_out_as
+from ._native import dense, laid_out_as, switched
 
 __all__ = [
     "DEVICES",
@@ -65,16 +65,10 @@ def enabled(value: bool | None = None) -> bool:
     return _enabled
 
 
-@contextlib.contextmanager
-def eager() -> Iterator[None]:
+def eager() -> contextlib.AbstractContextManager[None]:
     """The eager maths inside the block (tests compare the two paths); the previous state
     after it."""
-    before = enabled()
-    enabled(False)
-    try:
-        yield
-    finally:
-        enabled(before)
+    return switched(enabled, False)
 
 
 @contextlib.contextmanager

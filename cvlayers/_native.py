@@ -53,6 +53,7 @@ __all__ = [
     "launch",
     "per_range",
     "same_layout",
+    "switched",
     "usable",
     "usable_backward",
 ]
@@ -158,15 +159,21 @@ def enabled(value: bool | None = None) -> bool:
 
 
 @contextlib.contextmanager
-def eager() -> Iterator[None]:
-    """The eager maths inside the block (tests compare the two paths); the previous state
-    after it."""
-    before = enabled()
-    enabled(False)
+def switched(switch: Callable[[bool | None], bool], value: bool) -> Iterator[None]:
+    """``switch(value)`` inside the block and the previous state after it, for a getter and
+    setter such as :func:`enabled`."""
+    before = switch(None)
+    switch(value)
     try:
         yield
     finally:
-        enabled(before)
+        switch(before)
+
+
+def eager() -> contextlib.AbstractContextManager[None]:
+    """The eager maths inside the block (tests compare the two paths); the previous state
+    after it."""
+    return switched(enabled, False)
 
 
 def dense(t: Tensor) -> bool:

@@ -47,14 +47,13 @@ def compiled_on(device: torch.device, spy: bool = True) -> Iterator[list[str]]:
 
     if spy:
         _compiled._run = record
-    before = _compiled.enabled()
+    # On also under CVLAYERS_COMPILE=0; the previous state after the block.
+    forced_on = _native.switched(_compiled.enabled, True)
     try:
-        _compiled.enabled(True)  # also under CVLAYERS_COMPILE=0, and after a test turned it off
-        with _native.eager(), _compiled.on(device.type):
+        with forced_on, _native.eager(), _compiled.on(device.type):
             yield ran
     finally:
         _compiled._run = run
-        _compiled.enabled(before)
 
 
 @contextlib.contextmanager
