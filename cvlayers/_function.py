@@ -13,20 +13,52 @@ class itself. Arguments are passed positionally.
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 
-__all__ = ["Function", "transforms_active"]
+__all__ = ["Function", "torch_ops_backward", "transforms_active"]
 
 _ACTIVE = getattr(torch._C, "_are_functorch_transforms_active", None)
+_LEGACY_BATCHED = getattr(torch._C._functorch, "is_legacy_batchedtensor", None)
+# Backwards now running on gradients batched by autograd's own vmap, in this thread.
+_batched_backwards = threading.local()
 
 
 def transforms_active() -> bool:
-    """Whether a torch.func transform is active. (A torch that cannot say is taken to have
-    none active: the kernels and the classic twins keep their speed, and a transform meets
-    torch's own error for classic Functions.)"""
+    """Whether a torch.func transform is active, or a backward runs on gradients that
+    autograd batched (``is_grads_batched=True``, ``jacobian(..., vectorize=True)``: tensors
+    without storage, which the kernels cannot read). (A torch that cannot say is taken to
+    have none active: the kernels and the classic twins keep their speed, and a transform
+    meets torch's own error for classic Functions.)"""
+    if getattr(_batched_backwards, "depth", 0):
+        return True
     return False if _ACTIVE is None else bool(_ACTIVE())
+
+
+def torch_ops_backward() -> bool:
+    """Whether a backward is to run in torch ops rather than the kernels: it records a graph
+    (a double backward), or runs under a transform or on batched gradients."""
+    return torch.is_grad_enabled() or transforms_active()
+
+
+def _batched(grads: tuple[Any, ...]) -> bool:
+    """Whether any of ``grads`` is batched by autograd's vmap (not torch.func's)."""
+    return _LEGACY_BATCHED is not None and any(
+        isinstance(g, torch.Tensor) and _LEGACY_BATCHED(g) for g in grads
+    )
+
+
+@contextlib.contextmanager
+def _batched_backward() -> Iterator[None]:
+    _batched_backwards.depth = getattr(_batched_backwards, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _batched_backwards.depth -= 1
 
 
 class Function(torch.autograd.Function):
@@ -44,6 +76,9 @@ class Function(torch.autograd.Function):
             return output
 
         def backward(ctx: Any, *grads: Any) -> Any:
+            if _batched(grads):
+                with _batched_backward():
+                    return cls.backward(ctx, *grads)
             return cls.backward(ctx, *grads)
 
         # Named as the class, so that grad_fn reads <Name>Backward either way.

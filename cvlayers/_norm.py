@@ -68,7 +68,7 @@ from torch import Tensor, nn
 from . import _native
 from ._checks import REAL_DTYPE, check_complex, complex_dtype
 from ._conversion import KeepsKind
-from ._function import Function
+from ._function import Function, torch_ops_backward
 
 __all__ = [
     "BatchNorm1d",
@@ -340,7 +340,7 @@ class _FusedWhiten(Function):
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
         input, weight, bias, mean, cov = ctx.saved_tensors
         needs = ctx.needs_input_grad[:3]
-        if torch.is_grad_enabled():  # double backward: through the torch ops
+        if torch_ops_backward():  # a double backward, batched gradients: the torch ops
             stats = None if ctx.batch else (mean, tuple(cov.unbind(0)))
             grads = _eager_grads(input, weight, bias, ctx.eps, grad, needs, stats)
         else:
@@ -746,7 +746,7 @@ class _FusedPowerNorm(Function):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
         runs, mean, scale = ctx.saved_tensors
-        if torch.is_grad_enabled():  # double backward: through the torch ops
+        if torch_ops_backward():  # a double backward, batched gradients: the torch ops
             (grad_z,) = _graph_grads(
                 lambda z: _power_norm_eager(z, 1, ctx.eps), (runs,), (True,), grad
             )
@@ -873,7 +873,7 @@ class _ComplexAffine(Function):
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
         x, weight, bias = ctx.saved_tensors
         needs = ctx.needs_input_grad[:3]
-        if torch.is_grad_enabled():  # double backward: through the torch ops
+        if torch_ops_backward():  # a double backward, batched gradients: the torch ops
             grads = _graph_grads(_scale_shift_eager, (x, weight, bias), needs, grad)
             return (*grads, None, None)
         wanted = _wanted(needs, weight, bias, stats=0)
@@ -1089,7 +1089,7 @@ class _FusedLayerNorm(Function):
         rows, mean, scale, weight, bias = ctx.saved_tensors
         needs = ctx.needs_input_grad
         eps, centred = ctx.eps, ctx.centred
-        if torch.is_grad_enabled():  # double backward: through the torch ops
+        if torch_ops_backward():  # a double backward, batched gradients: the torch ops
             features = rows.shape[1]
 
             def eager(z: Tensor, w: Tensor | None, b: Tensor | None) -> Tensor:
@@ -1332,7 +1332,7 @@ class _FusedGroupNorm(Function):
         planes, mean, scale, weight, bias = ctx.saved_tensors
         groups, eps = ctx.groups, ctx.eps
         needs = ctx.needs_input_grad
-        if torch.is_grad_enabled():  # double backward: through the torch ops
+        if torch_ops_backward():  # a double backward, batched gradients: the torch ops
             count, inner = planes.shape[1:]
             samples = mean.numel() // groups
             shape = (samples, count // samples, inner)

@@ -165,7 +165,8 @@ def test_one_graph_for_every_shape(device: torch.device) -> None:
 
 
 def test_double_backward_and_vmap_take_the_eager_maths(device: torch.device) -> None:
-    """A backward that records a graph, and torch.func's vmap, run the eager formulas."""
+    """A backward that records a graph, torch.func's vmap and autograd's batched gradients run
+    the eager formulas."""
     z = torch.randn(3, 5, dtype=torch.complex128, device=device, requires_grad=True)
     with compiled_on(device) as ran:
         assert torch.autograd.gradgradcheck(cvlayers.ModTanh(), (z,))
@@ -173,6 +174,10 @@ def test_double_backward_and_vmap_take_the_eager_maths(device: torch.device) -> 
         ran.clear()
         torch.func.vmap(cvlayers.Cardioid())(z.detach())
         assert ran == []
+        out = cvlayers.ModSigmoid()(z)
+        grads = torch.randn(2, *out.shape, dtype=out.dtype, device=device)
+        torch.autograd.grad(out, z, grads, is_grads_batched=True)  # tensors without storage
+        assert ran == ["_modsigmoid_forward"]
 
 
 def test_gradcheck_through_the_compiled_path(device: torch.device) -> None:

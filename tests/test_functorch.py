@@ -7,6 +7,7 @@ The custom autograd Functions behind the activations and the phase loss define
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import pytest
@@ -15,6 +16,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, grad, vmap
 
 import cvlayers
+from cvlayers import _native
 from cvlayers.losses import PhaseLoss
 
 MODULES: dict[str, Callable[[], nn.Module]] = {
@@ -63,6 +65,37 @@ def test_vmap_and_grad_match_the_loop_and_backward(
     torch.testing.assert_close(per_input, leaf.grad)
     per_sample = vmap(grad(lambda z: _power(module(z))))(x)  # each sample's own backward
     torch.testing.assert_close(per_sample, leaf.grad)
+
+
+BATCHED_GRADS: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
+    **{name: (make, (2, 3, 5)) for name, make in MODULES.items() if name != "MaxPool1d"},
+    "BatchNorm1d": (lambda: cvlayers.BatchNorm1d(3), (8, 3, 5)),
+    "BatchNorm2d": (lambda: cvlayers.BatchNorm2d(3), (4, 3, 4, 4)),
+    "InstanceNorm2d": (lambda: cvlayers.InstanceNorm2d(3), (2, 3, 4, 4)),
+    "GroupNorm": (lambda: cvlayers.GroupNorm(1, 3), (2, 3, 4, 4)),
+    "MaxPool2d": (lambda: cvlayers.MaxPool2d(2), (2, 3, 4, 4)),
+}
+
+
+@pytest.mark.filterwarnings("ignore:Complex modules are a new feature")
+@pytest.mark.parametrize("native", [True, False], ids=["kernels", "eager"])
+@pytest.mark.parametrize("name", list(BATCHED_GRADS))
+def test_autograd_batched_gradients_match_the_loop(
+    name: str, native: bool, dtype: torch.dtype, device: torch.device
+) -> None:
+    """Autograd's own vmap over upstream gradients (``is_grads_batched=True``, as
+    ``jacobian(..., vectorize=True)`` uses) hands the backwards tensors without storage, which
+    the kernels cannot read (they once raised): those backwards run the torch ops."""
+    make, shape = BATCHED_GRADS[name]
+    module = make().to(device, dtype)
+    x = torch.randn(shape, dtype=dtype, device=device, requires_grad=True)
+    with contextlib.nullcontext() if native else _native.eager():
+        out = module(x)
+        grads = torch.randn(3, *out.shape, dtype=out.dtype, device=device)
+        (batched,) = torch.autograd.grad(out, x, grads, is_grads_batched=True, retain_graph=True)
+        loop = [torch.autograd.grad(out, x, g, retain_graph=True)[0] for g in grads]
+    tol = {"rtol": 1e-4, "atol": 1e-5} if dtype == torch.complex64 else {}
+    torch.testing.assert_close(batched, torch.stack(loop), **tol)
 
 
 @NO_VMAP_FALLBACK
