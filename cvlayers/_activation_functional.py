@@ -344,7 +344,13 @@ class _SplitFromOutput(Function):
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
         ctx.save_for_backward(output)
+        ctx.save_for_forward(output)
         ctx.family = inputs[1]
+
+    @staticmethod
+    def tangent(ctx: Any, z_t: Tensor, _: None) -> Tensor:
+        """f'(t) on each part: the backward's map, as the Jacobian is diagonal in (Re, Im)."""
+        return _SplitFromOutput.backward(ctx, z_t)[0]
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
@@ -377,7 +383,13 @@ class _SplitELU(Function):
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
         ctx.save_for_backward(inputs[0])
+        ctx.save_for_forward(inputs[0])
         ctx.alpha, ctx.input_scale = inputs[1:]
+
+    @staticmethod
+    def tangent(ctx: Any, z_t: Tensor, *_: None) -> Tensor:
+        """The backward's map (a diagonal Jacobian in (Re, Im))."""
+        return _SplitELU.backward(ctx, z_t)[0]
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
@@ -406,7 +418,13 @@ class _SplitGELU(Function):
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
         ctx.save_for_backward(inputs[0])
+        ctx.save_for_forward(inputs[0])
         ctx.approximate = inputs[1]
+
+    @staticmethod
+    def tangent(ctx: Any, z_t: Tensor, _: None) -> Tensor:
+        """The backward's map (a diagonal Jacobian in (Re, Im))."""
+        return _SplitGELU.backward(ctx, z_t)[0]
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
@@ -436,6 +454,12 @@ class _ZReLU(Function):
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
         ctx.save_for_backward(inputs[0])
+        ctx.save_for_forward(inputs[0])
+
+    @staticmethod
+    def tangent(ctx: Any, z_t: Tensor) -> Tensor:
+        """The tangent times the mask, as the backward."""
+        return _ZReLU.backward(ctx, z_t)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
@@ -500,6 +524,20 @@ class _SplitPReLU(Function):
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
         ctx.save_for_backward(*inputs)
+        ctx.save_for_forward(*inputs)
+
+    @staticmethod
+    def tangent(ctx: Any, z_t: Tensor | None, weight_t: Tensor | None) -> Tensor:
+        """prelu'(t) times Re, Im of the input's tangent (the backward's map), plus min(t, 0)
+        times the slopes' tangent."""
+        z = ctx.saved_tensors[0]
+        t = torch.view_as_real(z)
+        out = torch.zeros_like(t)
+        if z_t is not None:
+            out = torch.view_as_real(_SplitPReLU.backward(ctx, z_t)[0])
+        if weight_t is not None:
+            out = out + torch.clamp_max(t, 0) * _slopes_view(weight_t, z)
+        return as_complex(out)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, Tensor]:

@@ -9,32 +9,39 @@ binds the arguments of such a Function with ``inspect.signature`` on every call,
 :meth:`Function.apply` therefore runs a twin in the classic style (``forward(ctx, ...)``,
 which calls the same ``forward`` and ``setup_context``), and only under a transform the
 class itself. Arguments are passed positionally.
+
+Forward-mode AD (``torch.func.jvp``, ``jacfwd``, ``forward_ad.dual_level``): a subclass's
+``tangent(ctx, *tangents)`` (with what ``setup_context`` gave ``ctx.save_for_forward``) is
+the ``jvp`` of a third twin, used under a transform or forward-mode AD. It is not the class's
+own ``jvp``, as dynamo cannot trace a Function that has one.
 """
 
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import torch
+from torch.autograd import forward_ad
 
 __all__ = ["Function", "torch_ops_backward", "transforms_active"]
 
 _ACTIVE = getattr(torch._C, "_are_functorch_transforms_active", None)
-_LEGACY_BATCHED = getattr(torch._C._functorch, "is_legacy_batchedtensor", None)
-# Backwards now running on gradients batched by autograd's own vmap, in this thread.
-_batched_backwards = threading.local()
+_LEGACY_BATCHED = getattr(torch._C._functorch, "is_legacy_batchedtensor", lambda t: False)
+# How many backwards run on gradients batched by autograd's own vmap. One count for every
+# thread: a backward in another thread meanwhile takes the torch ops too, which is only slower.
+_batched_backwards = 0
 
 
 def transforms_active() -> bool:
-    """Whether a torch.func transform is active, or a backward runs on gradients that
-    autograd batched (``is_grads_batched=True``, ``jacobian(..., vectorize=True)``: tensors
-    without storage, which the kernels cannot read). (A torch that cannot say is taken to
-    have none active: the kernels and the classic twins keep their speed, and a transform
-    meets torch's own error for classic Functions.)"""
-    if getattr(_batched_backwards, "depth", 0):
+    """Whether a torch.func transform is active, forward-mode AD is on (``dual_level``: the
+    Functions' ``tangent`` and torch ops carry the tangents, not the kernels), or a backward
+    runs on gradients that autograd batched (``is_grads_batched=True``, ``jacobian(...,
+    vectorize=True)``: tensors without storage, which the kernels cannot read). (A torch that
+    cannot say is taken to have no transform active: the kernels and the classic twins keep
+    their speed, and a transform meets torch's own error for classic Functions.)"""
+    if _batched_backwards or forward_ad._current_level >= 0:
         return True
     return False if _ACTIVE is None else bool(_ACTIVE())
 
@@ -47,18 +54,17 @@ def torch_ops_backward() -> bool:
 
 def _batched(grads: tuple[Any, ...]) -> bool:
     """Whether any of ``grads`` is batched by autograd's vmap (not torch.func's)."""
-    return _LEGACY_BATCHED is not None and any(
-        isinstance(g, torch.Tensor) and _LEGACY_BATCHED(g) for g in grads
-    )
+    return any(isinstance(g, torch.Tensor) and _LEGACY_BATCHED(g) for g in grads)
 
 
 @contextlib.contextmanager
 def _batched_backward() -> Iterator[None]:
-    _batched_backwards.depth = getattr(_batched_backwards, "depth", 0) + 1
+    global _batched_backwards
+    _batched_backwards += 1
     try:
         yield
     finally:
-        _batched_backwards.depth -= 1
+        _batched_backwards -= 1
 
 
 class Function(torch.autograd.Function):
@@ -66,6 +72,7 @@ class Function(torch.autograd.Function):
 
     generate_vmap_rule = True
     _classic: type[torch.autograd.Function]
+    _forward_mode: type[torch.autograd.Function] | None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -87,9 +94,27 @@ class Function(torch.autograd.Function):
             (torch.autograd.Function,),
             {"forward": staticmethod(forward), "backward": staticmethod(backward)},
         )
+        # Dynamo cannot trace a Function that defines jvp (a graph break), so the class itself
+        # has none: its ``tangent`` becomes the jvp of a twin that runs under a transform or
+        # forward-mode AD only.
+        cls._forward_mode = None
+        if "tangent" in cls.__dict__:
+            cls._forward_mode = type(
+                cls.__name__,
+                (torch.autograd.Function,),
+                {
+                    "forward": staticmethod(cls.forward),
+                    "setup_context": staticmethod(cls.setup_context),
+                    "backward": staticmethod(cls.backward),
+                    "jvp": cls.__dict__["tangent"],
+                    "generate_vmap_rule": True,
+                },
+            )
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         if kwargs or transforms_active():
+            if cls._forward_mode is not None:
+                return cls._forward_mode.apply(*args, **kwargs)  # type: ignore[no-untyped-call]
             return super().apply(*args, **kwargs)  # type: ignore[no-untyped-call]
         return cls._classic.apply(*args)  # type: ignore[no-untyped-call]

@@ -166,6 +166,7 @@ class _ModulusScale(Function):
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
         z, bias, ctx.kind = inputs
         ctx.save_for_backward(z, bias)
+        ctx.save_for_forward(z, bias)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
@@ -183,28 +184,54 @@ class _ModulusScale(Function):
             grads = _compiled.modulus_scale_backward(z, grad, bias, ctx.kind, need_bias)
             if grads is not None:
                 return grads[0] if ctx.needs_input_grad[0] else None, grads[1], None
-        r = modulus(z)
-        u = unit(z, r)
-        g = _g(ctx.kind, r, bias)
-        dg = _dg(ctx.kind, g)
-        # conj(u) G = q + ip. Out-of-place ops and a lazy conj throughout: torch.func's vmap has
-        # batching rules for them, not for conj_physical or clamp_ (a per-sample loop).
-        radial = u.conj() * grad
-        grad_z = None
-        if ctx.needs_input_grad[0]:
-            # (dg + g/r)/2 G + (dg - g/r)/2 u^2 conj(G) = u (dg q + i (g/r) p), which is dg G
-            # at z = 0 (u = 0 there). g/r and (g/r) p saturate at the largest float rather than
-            # overflow to inf, which would meet a 0 of u as NaN.
-            big = torch.finfo(r.dtype).max
-            ratio = torch.div(g, _nonzero(r)).clamp(max=big)
-            tangential = torch.mul(ratio, radial.imag).clamp(-big, big)
-            grad_z = u * torch.complex(dg * radial.real, tangential)
-            grad_z = grad_z + times_real(grad, torch.where(r > 0, 0.0, dg))
-        grad_bias = None
-        if bias is not None and ctx.needs_input_grad[1]:
-            # df/db = 1[r + b > 0] u; a real parameter gets Re(conj(G) df/db) = dg q.
-            grad_bias = reduce_to(radial.real * dg, bias.shape)
+        need_z, need_bias = ctx.needs_input_grad[0], bias is not None and ctx.needs_input_grad[1]
+        grad_z, grad_bias = _scale_grads(z, bias, ctx.kind, grad, need_z, need_bias)
         return grad_z, grad_bias, None
+
+    @staticmethod
+    def tangent(ctx: Any, z_t: Tensor | None, bias_t: Tensor | None, _: None) -> Tensor:
+        """The backward's map of the input's tangent (the Jacobian is symmetric: diag(g'(r),
+        g(r)/r) in the frame (u, iu)), plus u g'(r) times the bias's tangent."""
+        z, bias = ctx.saved_tensors
+        out = torch.zeros_like(z)
+        if z_t is not None:
+            grad_z = _scale_grads(z, bias, ctx.kind, z_t, True, False)[0]
+            assert grad_z is not None
+            out = grad_z
+        if bias_t is not None:
+            r = modulus(z)
+            out = out + times_real(unit(z, r), _dg(ctx.kind, _g(ctx.kind, r, bias)) * bias_t)
+        return out
+
+
+def _scale_grads(
+    z: Tensor, bias: Tensor | None, kind: str, grad: Tensor, need_z: bool, need_bias: bool
+) -> tuple[Tensor | None, Tensor | None]:
+    """The eager backward of :func:`modulus_scale` for upstream ``grad``: the gradients of
+    ``z`` and ``bias`` (where asked for)."""
+    r = modulus(z)
+    u = unit(z, r)
+    g = _g(kind, r, bias)
+    dg = _dg(kind, g)
+    # conj(u) G = q + ip. Out-of-place ops and a lazy conj throughout: torch.func's vmap has
+    # batching rules for them, not for conj_physical or clamp_ (a per-sample loop).
+    radial = u.conj() * grad
+    grad_z = None
+    if need_z:
+        # (dg + g/r)/2 G + (dg - g/r)/2 u^2 conj(G) = u (dg q + i (g/r) p), which is dg G
+        # at z = 0 (u = 0 there). g/r and (g/r) p saturate at the largest float rather than
+        # overflow to inf, which would meet a 0 of u as NaN.
+        big = torch.finfo(r.dtype).max
+        ratio = torch.div(g, _nonzero(r)).clamp(max=big)
+        tangential = torch.mul(ratio, radial.imag).clamp(-big, big)
+        grad_z = u * torch.complex(dg * radial.real, tangential)
+        grad_z = grad_z + times_real(grad, torch.where(r > 0, 0.0, dg))
+    grad_bias = None
+    if need_bias:
+        assert bias is not None
+        # df/db = 1[r + b > 0] u; a real parameter gets Re(conj(G) df/db) = dg q.
+        grad_bias = reduce_to(radial.real * dg, bias.shape)
+    return grad_z, grad_bias
 
 
 def modulus_scale(z: Tensor, kind: str, bias: Tensor | None = None) -> Tensor:
@@ -239,6 +266,16 @@ class _Cardioid(Function):
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
         ctx.save_for_backward(inputs[0])
+        ctx.save_for_forward(inputs[0])
+
+    @staticmethod
+    def tangent(ctx: Any, z_t: Tensor) -> Tensor:
+        """The Jacobian itself on the tangent v: (1 + c)/2 v - (s/2) Im(conj(u) v) u, which is
+        v/2 at z = 0."""
+        (z,) = ctx.saved_tensors
+        u = unit(z, modulus(z))
+        k = (u.conj() * z_t).imag * u.imag * 0.5
+        return times_real(z_t, torch.add(u.real, 1).mul(0.5)) - times_real(u, k)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
@@ -274,6 +311,13 @@ class _Modulus(Function):
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
         ctx.save_for_backward(inputs[0])
+        ctx.save_for_forward(inputs[0])
+
+    @staticmethod
+    def tangent(ctx: Any, z_t: Tensor) -> Tensor:
+        """Re(conj(u) v) for the tangent v, 0 at z = 0."""
+        (z,) = ctx.saved_tensors
+        return (unit(z, modulus(z)).conj() * z_t).real
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:

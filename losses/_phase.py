@@ -98,6 +98,23 @@ class _PhaseLoss(Function):
         ctx.mark_non_differentiable(*output[1:])
         ctx.set_materialize_grads(False)  # no zero-filled gradients for those
         ctx.save_for_backward(x, y, *output[1:])
+        ctx.save_for_forward(*output[1:])
+
+    @staticmethod
+    def tangent(
+        ctx: Any, x_t: Tensor | None, y_t: Tensor | None, _: None
+    ) -> tuple[Tensor | None, ...]:
+        """The loss's tangent Re(conj(g_x) v_x) + Re(conj(g_y) v_y), with g the gradients of the
+        backward for an upstream 1 (the loss is real); the other outputs have none."""
+        ux, uy, rx, ry, cos = ctx.saved_tensors
+        ones = torch.ones_like(cos)
+        needs = x_t is not None, y_t is not None
+        grads = _phase_grads(ux, uy, rx, ry, cos, ctx.by_target, ones, *needs)
+        loss_t = torch.zeros_like(ones)
+        for g, v in zip(grads, (x_t, y_t), strict=True):
+            if g is not None and v is not None:
+                loss_t = loss_t + (g.conj() * v).real
+        return loss_t, None, None, None, None, None
 
     @staticmethod
     def backward(
@@ -112,15 +129,32 @@ class _PhaseLoss(Function):
             wanted = [t for t, need in zip((x, y), needs, strict=True) if need]
             grads = iter(torch.autograd.grad(loss, wanted, grad, create_graph=True))
             return next(grads) if needs[0] else None, next(grads) if needs[1] else None, None
-        grad_x = grad_y = None
-        if needs[0]:
-            weighted = grad * ry if ctx.by_target else grad
-            grad_x = -unit((uy - times_real(ux, cos)) * weighted, rx)
-        if needs[1] and ctx.by_target:  # d/dy of |y| - Re(u_x conj(y)); 0 at y = 0 (least norm)
-            grad_y = times_real(uy - ux, grad * (ry > 0))
-        elif needs[1]:  # as for x, with the roles swapped
-            grad_y = -unit((ux - times_real(uy, cos)) * grad, ry)
+        grad_x, grad_y = _phase_grads(ux, uy, rx, ry, cos, ctx.by_target, grad, *needs)
         return grad_x, grad_y, None
+
+
+def _phase_grads(
+    ux: Tensor,
+    uy: Tensor,
+    rx: Tensor,
+    ry: Tensor,
+    cos: Tensor,
+    by_target: bool,
+    grad: Tensor,
+    need_x: bool,
+    need_y: bool,
+) -> tuple[Tensor | None, Tensor | None]:
+    """The gradients of the elementwise loss for ``x`` and ``y`` (where asked for), from the
+    forward's unit vectors, moduli and cos, for the upstream ``grad``."""
+    grad_x = grad_y = None
+    if need_x:
+        weighted = grad * ry if by_target else grad
+        grad_x = -unit((uy - times_real(ux, cos)) * weighted, rx)
+    if need_y and by_target:  # d/dy of |y| - Re(u_x conj(y)); 0 at y = 0 (least norm)
+        grad_y = times_real(uy - ux, grad * (ry > 0))
+    elif need_y:  # as for x, with the roles swapped
+        grad_y = -unit((ux - times_real(uy, cos)) * grad, ry)
+    return grad_x, grad_y
 
 
 class PhaseLoss(ComplexLoss):

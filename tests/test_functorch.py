@@ -16,8 +16,10 @@ from torch import Tensor, nn
 from torch.func import functional_call, grad, vmap
 
 import cvlayers
+import cvlayers.functional as CF
 from cvlayers import _native
 from cvlayers.losses import PhaseLoss
+from cvlayers.losses.functional import phase_loss
 
 MODULES: dict[str, Callable[[], nn.Module]] = {
     "CReLU": cvlayers.CReLU,
@@ -158,3 +160,111 @@ def test_plain_autograd_skips_the_per_call_signature_binding(
     PhaseLoss()(out, torch.ones_like(out)).backward()
     assert x.grad is not None and out.grad_fn is not None
     assert type(out.grad_fn).__name__ == "_ModulusScaleBackward"
+
+
+# Functional forms with their real parameters as inputs, so that gradcheck also checks the
+# parameters' tangents: name -> (function, parameter shape or None).
+FORWARD_AD: dict[str, tuple[Callable[..., Tensor], tuple[int, ...] | None]] = {
+    "crelu": (CF.crelu, None),
+    "ctanh": (CF.ctanh, None),
+    "csigmoid": (CF.csigmoid, None),
+    "celu": (CF.celu, None),
+    "ccelu": (lambda z: CF.ccelu(z, 0.7), None),
+    "cgelu": (CF.cgelu, None),
+    "zrelu": (CF.zrelu, None),
+    "cprelu": (CF.cprelu, (3, 2)),
+    "modrelu": (CF.modrelu, (3, 1)),
+    "mod_tanh": (CF.mod_tanh, None),
+    "mod_sigmoid": (CF.mod_sigmoid, None),
+    "cardioid": (CF.cardioid, None),
+    "mod": (CF.mod, None),
+}
+
+
+@pytest.mark.parametrize("name", list(FORWARD_AD))
+def test_forward_mode_ad_of_every_activation(name: str, device: torch.device) -> None:
+    """jvp (forward-mode AD, torch.func.jvp / jacfwd) against finite differences, for the input
+    and the parameters, also batched: the Functions' jvp (away from 0; at 0, below)."""
+    fn, param_shape = FORWARD_AD[name]
+    z = torch.randn(2, 3, 4, dtype=torch.complex128, device=device, requires_grad=True)
+    inputs: tuple[Tensor, ...] = (z,)
+    if param_shape is not None:
+        inputs += (torch.rand(param_shape, dtype=torch.float64, device=device) - 0.2,)
+        inputs[1].requires_grad_(True)
+    assert torch.autograd.gradcheck(
+        fn, inputs, check_forward_ad=True, check_batched_forward_grad=True
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "slope"), [("mod_tanh", 1.0), ("cardioid", 0.5), ("ctanh", 1.0), ("zrelu", 0.0)]
+)
+def test_forward_mode_ad_at_zero(name: str, slope: float) -> None:
+    """At z = 0 the tangent is the documented derivative times v (ModTanh 1, Cardioid 1/2),
+    and jacfwd agrees with jacrev there."""
+    fn = FORWARD_AD[name][0]
+    z = torch.zeros(3, dtype=torch.complex128)
+    v = torch.tensor([1 + 2j, -0.5j, 3.0], dtype=torch.complex128)
+    out, tangent = torch.func.jvp(fn, (z,), (v,))
+    torch.testing.assert_close(out, torch.zeros_like(z))
+    torch.testing.assert_close(tangent, slope * v)
+
+    def real_map(parts: Tensor) -> Tensor:
+        return torch.view_as_real(fn(torch.view_as_complex(parts)))
+
+    parts = torch.view_as_real(z).clone()
+    torch.testing.assert_close(
+        torch.func.jacfwd(real_map)(parts), torch.func.jacrev(real_map)(parts)
+    )
+
+
+@pytest.mark.filterwarnings("ignore:Complex modules are a new feature")
+@pytest.mark.parametrize("name", ["LayerNorm", "RMSNorm", "BatchNorm2d", "GroupNorm", "MaxPool2d"])
+def test_forward_mode_ad_of_norms_and_pooling(name: str, device: torch.device) -> None:
+    """Under forward-mode AD the norms run their torch ops, which carry the tangents."""
+    make, shape = BATCHED_GRADS[name]
+    module = make().to(device, torch.complex128)
+    z = torch.randn(shape, dtype=torch.complex128, device=device, requires_grad=True)
+    assert torch.autograd.gradcheck(module, (z,), check_forward_ad=True)
+
+
+def test_forward_mode_ad_of_the_phase_loss() -> None:
+    x = torch.randn(4, 3, dtype=torch.complex128, requires_grad=True)
+    y = torch.randn(4, 3, dtype=torch.complex128, requires_grad=True)
+    for weight in ("target", "none"):
+        assert torch.autograd.gradcheck(
+            lambda a, b, w=weight: phase_loss(a, b, weight=w), (x, y), check_forward_ad=True
+        )
+
+
+def test_dual_tensors_give_the_kernels_outputs() -> None:
+    """A forward under ``dual_level`` (the torch ops) gives the kernels' outputs, and its
+    tangent equals torch.func.jvp's."""
+    import torch.autograd.forward_ad as fwAD
+
+    z = torch.randn(5, 6, dtype=torch.complex64)
+    v = torch.randn_like(z)
+    module = nn.Sequential(cvlayers.ModReLU(6), cvlayers.LayerNorm(6), cvlayers.CTanh())
+    expected = module(z)
+    with fwAD.dual_level():
+        out = module(fwAD.make_dual(z, v))
+        primal, tangent = fwAD.unpack_dual(out)
+    torch.testing.assert_close(primal, expected)
+    torch.testing.assert_close(tangent, torch.func.jvp(module, (z,), (v,))[1])
+
+
+@pytest.mark.parametrize("name", ["mod_tanh", "cardioid", "cprelu", "ctanh"])
+def test_hessian_is_jacrev_of_jacrev(name: str) -> None:
+    """torch.func.hessian (jacfwd over jacrev: forward mode through the backward) of a real
+    loss equals reverse over reverse."""
+    fn, param_shape = FORWARD_AD[name]
+    params = () if param_shape is None else (torch.full(param_shape, 0.3, dtype=torch.float64),)
+
+    def loss(parts: Tensor) -> Tensor:
+        out = fn(torch.view_as_complex(parts), *params)
+        return (out.abs() ** 2).sum() + (out.real * 0.3).sum()
+
+    parts = torch.randn(2, 3, 4, 2, dtype=torch.float64)
+    torch.testing.assert_close(
+        torch.func.hessian(loss)(parts), torch.func.jacrev(torch.func.jacrev(loss))(parts)
+    )
