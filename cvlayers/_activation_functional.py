@@ -517,8 +517,9 @@ class _SplitPReLU(Function):
             return _native.forward("cprelu", z, *args)
         if _compiled.usable(z, weight):
             slopes, channels = _slopes_by_channel(weight, z)
-            out: Tensor = _compiled.pointwise(_prelu, z, slopes, channels=channels)
-            return out
+            out: Tensor | None = _compiled.pointwise(_prelu, z, slopes, channels=channels)
+            if out is not None:  # None: no channel layout (the torch ops then raise)
+                return out
         return _not_a_view(_prelu(torch.view_as_real(z), _slopes_view(weight, z)))
 
     @staticmethod
@@ -551,10 +552,9 @@ class _SplitPReLU(Function):
             return grad_z, grad_w.to(weight.dtype)
         if not torch.is_grad_enabled() and _compiled.usable(z, weight):
             slopes, by_channel = _slopes_by_channel(weight, z)
-            grad_z, grad_w = _compiled.pointwise(
-                _prelu_backward, z, slopes, grad=grad, channels=by_channel
-            )
-            return grad_z, grad_w.reshape(weight.shape)
+            grads = _compiled.pointwise(_prelu_backward, z, slopes, grad=grad, channels=by_channel)
+            if grads is not None:
+                return grads[0], grads[1].reshape(weight.shape)
         t, g = torch.view_as_real(z), torch.view_as_real(grad.resolve_conj())
         grad_t, grad_w = _prelu_backward(t, g, _slopes_view(weight, z))
         return torch.view_as_complex(grad_t.contiguous()), grad_w.reshape(weight.shape)
