@@ -2,7 +2,7 @@
 # The checks a session with a GPU machine runs there, in one call: the test suite's CUDA
 # cases and the benchmarks on CUDA, with logs, JSON and markdown under $OUT. Through the
 # device tool: command "bash benchmarks/device_check.sh", timeout_s 540 (it stops its own
-# steps at 150 + 200 + 130 s, leaving time for the install). The optimizer benchmarks are
+# steps at 150 + 240 + 90 s, leaving time for the install). The optimizer benchmarks are
 # left out for time: `--only optim` in a second call. The machine's python3
 # holds a CUDA build of torch (2.11 when last seen), pytest, hypothesis and mpmath; the
 # install builds the C kernels but fetches nothing (--no-deps). torchcvnn and complextorch
@@ -26,12 +26,12 @@ timeout 150 python3 -m pytest -q -p no:cacheprovider --import-mode=importlib -k 
 echo "pytest (compiled) exit: ${PIPESTATUS[0]}"
 
 # Layers (activations, compiled against eager, norms, Linear, Conv2d) at the CUDA shapes.
-timeout 200 python3 -m benchmarks --device cuda --only layers \
+timeout 240 python3 -m benchmarks --device cuda --only layers \
     --json "$OUT/bench_cuda.json" --markdown "$OUT/bench_cuda.md" 2>&1 |
     tee "$OUT/bench_cuda.log" | tail -60
 echo "benchmarks exit: ${PIPESTATUS[0]}"
 
 # Every other test parametrized over the device fixture, on CUDA (the CPU cases run in CI).
-timeout 130 python3 -m pytest -q -p no:cacheprovider --import-mode=importlib -k cuda tests \
+timeout 90 python3 -m pytest -q -p no:cacheprovider --import-mode=importlib -k cuda tests \
     --ignore=tests/test_compiled.py 2>&1 | tee "$OUT/pytest_cuda.log" | tail -25
 echo "pytest exit: ${PIPESTATUS[0]}"
