@@ -19,6 +19,7 @@ own ``jvp``, as dynamo cannot trace a Function that has one.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -57,14 +58,19 @@ def _batched(grads: tuple[Any, ...]) -> bool:
     return any(isinstance(g, torch.Tensor) and _LEGACY_BATCHED(g) for g in grads)
 
 
+_batched_lock = threading.Lock()  # for the rare updates; reading the count needs none
+
+
 @contextlib.contextmanager
 def _batched_backward() -> Iterator[None]:
     global _batched_backwards
-    _batched_backwards += 1
+    with _batched_lock:
+        _batched_backwards += 1
     try:
         yield
     finally:
-        _batched_backwards -= 1
+        with _batched_lock:
+            _batched_backwards -= 1
 
 
 class Function(torch.autograd.Function):
