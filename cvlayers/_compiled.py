@@ -110,17 +110,43 @@ def usable(z: Tensor, *real: Tensor | None) -> bool:
 # The maths, on real tensors of shape (outer, channels, inner, 2) and a bias of (channels, 1).
 
 
-def _parts(t: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """x, y, |z| and |z| with 1 where z = 0 (a divisor that leaves 0/|z| at 0)."""
+def _polar(t: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """|z| (inf where it overflows), u = z/|z| (0 at z = 0), and where |z| overflows for finite
+    parts (both past max/sqrt 2) the mask ``over`` and |z|/2, which stays finite: u is then
+    taken from z/2. (The eager formulas and the kernels give u = 0 and ModReLU NaN or inf
+    there.)"""
     x, y = t[..., 0], t[..., 1]
     r = torch.hypot(x, y)
-    return x, y, r, torch.where(r > 0, r, 1.0)
+    half = torch.hypot(x * 0.5, y * 0.5)
+    over = torch.isinf(r) & torch.isfinite(half)
+    nonzero = torch.where(r > 0, r, 1.0)
+    u = torch.where(over.unsqueeze(-1), t * 0.5 / half.unsqueeze(-1), t / nonzero.unsqueeze(-1))
+    return r, u, over, half, nonzero
+
+
+def _ratio(
+    kind: str, g: Tensor, bias: Tensor | None, over: Tensor, half: Tensor, nonzero: Tensor
+) -> Tensor:
+    """g(r)/r, saturating at the largest float rather than overflowing to inf (which would
+    meet a 0 of u as NaN); where |z| overflows, from |z|/2: (r + b)/r for ModReLU, whose g is
+    then inf."""
+    big = torch.finfo(g.dtype).max
+    if kind == "relu_bias":
+        assert bias is not None
+        at_over = torch.relu(1 + bias * 0.5 / half)
+    else:
+        at_over = g * 0.5 / half
+    return torch.where(over, at_over, torch.div(g, nonzero).clamp(max=big))
 
 
 def _scale_forward(t: Tensor, bias: Tensor | None, kind: str) -> Tensor:
-    x, y, r, nonzero = _parts(t)
+    r, u, over, half, nonzero = _polar(t)
     g = _modulus._g(kind, r, bias)
-    return torch.stack((x / nonzero * g, y / nonzero * g), -1)  # g/r overflows at a tiny r
+    if kind != "relu_bias":
+        return u * g.unsqueeze(-1)  # not g/r z: g/r overflows at a tiny r
+    # ModReLU: (r + b)/r z where |z| overflows, which is finite (g is inf there).
+    ratio = _ratio(kind, g, bias, over, half, nonzero)
+    return torch.where(over.unsqueeze(-1), t * ratio.unsqueeze(-1), u * g.unsqueeze(-1))
 
 
 def _scale_backward(
@@ -129,31 +155,30 @@ def _scale_backward(
     """As the eager backward of :func:`cvlayers._modulus.modulus_scale`: with u = z/|z| and
     conj(u) G = q + ip, grad_z = u (g'(r) q + i (g/r) p) + [z = 0] g'(0) G, and the bias's
     gradient g'(r) q summed over each channel."""
-    x, y, r, nonzero = _parts(t)
+    r, u, over, half, nonzero = _polar(t)
+    ux, uy = u[..., 0], u[..., 1]
     gx, gy = grad[..., 0], grad[..., 1]
-    ux, uy = x / nonzero, y / nonzero
     g = _modulus._g(kind, r, bias)
     dg = _modulus._dg(kind, g)
     q, p = ux * gx + uy * gy, ux * gy - uy * gx
     big = torch.finfo(t.dtype).max
     a = dg * q
-    b = (torch.div(g, nonzero).clamp(max=big) * p).clamp(-big, big)
+    b = (_ratio(kind, g, bias, over, half, nonzero) * p).clamp(-big, big)
     at_zero = torch.where(r > 0, 0.0, dg)
     grad_z = torch.stack((ux * a - uy * b + at_zero * gx, ux * b + uy * a + at_zero * gy), -1)
     return grad_z, a.sum((0, 2)) if need_bias else None
 
 
 def _cardioid_forward(t: Tensor) -> Tensor:
-    x, y, _, nonzero = _parts(t)
-    half_one_plus_cos = (x / nonzero + 1) * 0.5
-    return torch.stack((x * half_one_plus_cos, y * half_one_plus_cos), -1)
+    u = _polar(t)[1]
+    return t * ((u[..., 0] + 1) * 0.5).unsqueeze(-1)
 
 
 def _cardioid_backward(t: Tensor, grad: Tensor) -> Tensor:
     """grad_z = (1 + c)/2 G - i (s/2) Re(conj(u) G) u, with u = c + i s (see ``_Cardioid``)."""
-    x, y, _, nonzero = _parts(t)
+    u = _polar(t)[1]
+    c, s = u[..., 0], u[..., 1]
     gx, gy = grad[..., 0], grad[..., 1]
-    c, s = x / nonzero, y / nonzero
     half_one_plus_cos = (c + 1) * 0.5
     k = (c * gx + s * gy) * s * 0.5
     return torch.stack((gx * half_one_plus_cos + s * k, gy * half_one_plus_cos - c * k), -1)

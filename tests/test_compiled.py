@@ -246,7 +246,8 @@ def test_inside_a_callers_compile_the_maths_is_traced(
         got = torch.compile(model, backend=capture, fullgraph=True)(z)
     torch.testing.assert_close(got, expected)
     targets = [node.target for g in graphs for m in g.modules() for node in m.graph.nodes]
-    assert targets.count(torch.hypot) == 4 and torch.abs not in targets  # forward and backward
+    # Forward and backward of each, each with |z| and |z/2|.
+    assert targets.count(torch.hypot) == 8 and torch.abs not in targets
 
 
 def test_zrelu_off_the_quadrant_is_the_complex_product(device: torch.device) -> None:
@@ -279,3 +280,32 @@ def test_compiles_off_the_main_thread(device: torch.device) -> None:
     assert ran == ["_modrelu_forward", "_modrelu_backward"]
     for a, b in zip(results[0], expected, strict=True):
         torch.testing.assert_close(a, b)
+
+
+PAST_THE_LARGEST = {
+    "ModReLU": lambda: cvlayers.ModReLU(bias=-0.25),
+    "ModReLU+": lambda: cvlayers.ModReLU(bias=0.25),
+    "ModTanh": cvlayers.ModTanh,
+    "ModSigmoid": cvlayers.ModSigmoid,
+    "Cardioid": cvlayers.Cardioid,
+}
+
+
+@pytest.mark.parametrize("name", list(PAST_THE_LARGEST))
+def test_moduli_past_the_largest_float(name: str, device: torch.device) -> None:
+    """Finite complex64 z whose |z| overflows (both parts past max/sqrt 2, 3e38 + 2.5e38i):
+    the compiled path takes z/|z| from z/2 there, and matches the same maths in complex128,
+    where nothing overflows, in value and gradient. (The eager formulas give u = 0 and
+    ModReLU NaN there, the kernels ModReLU inf.)"""
+    parts = [3.0e38, -2.5e38, 2.9e38, 0.5, -1.5]
+    z = torch.tensor([complex(a, b) for a in parts for b in parts], device=device)
+    grad = torch.full_like(z, 0.6 - 0.8j)
+    module = PAST_THE_LARGEST[name]().to(device)
+    with eager_maths():
+        want = _forward_backward(module.double(), z.to(torch.complex128), grad.to(torch.complex128))
+    module.float()
+    with compiled_on(device):
+        got = _forward_backward(module, z, grad)
+    for a, b in zip(got, want, strict=True):
+        assert not a.isnan().any()
+        torch.testing.assert_close(a, b.to(a.dtype), rtol=1e-5, atol=1e-30)
