@@ -231,12 +231,8 @@ def _compiled_against_eager(z: torch.Tensor, min_run_time: float) -> list[Case]:
 
 def _without_compiled(run: Callable[[], None]) -> Callable[[], None]:
     def eager() -> None:
-        before = compiled_path.enabled()
-        compiled_path.enabled(False)
-        try:
+        with compiled_path.eager():
             run()
-        finally:
-            compiled_path.enabled(before)
 
     return eager
 

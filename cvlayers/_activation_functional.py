@@ -533,8 +533,9 @@ class _SplitPReLU(Function):
         times the slopes' tangent."""
         z = ctx.saved_tensors[0]
         t = torch.view_as_real(z)
-        out = torch.zeros_like(t)
-        if z_t is not None:
+        if z_t is None:
+            out = torch.zeros_like(t)
+        else:
             out = torch.view_as_real(_SplitPReLU.backward(ctx, z_t)[0])
         if weight_t is not None:
             out = out + torch.clamp_max(t, 0) * _slopes_view(weight_t, z)

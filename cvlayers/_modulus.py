@@ -179,12 +179,11 @@ class _ModulusScale(Function):
             fused, sums = _native.backward(kernel, z, grad, bias, *layout, partial=layout[0])
             assert sums is not None
             return fused, sums.to(bias.dtype).reshape(bias.shape), None
+        need_z, need_bias = ctx.needs_input_grad[0], bias is not None and ctx.needs_input_grad[1]
         if not torch.is_grad_enabled() and _compiled.usable(z, bias):
-            need_bias = bias is not None and ctx.needs_input_grad[1]
             grads = _compiled.modulus_scale_backward(z, grad, bias, ctx.kind, need_bias)
             if grads is not None:
-                return grads[0] if ctx.needs_input_grad[0] else None, grads[1], None
-        need_z, need_bias = ctx.needs_input_grad[0], bias is not None and ctx.needs_input_grad[1]
+                return grads[0] if need_z else None, grads[1], None
         grad_z, grad_bias = _scale_grads(z, bias, ctx.kind, grad, need_z, need_bias)
         return grad_z, grad_bias, None
 
@@ -193,8 +192,9 @@ class _ModulusScale(Function):
         """The backward's map of the input's tangent (the Jacobian is symmetric: diag(g'(r),
         g(r)/r) in the frame (u, iu)), plus u g'(r) times the bias's tangent."""
         z, bias = ctx.saved_tensors
-        out = torch.zeros_like(z)
-        if z_t is not None:
+        if z_t is None:
+            out = torch.zeros_like(z)
+        else:
             grad_z = _scale_grads(z, bias, ctx.kind, z_t, True, False)[0]
             assert grad_z is not None
             out = grad_z
