@@ -374,6 +374,14 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
 #define RELU_G_TINY(T, b, g, dg, k, inv) ((dg) > 0 ? 1 + (b) * (k) * (inv) : (T)0)
 #define TANH_G_TINY(T, b, g, dg, k, inv) ((T)1)
 #define SIGMOID_G_TINY(T, b, g, dg, k, inv) ((g) * (k) * (inv))
+/* Whether g(r) itself overflows where r = |z| does for a finite z (both parts above max/sqrt 2):
+   ModReLU's r + b, whose g/r is then its _TINY form 1 + b/r (its output (1 + b/r) z is finite
+   wherever the true one is); tanh and sigmoid give g = 1, and g/r = g k inv. */
+#define RELU_G_OVERFLOWS 1
+#define TANH_G_OVERFLOWS 0
+#define SIGMOID_G_OVERFLOWS 0
+#define CV_HUGE(T, SCALED, GFN, r, inv)                                                            \
+    ((SCALED) && GFN##_OVERFLOWS && (r) > CV_MAX(T) && (inv) > 0)
 
 /* A block's first loop over its n elements, PASS(..., 0), without the scaling of cv_polar; its
    moduli's range [lo, hi] decides whether the block needs PASS(..., 1), the same loop with it,
@@ -412,9 +420,10 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
     CV_SIMD_RANGE for (int64_t i = 0; i < n; ++i) {                                                \
         CV_POLAR_AT(SUF, T, SCALED, i);                                                            \
         GFN(T, SUF, SCALED, r, x_ * x_ + y_ * y_, CV_BIAS_AT(i), g, dg);                           \
-        (void)dg;                                                                                  \
-        OX[i] = g * c;                                                                             \
-        OY[i] = g * w;                                                                             \
+        int huge_ = CV_HUGE(T, SCALED, GFN, r, inv);                                               \
+        T s_ = huge_ ? GFN##_TINY(T, CV_BIAS_AT(i), g, dg, k, inv) : (T)0;                         \
+        OX[i] = huge_ ? s_ * x_ : g * c;                                                           \
+        OY[i] = huge_ ? s_ * y_ : g * w;                                                           \
     }
 #define MODSCALE_BWD_PASS(SUF, T, GFN, SCALED)                                                     \
     lo = CV_HI(T);                                                                                 \
@@ -423,7 +432,8 @@ POLAR_FN(f64, double, int64_t, ((int64_t)1 << 52), ((int64_t)2046 << 52))
         CV_POLAR_AT(SUF, T, SCALED, i);                                                            \
         GFN(T, SUF, SCALED, r, x_ * x_ + y_ * y_, CV_BIAS_AT(i), g, dg);                           \
         T ratio = g * k * inv; /* g/r, bounded when not SCALED (see MODSCALE_BWD_FINAL) */         \
-        ratio = SCALED && r < CV_LO(T) ? GFN##_TINY(T, CV_BIAS_AT(i), g, dg, k, inv) : ratio;      \
+        int tiny_ = SCALED && r < CV_LO(T), huge_ = CV_HUGE(T, SCALED, GFN, r, inv);               \
+        ratio = tiny_ || huge_ ? GFN##_TINY(T, CV_BIAS_AT(i), g, dg, k, inv) : ratio;              \
         RT[i] = SCALED ? CV_FINITE(T, ratio) : ratio;                                              \
         E[i] = r > 0 ? (T)0 : dg;                                                                  \
         C[i] = c;                                                                                  \

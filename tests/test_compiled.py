@@ -296,7 +296,7 @@ def test_moduli_past_the_largest_float(name: str, device: torch.device) -> None:
     """Finite complex64 z whose |z| overflows (both parts past max/sqrt 2, 3e38 + 2.5e38i):
     the compiled path takes z/|z| from z/2 there, and matches the same maths in complex128,
     where nothing overflows, in value and gradient. (The eager formulas give u = 0 and
-    ModReLU NaN there, the kernels ModReLU inf.)"""
+    ModReLU NaN there.)"""
     parts = [3.0e38, -2.5e38, 2.9e38, 0.5, -1.5]
     z = torch.tensor([complex(a, b) for a in parts for b in parts], device=device)
     grad = torch.full_like(z, 0.6 - 0.8j)

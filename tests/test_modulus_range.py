@@ -131,6 +131,42 @@ def test_value_and_gradient_over_the_range(
         _check(gi, _exact_grad(name, w, 0.6 - 0.8j), grad_tol, info, info.max / 4)
 
 
+# Parts past max/sqrt 2 (and ordinary ones, in the same block): a finite z whose |z| overflows.
+PAST_THE_LARGEST = {
+    torch.complex64: [3.0e38, -2.5e38, 2.9e38, 0.5, -1.5],
+    torch.complex128: [1.7e308, -1.3e308, 1.5e308, 0.5, -1.5],
+}
+
+
+@pytest.mark.parametrize("name", list(MODULES))
+def test_kernels_past_the_largest_float(name: str, dtype: torch.dtype) -> None:
+    """Where |z| overflows for a finite z, ``torch.abs`` is inf; the kernels take z/|z| from
+    the scaled z and ModReLU's output as (1 + b/|z|) z, and so match the 50-digit values and
+    gradients (the eager maths gives u = 0 there, and ModReLU NaN: see the README). Parts are
+    compared on the scale of the larger one (|f(z)| itself may overflow), gradients on that of
+    the Jacobian, ~1 here, times |G| = 1."""
+    real = torch.float32 if dtype == torch.complex64 else torch.float64
+    parts = PAST_THE_LARGEST[dtype]
+    z = torch.tensor([complex(a, b) for a in parts for b in parts], dtype=dtype)
+    z.requires_grad_(True)
+    with _path("native"):
+        out = MODULES[name]().to(real)(z)
+        out.backward(torch.full_like(z, 0.6 - 0.8j))
+    assert z.grad is not None
+    tol = 4 * torch.finfo(real).eps
+    for zi, oi, gi in zip(z.detach().tolist(), out.detach().tolist(), z.grad.tolist(), strict=True):
+        w = mp.mpc(zi.real, zi.imag)
+        # Cardioid's (1 + cos) / 2 z loses digits against z's near the negative axis.
+        z_size = max(abs(zi.real), abs(zi.imag)) if name == "Cardioid" else 0.0
+        for got, want, scale in (
+            (oi, complex(_exact(name, w)), z_size),
+            (gi, _exact_grad(name, w, 0.6 - 0.8j), 1.0),
+        ):
+            size = max(abs(want.real), abs(want.imag), scale)
+            assert abs(got.real - want.real) <= tol * size, (zi, got, want)
+            assert abs(got.imag - want.imag) <= tol * size, (zi, got, want)
+
+
 @pytest.mark.parametrize("path", ["native", "eager"])
 def test_modulus_over_the_range(path: str, dtype: torch.dtype) -> None:
     """|z| and its backward G z/|z| (``Mod``), where ``torch.sgn`` gives inf and NaN."""
