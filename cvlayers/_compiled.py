@@ -18,7 +18,8 @@ fuses them too. ``CVLAYERS_COMPILE=0`` (or :func:`enabled`\ (False)) keeps the e
 a compiler that fails turns this path off with a warning, and the eager maths runs.
 
 Each function has its own compiled code (one cache of graphs per kind and direction), with
-dynamic sizes: a new shape reuses the graph. A first call compiles (a few seconds), and
+dynamic sizes: a new shape reuses the graph, except that sizes of 1 and each dtype get their
+own (up to :data:`RECOMPILE_LIMIT` graphs per function). A first call compiles (a few seconds), and
 Inductor's cache keeps the kernels for later processes.
 """
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import os
 import warnings
 from collections.abc import Callable, Iterator
@@ -41,6 +43,7 @@ from ._native import dense, laid_out_as, switched
 
 __all__ = [
     "DEVICES",
+    "RECOMPILE_LIMIT",
     "cardioid",
     "cardioid_backward",
     "eager",
@@ -113,8 +116,7 @@ def usable(z: Tensor, *real: Tensor | None) -> bool:
 def _polar(t: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     """|z| (inf where it overflows), u = z/|z| (0 at z = 0), and where |z| overflows for finite
     parts (both past max/sqrt 2) the mask ``over`` and |z|/2, which stays finite: u is then
-    taken from z/2. (The eager formulas and the kernels give u = 0 and ModReLU NaN or inf
-    there.)"""
+    taken from z/2. (The eager formulas give u = 0 and ModReLU NaN there.)"""
     x, y = t[..., 0], t[..., 1]
     r = torch.hypot(x, y)
     half = torch.hypot(x * 0.5, y * 0.5)
@@ -222,9 +224,19 @@ _SCALE = {
 }
 
 
+# Graphs one function may need: dynamo specialises sizes of 1, so (outer, channels, inner)
+# come in 8 kinds, times two dtypes and, for a backward, with or without a bias gradient: up
+# to 32, where dynamo's default limit is 8 per function, past which fullgraph=True raises.
+RECOMPILE_LIMIT = 64
+_warned_past_the_limit: set[str] = set()
+
+
 @functools.cache
 def _compiled(fn: Callable[..., Any]) -> Callable[..., Any]:
-    return torch.compile(fn, fullgraph=True)
+    limit: dict[str, Any] = {}  # an older torch: dynamo's global limit
+    if "recompile_limit" in inspect.signature(torch.compile).parameters:
+        limit["recompile_limit"] = RECOMPILE_LIMIT
+    return torch.compile(fn, fullgraph=True, **limit)
 
 
 def _mark_sizes_dynamic(args: tuple[Any, ...]) -> None:
@@ -236,14 +248,34 @@ def _mark_sizes_dynamic(args: tuple[Any, ...]) -> None:
             torch._dynamo.maybe_mark_dynamic(arg, list(range(arg.dim() - 1)))
 
 
+# Raised by a fullgraph compile past its function's limit (earlier torch named it
+# FailOnCacheLimitHit; one without either runs the function as it is there).
+_RECOMPILE_LIMIT_HIT: type[Exception] | tuple[()] = getattr(
+    torch._dynamo.exc,
+    "FailOnRecompileLimitHit",
+    getattr(torch._dynamo.exc, "FailOnCacheLimitHit", ()),
+)
+
+
 def _run(fn: Callable[..., Any], *args: Any) -> Any:
     """``fn`` compiled, or as it is while a caller's torch.compile traces it (its graph fuses
-    the maths) or where the compiler has failed (with a warning, once)."""
+    the maths), where the compiler has failed (with a warning, once, and from then on), or
+    for an input that none of ``fn``'s :data:`RECOMPILE_LIMIT` graphs fits (with a warning,
+    once per function)."""
     if torch.compiler.is_compiling() or not _enabled:
         return fn(*args)
     _mark_sizes_dynamic(args)
     try:
         return _compiled(fn)(*args)
+    except _RECOMPILE_LIMIT_HIT:
+        if fn.__name__ not in _warned_past_the_limit:
+            _warned_past_the_limit.add(fn.__name__)
+            warnings.warn(
+                f"cvlayers: {fn.__name__} has as many compiled graphs as torch.compile allows;"
+                " inputs of sizes or dtypes that none of them fits take the eager maths",
+                stacklevel=3,
+            )
+        return fn(*args)
     except (
         torch._dynamo.exc.BackendCompilerFailed,
         torch._dynamo.exc.InternalTorchDynamoError,

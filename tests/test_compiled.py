@@ -164,6 +164,79 @@ def test_one_graph_for_every_shape(device: torch.device) -> None:
         assert dict(torch._dynamo.utils.counters["stats"]) == counts
 
 
+# Inputs that each need a graph of their own for ModReLU's forward and backward: sizes of 1
+# are specialised, and so are dtypes.
+GRAPH_KINDS = [
+    ((3, 4, 5), torch.complex64),
+    ((3, 4, 5), torch.complex128),
+    ((1, 4, 1), torch.complex64),
+]
+
+
+@contextlib.contextmanager
+def _no_cvlayers_warning() -> Iterator[None]:
+    """Fails on a warning from cvlayers in the block (torch's own, such as deprecations that
+    Inductor meets as it compiles, pass)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    assert [str(w.message) for w in caught if "cvlayers" in str(w.message)] == []
+
+
+def _modrelu_on(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> nn.Module:
+    real = torch.float32 if dtype == torch.complex64 else torch.float64
+    return cvlayers.ModReLU(num_features=shape[1], device=device, dtype=real)
+
+
+def test_more_graphs_than_dynamos_global_limit(
+    device: torch.device, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each compiled function keeps up to RECOMPILE_LIMIT graphs whatever dynamo's global
+    limit (8 by default, past which a fullgraph compile raises): with that set to 1, three
+    kinds of input still compile, without a warning, and match the eager maths."""
+    torch._dynamo.reset()  # so that each kind compiles here
+    for shape, dtype in GRAPH_KINDS:
+        module = _modrelu_on(shape, dtype, device)
+        z = torch.randn(shape, dtype=dtype, device=device)
+        with eager_maths():
+            want = _forward_backward(module, z, z)
+        limit_of_one = torch._dynamo.config.patch(recompile_limit=1)
+        with limit_of_one, _no_cvlayers_warning(), compiled_on(device) as ran:
+            got = _forward_backward(module, z, z)
+        assert ran == ["_modrelu_forward", "_modrelu_backward"]
+        for a, b in zip(got, want, strict=True):
+            torch.testing.assert_close(a, b)
+
+
+def test_past_the_limit_the_eager_maths_with_a_warning(
+    device: torch.device, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An input that none of a function's RECOMPILE_LIMIT graphs fits runs that function's
+    maths as it is (a warning, once per function); inputs that fit keep their graphs."""
+    monkeypatch.setattr(_compiled, "RECOMPILE_LIMIT", 1)
+    monkeypatch.setattr(_compiled, "_warned_past_the_limit", set())
+    _compiled._compiled.cache_clear()  # rebuilt with the limit of 1; again after the test
+    torch._dynamo.reset()
+    try:
+        (first, first_dtype), (second, second_dtype) = GRAPH_KINDS[:2]
+        module = _modrelu_on(first, first_dtype, device)
+        with compiled_on(device), _no_cvlayers_warning():
+            _forward_backward(module, *[torch.randn(first, dtype=first_dtype, device=device)] * 2)
+        z = torch.randn(second, dtype=second_dtype, device=device)
+        module = _modrelu_on(second, second_dtype, device)
+        with eager_maths():
+            want = _forward_backward(module, z, z)
+        with compiled_on(device), pytest.warns(UserWarning, match="as many compiled graphs"):
+            got = _forward_backward(module, z, z)
+        for a, b in zip(got, want, strict=True):
+            torch.testing.assert_close(a, b)
+        assert _compiled._warned_past_the_limit == {"_modrelu_forward", "_modrelu_backward"}
+        with compiled_on(device), _no_cvlayers_warning():
+            _forward_backward(module, z, z)
+    finally:
+        _compiled._compiled.cache_clear()
+
+
 def test_double_backward_and_vmap_take_the_eager_maths(device: torch.device) -> None:
     """A backward that records a graph, torch.func's vmap and autograd's batched gradients run
     the eager formulas."""
