@@ -228,14 +228,18 @@ _SCALE = {
 # come in 8 kinds, times two dtypes and, for a backward, with or without a bias gradient: up
 # to 32, where dynamo's default limit is 8 per function, past which fullgraph=True raises.
 RECOMPILE_LIMIT = 64
+# torch.compile's own limit where it takes one; else dynamo's global one (older torch named
+# it cache_size_limit), raised for a compile past it (see _past_the_limit).
+_PER_FUNCTION_LIMIT = "recompile_limit" in inspect.signature(torch.compile).parameters
+_GLOBAL_LIMIT = (
+    "recompile_limit" if hasattr(torch._dynamo.config, "recompile_limit") else "cache_size_limit"
+)
 _warned_past_the_limit: set[str] = set()
 
 
 @functools.cache
 def _compiled(fn: Callable[..., Any]) -> Callable[..., Any]:
-    limit: dict[str, Any] = {}  # an older torch: dynamo's global limit
-    if "recompile_limit" in inspect.signature(torch.compile).parameters:
-        limit["recompile_limit"] = RECOMPILE_LIMIT
+    limit: dict[str, Any] = {"recompile_limit": RECOMPILE_LIMIT} if _PER_FUNCTION_LIMIT else {}
     return torch.compile(fn, fullgraph=True, **limit)
 
 
@@ -268,14 +272,7 @@ def _run(fn: Callable[..., Any], *args: Any) -> Any:
     try:
         return _compiled(fn)(*args)
     except _RECOMPILE_LIMIT_HIT:
-        if fn.__name__ not in _warned_past_the_limit:
-            _warned_past_the_limit.add(fn.__name__)
-            warnings.warn(
-                f"cvlayers: {fn.__name__} has as many compiled graphs as torch.compile allows;"
-                " inputs of sizes or dtypes that none of them fits take the eager maths",
-                stacklevel=3,
-            )
-        return fn(*args)
+        return _past_the_limit(fn, args)
     except (
         torch._dynamo.exc.BackendCompilerFailed,
         torch._dynamo.exc.InternalTorchDynamoError,
@@ -286,6 +283,28 @@ def _run(fn: Callable[..., Any], *args: Any) -> Any:
             stacklevel=3,
         )
         return fn(*args)
+
+
+def _past_the_limit(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    """``fn`` on ``args``, which none of its graphs fits, past dynamo's recompile limit. Where
+    torch.compile took no limit of its own, compiled with dynamo's global one raised to
+    :data:`RECOMPILE_LIMIT` for this call (a config patch costs ~17 us, so only here: later
+    calls find the graph without a compile); past that, as it is, with a warning once per
+    function."""
+    if not _PER_FUNCTION_LIMIT:
+        try:
+            with torch._dynamo.config.patch({_GLOBAL_LIMIT: RECOMPILE_LIMIT}):
+                return _compiled(fn)(*args)
+        except _RECOMPILE_LIMIT_HIT:
+            pass
+    if fn.__name__ not in _warned_past_the_limit:
+        _warned_past_the_limit.add(fn.__name__)
+        warnings.warn(
+            f"cvlayers: {fn.__name__} has as many compiled graphs as torch.compile allows;"
+            " inputs of sizes or dtypes that none of them fits take the eager maths",
+            stacklevel=4,
+        )
+    return fn(*args)
 
 
 # Layouts: a dense complex tensor as (outer, channels, inner, 2) real, in memory order.

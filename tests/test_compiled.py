@@ -188,53 +188,76 @@ def _modrelu_on(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device
     return cvlayers.ModReLU(num_features=shape[1], device=device, dtype=real)
 
 
+def _global_limit_of_one() -> contextlib.AbstractContextManager[None]:
+    """Dynamo's global recompile limit at 1 inside the block."""
+    patch: contextlib.AbstractContextManager[None] = torch._dynamo.config.patch(recompile_limit=1)
+    return patch
+
+
+@pytest.fixture
+def fresh_graphs() -> Iterator[None]:
+    """No compiled graphs: the wrappers are rebuilt at their next call (with a limit the test
+    may have patched) and dynamo's caches emptied, so that each kind of input compiles in the
+    test; the wrappers are rebuilt again after it."""
+    _compiled._compiled.cache_clear()
+    torch._dynamo.reset()
+    yield
+    _compiled._compiled.cache_clear()
+
+
+@pytest.mark.parametrize("per_function", [True, False], ids=["own-limit", "older-torch"])
+@pytest.mark.usefixtures("fresh_graphs")
 def test_more_graphs_than_dynamos_global_limit(
-    device: torch.device, monkeypatch: pytest.MonkeyPatch
+    per_function: bool, device: torch.device, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each compiled function keeps up to RECOMPILE_LIMIT graphs whatever dynamo's global
     limit (8 by default, past which a fullgraph compile raises): with that set to 1, three
-    kinds of input still compile, without a warning, and match the eager maths."""
-    torch._dynamo.reset()  # so that each kind compiles here
+    kinds of input still compile, without a warning, and match the eager maths; through
+    torch.compile's own limit, or where an older torch has none, by raising the global one
+    for a compile that meets it."""
+    if per_function and not _compiled._PER_FUNCTION_LIMIT:
+        pytest.skip("this torch.compile takes no recompile_limit")
+    monkeypatch.setattr(_compiled, "_PER_FUNCTION_LIMIT", per_function)
     for shape, dtype in GRAPH_KINDS:
         module = _modrelu_on(shape, dtype, device)
         z = torch.randn(shape, dtype=dtype, device=device)
         with eager_maths():
             want = _forward_backward(module, z, z)
-        limit_of_one = torch._dynamo.config.patch(recompile_limit=1)
-        with limit_of_one, _no_cvlayers_warning(), compiled_on(device) as ran:
+        with _global_limit_of_one(), _no_cvlayers_warning(), compiled_on(device) as ran:
             got = _forward_backward(module, z, z)
         assert ran == ["_modrelu_forward", "_modrelu_backward"]
         for a, b in zip(got, want, strict=True):
             torch.testing.assert_close(a, b)
 
 
+@pytest.mark.parametrize("per_function", [True, False], ids=["own-limit", "older-torch"])
+@pytest.mark.usefixtures("fresh_graphs")
 def test_past_the_limit_the_eager_maths_with_a_warning(
-    device: torch.device, monkeypatch: pytest.MonkeyPatch
+    per_function: bool, device: torch.device, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An input that none of a function's RECOMPILE_LIMIT graphs fits runs that function's
     maths as it is (a warning, once per function); inputs that fit keep their graphs."""
+    if per_function and not _compiled._PER_FUNCTION_LIMIT:
+        pytest.skip("this torch.compile takes no recompile_limit")
+    monkeypatch.setattr(_compiled, "_PER_FUNCTION_LIMIT", per_function)
     monkeypatch.setattr(_compiled, "RECOMPILE_LIMIT", 1)
     monkeypatch.setattr(_compiled, "_warned_past_the_limit", set())
-    _compiled._compiled.cache_clear()  # rebuilt with the limit of 1; again after the test
-    torch._dynamo.reset()
-    try:
-        (first, first_dtype), (second, second_dtype) = GRAPH_KINDS[:2]
-        module = _modrelu_on(first, first_dtype, device)
-        with compiled_on(device), _no_cvlayers_warning():
-            _forward_backward(module, *[torch.randn(first, dtype=first_dtype, device=device)] * 2)
-        z = torch.randn(second, dtype=second_dtype, device=device)
-        module = _modrelu_on(second, second_dtype, device)
-        with eager_maths():
-            want = _forward_backward(module, z, z)
-        with compiled_on(device), pytest.warns(UserWarning, match="as many compiled graphs"):
+    (first, first_dtype), (second, second_dtype) = GRAPH_KINDS[:2]
+    module = _modrelu_on(first, first_dtype, device)
+    with _global_limit_of_one(), compiled_on(device), _no_cvlayers_warning():
+        _forward_backward(module, *[torch.randn(first, dtype=first_dtype, device=device)] * 2)
+    z = torch.randn(second, dtype=second_dtype, device=device)
+    module = _modrelu_on(second, second_dtype, device)
+    with eager_maths():
+        want = _forward_backward(module, z, z)
+    with _global_limit_of_one(), compiled_on(device):
+        with pytest.warns(UserWarning, match="as many compiled graphs"):
             got = _forward_backward(module, z, z)
         for a, b in zip(got, want, strict=True):
             torch.testing.assert_close(a, b)
         assert _compiled._warned_past_the_limit == {"_modrelu_forward", "_modrelu_backward"}
-        with compiled_on(device), _no_cvlayers_warning():
+        with _no_cvlayers_warning():
             _forward_backward(module, z, z)
-    finally:
-        _compiled._compiled.cache_clear()
 
 
 def test_double_backward_and_vmap_take_the_eager_maths(device: torch.device) -> None:
