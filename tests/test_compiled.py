@@ -151,6 +151,27 @@ def test_compiled_matches_the_eager_maths(
         torch.testing.assert_close(a, b, rtol=2e-6 if dtype == torch.complex64 else 1e-13, atol=0)
 
 
+@pytest.mark.parametrize(
+    "case", ["ModReLU per channel", "ModTanh", "ModSigmoid", "Cardioid", "CPReLU shared", "ZReLU"]
+)
+def test_compiled_output_can_be_modified_in_place(case: str, device: torch.device) -> None:
+    """y = act(x); y += r (a residual added in place) works, with the gradient of act(x) + r:
+    the compiled forward's output is no view (autograd forbids modifying a custom Function's
+    output that is one in place)."""
+    make, shape, _, runs = CASES[case]
+    module = make().to(device)
+    x = torch.randn(shape, dtype=torch.complex64, device=device, requires_grad=True)
+    r, grad = torch.randn_like(x), torch.randn_like(x)
+    with eager_maths():
+        (want,) = torch.autograd.grad(module(x) + r, x, grad)
+    with compiled_on(device) as ran:
+        y = module(x)
+        y += r
+        (got,) = torch.autograd.grad(y, x, grad)
+    assert ran == runs
+    torch.testing.assert_close(got, want, rtol=2e-6, atol=0)
+
+
 def test_one_graph_for_every_shape(device: torch.device) -> None:
     """Other sizes (and ranks) with the same channels-inside layout run the graphs compiled
     for the first. (A size of 1, such as a bias on the last dimension, compiles its own.)"""
