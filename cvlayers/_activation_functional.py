@@ -299,14 +299,6 @@ def real_to_complex(input: Tensor, dim: int | None = None) -> Tensor:
     return torch.complex(real, imag)
 
 
-def _not_a_view(pairs: Tensor) -> Tensor:
-    """The complex output of a custom Function's eager forward, computed on the real view, as
-    a tensor that is not a view (it shares the storage; nothing is copied). Autograd forbids
-    in-place changes to a custom Function's output that is a view, which torch's own
-    activations allow (``y = act(x); y += residual``)."""
-    return as_complex(pairs).detach()
-
-
 def _relu_backward(out: Tensor, g: Tensor) -> Tensor:
     grad: Tensor = torch.ops.aten.threshold_backward(g, out, 0)
     return grad
@@ -339,7 +331,7 @@ class _SplitFromOutput(Function):
     def forward(z: Tensor, family: str) -> Tensor:
         if _native.usable(z):
             return _native.forward(family, z)
-        return _not_a_view(_FROM_OUTPUT[family][0](torch.view_as_real(z)))
+        return as_complex(_FROM_OUTPUT[family][0](torch.view_as_real(z)))
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
@@ -378,7 +370,7 @@ class _SplitELU(Function):
     def forward(z: Tensor, alpha: float, input_scale: float) -> Tensor:
         if input_scale > 0 and _native.usable(z):
             return _native.forward(_elu_family(input_scale), z, alpha, input_scale)
-        return _not_a_view(torch.ops.aten.elu(torch.view_as_real(z), alpha, 1, input_scale))
+        return as_complex(torch.ops.aten.elu(torch.view_as_real(z), alpha, 1, input_scale))
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
@@ -413,7 +405,7 @@ class _SplitGELU(Function):
     def forward(z: Tensor, approximate: str) -> Tensor:
         if approximate == "none" and _native.usable(z, kernel="cgelu"):
             return _native.forward("cgelu", z)
-        return _not_a_view(F.gelu(torch.view_as_real(z), approximate=approximate))
+        return as_complex(F.gelu(torch.view_as_real(z), approximate=approximate))
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
@@ -520,7 +512,7 @@ class _SplitPReLU(Function):
             out: Tensor | None = _compiled.pointwise(_prelu, z, slopes, channels=channels)
             if out is not None:  # None: no channel layout (the torch ops then raise)
                 return out
-        return _not_a_view(_prelu(torch.view_as_real(z), _slopes_view(weight, z)))
+        return as_complex(_prelu(torch.view_as_real(z), _slopes_view(weight, z)))
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:

@@ -350,15 +350,9 @@ def pointwise(
 
 
 def _laid_out_as(pairs: Tensor, z: Tensor) -> Tensor:
-    """The complex tensor of shape and strides of dense ``z`` on the memory of real ``pairs``
-    (in z's memory order). Outside a caller's torch.compile it is set on their storage, not
-    viewed: a custom Function's output that is a view cannot be modified in place (``y +=
-    r`` after an activation raised)."""
-    pairs = pairs.contiguous()
-    if torch.compiler.is_compiling():
-        return torch.as_strided(torch.view_as_complex(pairs).view(-1), z.shape, z.stride())
-    out = torch.empty(0, dtype=z.dtype, device=z.device)
-    return out.set_(pairs.untyped_storage(), pairs.storage_offset() // 2, z.shape, z.stride())
+    """The complex tensor of shape and strides of dense ``z`` over contiguous real ``pairs``
+    (a view, which the Functions return as none: see :func:`cvlayers._function._not_a_view`)."""
+    return torch.as_strided(torch.view_as_complex(pairs).view(-1), z.shape, z.stride())
 
 
 def _column(bias: Tensor | None) -> Tensor | None:

@@ -73,8 +73,21 @@ def _batched_backward() -> Iterator[None]:
             _batched_backwards -= 1
 
 
+def _not_a_view(output: Any) -> Any:
+    """A custom Function's output tensor(s), each as a tensor that is not a view (it shares the
+    storage and version counter; nothing is copied). Autograd forbids in-place changes to a
+    custom Function's output that is a view, which torch's own ops allow (``y = act(x); y +=
+    residual``), and outputs computed on the real view end as one (``view_as_complex``)."""
+    if isinstance(output, tuple):
+        return tuple(_not_a_view(t) for t in output)
+    if isinstance(output, torch.Tensor) and output._is_view():
+        return output.detach()
+    return output
+
+
 class Function(torch.autograd.Function):
-    """A custom Function in torch.func's style with a fast classic twin (see the module)."""
+    """A custom Function in torch.func's style with a fast classic twin (see the module). Its
+    twins return outputs that are not views (:func:`_not_a_view`)."""
 
     generate_vmap_rule = True
     _classic: type[torch.autograd.Function]
@@ -83,8 +96,11 @@ class Function(torch.autograd.Function):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
 
+        def own_forward(*args: Any) -> Any:
+            return _not_a_view(cls.forward(*args))
+
         def forward(ctx: Any, *args: Any) -> Any:
-            output = cls.forward(*args)
+            output = own_forward(*args)
             cls.setup_context(ctx, args, output)
             return output
 
@@ -109,7 +125,7 @@ class Function(torch.autograd.Function):
                 cls.__name__,
                 (torch.autograd.Function,),
                 {
-                    "forward": staticmethod(cls.forward),
+                    "forward": staticmethod(own_forward),
                     "setup_context": staticmethod(cls.setup_context),
                     "backward": staticmethod(cls.backward),
                     "jvp": cls.__dict__["tangent"],

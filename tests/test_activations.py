@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 import cvlayers
-from cvlayers import _native
+from cvlayers import _modulus, _native
 from cvlayers import functional as CF
 from cvlayers.testing import finite_difference_wirtinger
 
@@ -302,18 +302,21 @@ def test_ccelu_with_alpha_one_is_celu() -> None:
 SAVES_OUTPUT = {"CTanh", "CSigmoid", "CReLU"}
 
 
-@pytest.mark.parametrize("native", [True, False], ids=["kernels", "eager"])
+@pytest.mark.parametrize("path", ["kernels", "eager", "gpu-eager"])
 @pytest.mark.parametrize("name", list(COMPLEX_TO_COMPLEX))
 def test_output_can_be_modified_in_place(
-    name: str, native: bool, dtype: torch.dtype, device: torch.device
+    name: str, path: str, dtype: torch.dtype, device: torch.device, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """y = act(x); y += r works as for torch's activations (a custom Function's output that
     is a view could not be modified in place), with the gradient of act(x) + r; where the
-    backward reads the output, autograd refuses, as for torch.tanh."""
+    backward reads the output, autograd refuses, as for torch.tanh. ``gpu-eager``: the eager
+    maths with the GPU's products by a real (on the real view, whose results are views)."""
+    if path == "gpu-eager":
+        monkeypatch.setattr(_modulus, "times_real", _modulus.times_real_view)
     x = torch.randn(5, 3, 4, dtype=dtype, device=device, requires_grad=True)
     r = torch.randn_like(x)
     module = ALL[name]().to(device, torch.float64 if dtype == torch.complex128 else torch.float32)
-    with contextlib.nullcontext() if native else _native.eager():
+    with contextlib.nullcontext() if path == "kernels" else _native.eager():
         (expected,) = torch.autograd.grad(_real_loss(module(x) + r), x)
         y = module(x)
         y += r
@@ -403,15 +406,13 @@ def test_times_real_view_is_complex_times_real(
     conj: bool,
 ) -> None:
     """The real-view product that the GPU path uses (strided, broadcast, lazily conjugated)."""
-    from cvlayers._modulus import times_real_view
-
     z = torch.randn(z_shape, dtype=dtype, device=device)
     if channels_last:
         z = z.to(memory_format=torch.channels_last)
     if conj:
         z = z.conj()
     s = torch.randn(s_shape, dtype=z.real.dtype, device=device)
-    torch.testing.assert_close(times_real_view(z, s), z.resolve_conj() * s, rtol=0, atol=0)
+    torch.testing.assert_close(_modulus.times_real_view(z, s), z.resolve_conj() * s, rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("name", ["ModReLU", "ModTanh", "ModSigmoid", "Cardioid"])
