@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The CPU build: an unpinned torch pulls several GB of CUDA packages.
 TORCH := torch==2.13.0
 
-.PHONY: demo test lint typecheck bench venv
+.PHONY: demo test test-gpu-paths lint typecheck bench venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,13 @@ test: venv
 	$(BIN)/pip install -q $(TORCH) -e ".[dev,train]"
 	$(MAKE) lint typecheck
 	$(BIN)/python -m pytest $(ARGS)
+
+# The suite through a GPU's code paths on this CPU (tests/conftest.py): the compiled maths,
+# then the eager one. Not part of `make test`: the first run compiles for minutes.
+test-gpu-paths: venv
+	$(BIN)/pip install -q $(TORCH) -e ".[dev,train]"
+	CVLAYERS_NATIVE=0 CVLAYERS_GPU_PATH=compiled $(BIN)/python -m pytest -q $(ARGS)
+	CVLAYERS_NATIVE=0 CVLAYERS_GPU_PATH=eager $(BIN)/python -m pytest -q $(ARGS)
 
 lint:
 	$(BIN)/ruff check .

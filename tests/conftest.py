@@ -1,14 +1,30 @@
-"""Shared fixtures: every test that takes ``device`` or ``dtype`` runs on each of them."""
+"""Shared fixtures: every test that takes ``device`` or ``dtype`` runs on each of them.
+
+``CVLAYERS_GPU_PATH`` (``make test-gpu-paths``, with ``CVLAYERS_NATIVE=0``) runs the CPU's
+tests through a GPU's code paths, so that a machine without one checks them: ``compiled``,
+the compiled maths of :mod:`cvlayers._compiled` (Inductor builds it in C++ here, in Triton
+there); ``eager``, the eager maths with the GPU's products by a real on the real view.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import torch
 
-from cvlayers import _native
+from cvlayers import _compiled, _modulus, _native
+
+GPU_PATH = os.environ.get("CVLAYERS_GPU_PATH", "")
+if GPU_PATH == "compiled":
+    _compiled.DEVICES.add("cpu")
+elif GPU_PATH == "eager":
+    _compiled.enabled(False)
+    _modulus.times_real = _modulus.times_real_view
+elif GPU_PATH:
+    raise pytest.UsageError(f"CVLAYERS_GPU_PATH={GPU_PATH!r}: expected compiled or eager")
 
 DEVICES = [
     "cpu",

@@ -9,6 +9,7 @@ closed forms and gradcheck.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import threading
 import warnings
@@ -331,6 +332,9 @@ def test_a_failing_compiler_leaves_the_eager_maths(
     torch.testing.assert_close(got, expected, rtol=0, atol=0)
 
 
+@pytest.mark.skipif(
+    os.environ.get("CVLAYERS_GPU_PATH") == "compiled", reason="the compiled path forced on the CPU"
+)
 def test_cpu_runs_its_own_kernels_by_default() -> None:
     """Outside the tests the CPU never compiles: ``cpu`` is not in DEVICES."""
     assert "cpu" not in _compiled.DEVICES
