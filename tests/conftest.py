@@ -3,7 +3,8 @@
 ``CVLAYERS_GPU_PATH`` (``make test-gpu-paths``, with ``CVLAYERS_NATIVE=0``) runs the CPU's
 tests through a GPU's code paths, so that a machine without one checks them: ``compiled``,
 the compiled maths of :mod:`cvlayers._compiled` (Inductor builds it in C++ here, in Triton
-there); ``eager``, the eager maths with the GPU's products by a real on the real view.
+there); ``eager``, the eager maths with the GPU's products by a real on the real view,
+and the optimizers' accelerator path for conj(grad).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pytest
 import torch
 
 from cvlayers import _compiled, _modulus, _native
+from cvlayers.optim import _convention
 
 GPU_PATH = os.environ.get("CVLAYERS_GPU_PATH", "")
 if GPU_PATH == "compiled":
@@ -23,6 +25,7 @@ if GPU_PATH == "compiled":
 elif GPU_PATH == "eager":
     _compiled.enabled(False)
     _modulus.times_real = _modulus.times_real_view
+    _convention._fast_path = lambda acc, x: (0, None)  # conj(grad) into a temporary
 elif GPU_PATH:
     raise pytest.UsageError(f"CVLAYERS_GPU_PATH={GPU_PATH!r}: expected compiled or eager")
 
