@@ -19,8 +19,8 @@ a compiler that fails turns this path off with a warning, and the eager maths ru
 
 Each function has its own compiled code (one cache of graphs per kind and direction), with
 dynamic sizes: a new shape reuses the graph, except that sizes of 1 and each dtype get their
-own (up to :data:`RECOMPILE_LIMIT` graphs per function). A first call compiles (a few seconds), and
-Inductor's cache keeps the kernels for later processes.
+own (up to :data:`RECOMPILE_LIMIT` graphs per function). A first call compiles (a few
+seconds), and Inductor's cache keeps the kernels for later processes.
 """
 
 from __future__ import annotations
