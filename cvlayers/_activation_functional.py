@@ -350,7 +350,7 @@ class _SplitFromOutput(Function):
         if _native.usable_backward(out):
             return _native.backward(ctx.family, out, grad)[0], None
         backward = _FROM_OUTPUT[ctx.family][1]
-        if not torch.is_grad_enabled() and _compiled.usable(out):
+        if _compiled.usable_backward(out):
             return _compiled.pointwise(backward, out, grad=grad), None
         g = torch.view_as_real(grad.resolve_conj())
         return as_complex(backward(torch.view_as_real(out), g)), None
@@ -458,7 +458,7 @@ class _ZReLU(Function):
         (z,) = ctx.saved_tensors
         if _native.usable_backward(z):
             return _native.backward("zrelu", z, grad)[0]
-        if not torch.is_grad_enabled() and _compiled.usable(z):
+        if _compiled.usable_backward(z):
             grad_z: Tensor = _compiled.pointwise(_first_quadrant_times, z, grad=grad)
             return grad_z
         return grad * _first_quadrant(z)
@@ -543,7 +543,7 @@ class _SplitPReLU(Function):
             assert sums is not None  # Re's channels, then Im's
             grad_w = sums if channels == 1 else sums.view(2, channels).t()
             return grad_z, grad_w.to(weight.dtype)
-        if not torch.is_grad_enabled() and _compiled.usable(z, weight):
+        if _compiled.usable_backward(z, weight):
             slopes, by_channel = _slopes_by_channel(weight, z)
             grads = _compiled.pointwise(_prelu_backward, z, slopes, grad=grad, channels=by_channel)
             if grads is not None:

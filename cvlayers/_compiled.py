@@ -53,6 +53,7 @@ __all__ = [
     "on",
     "pointwise",
     "usable",
+    "usable_backward",
 ]
 
 DEVICES = {"cuda"}
@@ -108,6 +109,12 @@ def usable(z: Tensor, *real: Tensor | None) -> bool:
         return False
     dtype = REAL_DTYPE[z.dtype]
     return all(t is None or (t.dtype == dtype and t.device == z.device) for t in real)
+
+
+def usable_backward(z: Tensor, *real: Tensor | None) -> bool:
+    """:func:`usable`, and no graph of the backward is being recorded (a double backward
+    differentiates the eager maths)."""
+    return not torch.is_grad_enabled() and usable(z, *real)
 
 
 # The maths, on real tensors of shape (outer, channels, inner, 2) and a bias of (channels, 1).

@@ -180,7 +180,7 @@ class _ModulusScale(Function):
             assert sums is not None
             return fused, sums.to(bias.dtype).reshape(bias.shape), None
         need_z, need_bias = ctx.needs_input_grad[0], bias is not None and ctx.needs_input_grad[1]
-        if not torch.is_grad_enabled() and _compiled.usable(z, bias):
+        if _compiled.usable_backward(z, bias):
             grads = _compiled.modulus_scale_backward(z, grad, bias, ctx.kind, need_bias)
             if grads is not None:
                 return grads[0] if need_z else None, grads[1], None
@@ -282,7 +282,7 @@ class _Cardioid(Function):
         (z,) = ctx.saved_tensors
         if _native.usable_backward(z):
             return _native.backward("cardioid", z, grad)[0]
-        if not torch.is_grad_enabled() and _compiled.usable(z):
+        if _compiled.usable_backward(z):
             return _compiled.cardioid_backward(z, grad)
         u = unit(z, modulus(z))
         u_re, g_re = torch.view_as_real(u), torch.view_as_real(grad.resolve_conj())
