@@ -216,30 +216,28 @@ def _global_limit_of_one() -> contextlib.AbstractContextManager[None]:
     return patch
 
 
-@pytest.fixture
-def fresh_graphs() -> Iterator[None]:
-    """No compiled graphs: the wrappers are rebuilt at their next call (with a limit the test
-    may have patched) and dynamo's caches emptied, so that each kind of input compiles in the
-    test; the wrappers are rebuilt again after it."""
+@pytest.fixture(params=[True, False], ids=["own-limit", "older-torch"])
+def fresh_graphs(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The graph limit through torch.compile's own ``recompile_limit``, or as on an older torch
+    that has none, and no compiled graphs: the wrappers are rebuilt at their next call (with
+    a limit the test may patch) and dynamo's caches emptied, so that each kind of input
+    compiles in the test; the wrappers are rebuilt again after it."""
+    if request.param and not _compiled._PER_FUNCTION_LIMIT:
+        pytest.skip("this torch.compile takes no recompile_limit")
+    monkeypatch.setattr(_compiled, "_PER_FUNCTION_LIMIT", request.param)
     _compiled._compiled.cache_clear()
     torch._dynamo.reset()
     yield
     _compiled._compiled.cache_clear()
 
 
-@pytest.mark.parametrize("per_function", [True, False], ids=["own-limit", "older-torch"])
 @pytest.mark.usefixtures("fresh_graphs")
-def test_more_graphs_than_dynamos_global_limit(
-    per_function: bool, device: torch.device, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_more_graphs_than_dynamos_global_limit(device: torch.device) -> None:
     """Each compiled function keeps up to RECOMPILE_LIMIT graphs whatever dynamo's global
     limit (8 by default, past which a fullgraph compile raises): with that set to 1, three
     kinds of input still compile, without a warning, and match the eager maths; through
     torch.compile's own limit, or where an older torch has none, by raising the global one
     for a compile that meets it."""
-    if per_function and not _compiled._PER_FUNCTION_LIMIT:
-        pytest.skip("this torch.compile takes no recompile_limit")
-    monkeypatch.setattr(_compiled, "_PER_FUNCTION_LIMIT", per_function)
     for shape, dtype in GRAPH_KINDS:
         module = _modrelu_on(shape, dtype, device)
         z = torch.randn(shape, dtype=dtype, device=device)
@@ -252,16 +250,12 @@ def test_more_graphs_than_dynamos_global_limit(
             torch.testing.assert_close(a, b)
 
 
-@pytest.mark.parametrize("per_function", [True, False], ids=["own-limit", "older-torch"])
 @pytest.mark.usefixtures("fresh_graphs")
 def test_past_the_limit_the_eager_maths_with_a_warning(
-    per_function: bool, device: torch.device, monkeypatch: pytest.MonkeyPatch
+    device: torch.device, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An input that none of a function's RECOMPILE_LIMIT graphs fits runs that function's
     maths as it is (a warning, once per function); inputs that fit keep their graphs."""
-    if per_function and not _compiled._PER_FUNCTION_LIMIT:
-        pytest.skip("this torch.compile takes no recompile_limit")
-    monkeypatch.setattr(_compiled, "_PER_FUNCTION_LIMIT", per_function)
     monkeypatch.setattr(_compiled, "RECOMPILE_LIMIT", 1)
     monkeypatch.setattr(_compiled, "_warned_past_the_limit", set())
     (first, first_dtype), (second, second_dtype) = GRAPH_KINDS[:2]
