@@ -56,7 +56,8 @@ def init_distributed() -> tuple[int, int]:
     return dist.get_rank(), dist.get_world_size()
 
 
-def main() -> None:
+def main() -> torch.nn.Module:
+    """Train; returns the DDP module, which holds the gloo group (see the end of the file)."""
     args = parse()
     rank, world = init_distributed()
     if args.batch_size % world:
@@ -101,10 +102,16 @@ def main() -> None:
             torch.save([p.detach() for p in model.parameters()], args.out)
     dist.barrier()  # no rank tears the group down while another still communicates
     dist.destroy_process_group()
+    return ddp
 
 
 if __name__ == "__main__":
-    main()
+    # Kept until os._exit below: DDP's reducer holds the last reference to the gloo group after
+    # destroy_process_group, and freeing it runs the group's destructor, which joins the gloo
+    # worker threads with the GIL held while one of them waits for the GIL to drop a work's
+    # thread-local state: a deadlock (traced: ~Reducer -> ~ProcessGroupGloo -> thread::join,
+    # against ~ThreadLocalState -> take_gil; ~1 run in 3 under load).
+    ddp = main()
     # Leave without the interpreter's teardown. DDP keeps the gloo group (and its worker
     # threads) alive past destroy_process_group, and a work launched during backward holds a
     # Python object in its captured thread-local state (autograd stashes a contextvars copy

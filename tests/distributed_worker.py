@@ -62,7 +62,8 @@ def full(t: torch.Tensor) -> torch.Tensor:
     return t.full_tensor() if hasattr(t, "full_tensor") else t.detach()
 
 
-def main() -> None:
+def main() -> torch.nn.Module:
+    """Train every config; returns the last wrapped model, which holds the gloo group."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--mode", choices=["ddp", "fsdp"], required=True)
     parser.add_argument("--out", required=True)
@@ -97,11 +98,14 @@ def main() -> None:
         torch.save(results, args.out)
     dist.barrier()  # both ranks finish their collectives before either tears the group down
     dist.destroy_process_group()
+    return wrapped
 
 
 if __name__ == "__main__":
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    main()
+    # Kept until os._exit: freeing it after destroy_process_group can deadlock in the gloo
+    # group's destructor (see the end of examples/train_ddp.py).
+    wrapped = main()
     # Without the interpreter's teardown, where a gloo worker thread that drops a work from a
     # backward can abort the rank (see the end of examples/train_ddp.py).
     sys.stdout.flush()
